@@ -1,0 +1,32 @@
+import type { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { Express } from 'express';
+import type { Container } from './container';
+import type { Context } from './context';
+import { downloadRoute } from './http/download.route';
+import { errorHandler } from './http/error.handler';
+import { uploadMiddleware } from './http/upload.middleware';
+
+/** The express app: health, downloads, and /graphql (uploads parsed before Apollo sees the body). */
+export function createApp(c: Container, apollo: ApolloServer<Context>): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/download/:token', downloadRoute(c.images, c.log));
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    uploadMiddleware(c.config.maxImageBytes),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => ({ viewer: await c.accounts.authenticate(req.headers.authorization) }),
+    }),
+  );
+
+  app.use(errorHandler(c.log, c.config.env === 'development'));
+  return app;
+}

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from './config';
+import { entities } from './entities';
+import { migrations } from './migrations';
+
+/** TypeORM options for either dialect; the same entities and migrations serve both. */
+export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
+  const common = { entities, migrations, synchronize: false, logging: false } as const;
+  if (db.kind === 'mysql') {
+    return {
+      ...common,
+      type: 'mysql',
+      url: db.url,
+      timezone: 'Z',
+      charset: 'utf8mb4_unicode_ci',
+      poolSize: 20,
+      extra: { connectionLimit: 20, enableKeepAlive: true },
+    };
+  }
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: db.file,
+    // WAL lets downloads read while a send writes; the busy timeout rides out short write locks.
+    prepareDatabase: (d: { pragma(s: string): unknown }) => {
+      d.pragma('journal_mode = WAL');
+      d.pragma('busy_timeout = 5000');
+      d.pragma('foreign_keys = ON');
+    },
+  };
+}
+
+export function createDataSource(db: DatabaseConfig): DataSource {
+  if (db.kind === 'sqlite' && db.file !== ':memory:') fs.mkdirSync(path.dirname(db.file), { recursive: true });
+  return new DataSource(dataSourceOptions(db));
+}
+
+/** True when a write failed on a unique key, in either dialect. */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; errno?: number; driverError?: { code?: string } };
+  const code = err?.driverError?.code ?? err?.code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** True when a transaction died of a deadlock or lock wait and can simply be run again. */
+export function isRetryableTxError(e: unknown): boolean {
+  const err = e as { code?: string; driverError?: { code?: string } };
+  const code = err?.driverError?.code ?? err?.code;
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'SQLITE_BUSY';
+}
+
+/** Runs `work` again when it dies of a deadlock (seen under concurrent sends on MariaDB). */
+export async function withTxRetry<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (e) {
+      if (i >= attempts || !isRetryableTxError(e)) throw e;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 10));
+    }
+  }
+}

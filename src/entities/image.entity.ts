@@ -1,0 +1,36 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+/**
+ * One stored blob and its facts. Messages point at it; a group send makes several messages for
+ * one image. The blob goes when the last message pointing at it ends.
+ */
+@Entity({ name: 'image' })
+export class Image {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id: number;
+
+  /** The blob's name in the store; for a one-to-one send, the message's key. */
+  @Column({ name: 'object_name', type: 'varchar', length: 128, unique: true })
+  objectName: string;
+
+  /** MIME type decided from the file's bytes. */
+  @Column({ type: 'varchar', length: 64 })
+  filetype: string;
+
+  @Column({ type: 'int' })
+  size: number;
+
+  /** Lowercase hex SHA-256 of the stored bytes. */
+  @Column({ type: 'varchar', length: 64 })
+  sha256: string;
+
+  @Column({ name: 'expires_at', type: 'datetime', precision: 3 })
+  expiresAt: Date;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt: Date;
+
+  /** Set once the blob has been removed from the store. */
+  @Column({ name: 'blob_deleted_at', type: 'datetime', precision: 3, nullable: true })
+  blobDeletedAt: Date | null;
+}

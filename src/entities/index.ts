@@ -1,0 +1,6 @@
+import { Image } from './image.entity';
+import { Message } from './message.entity';
+import { ServerSecret } from './server-secret.entity';
+import { User } from './user.entity';
+
+export const entities = [User, Image, Message, ServerSecret];

@@ -1,0 +1,64 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Image } from './image.entity';
+import { User } from './user.entity';
+
+export type MessageEndReason = 'confirmed' | 'expired';
+
+/** One image addressed to one receiver. */
+@ObjectType({ description: 'An image sent to one receiver' })
+@Entity({ name: 'message' })
+@Index('idx_message_receiver_pending', ['receiverUid', 'exist', 'id'])
+export class Message {
+  @Field(() => Int)
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id: number;
+
+  @Field(() => String, { description: 'Unguessable key of this message; names the blob for one-to-one sends' })
+  @Column({ name: 'message_key', type: 'varchar', length: 64, unique: true })
+  messageKey: string;
+
+  @Column({ name: 'sender_uid', type: 'int' })
+  senderUid: number;
+
+  @Field(() => User)
+  @ManyToOne(() => User, { nullable: false, onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'sender_uid' })
+  sender: User;
+
+  @Field(() => Int)
+  @Column({ name: 'receiver_uid', type: 'int' })
+  receiverUid: number;
+
+  @Column({ name: 'image_id', type: 'int' })
+  imageId: number;
+
+  @ManyToOne(() => Image, { nullable: false, onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'image_id' })
+  image: Image;
+
+  @Field(() => Date, { description: 'Server time when the send arrived' })
+  @Column({ name: 'send_time', type: 'datetime', precision: 3 })
+  sendTime: Date;
+
+  @Field(() => Boolean, { description: 'False once the receiver confirmed the download or the image expired' })
+  @Column({ type: 'boolean', default: true })
+  exist: boolean;
+
+  /** Why the message ended: confirmed by the receiver, or expired unopened. */
+  @Column({ name: 'end_reason', type: 'varchar', length: 16, nullable: true })
+  endReason: MessageEndReason | null;
+
+  @Column({ name: 'ended_at', type: 'datetime', precision: 3, nullable: true })
+  endedAt: Date | null;
+
+  @Field(() => String, { description: 'MIME type decided from the image bytes' })
+  get filetype(): string {
+    return this.image.filetype;
+  }
+
+  @Field(() => Int, { description: 'Size of the image in bytes' })
+  get size(): number {
+    return this.image.size;
+  }
+}

@@ -1,0 +1,42 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import { Column, Entity, PrimaryGeneratedColumn,  } from 'typeorm';
+
+/** A person's account, bound to one device at a time (its push cid and its ukey). */
+@ObjectType({ description: 'A registered person. The phone number itself is never returned.' })
+@Entity({ name: 'user' })
+export class User {
+  @Field(() => Int, { description: 'The internal user id' })
+  @PrimaryGeneratedColumn({ name: 'id', type: 'integer' })
+  uid: number;
+
+  /** GeTui client id of the current device; null once the device is unknown. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  cid: string | null;
+
+  /** SHA-256 (hex) of the device secret; the secret itself is shown once at register. */
+  @Column({ name: 'ukey_hash', type: 'varchar', length: 64 })
+  ukeyHash: string;
+
+  @Field(() => String, { description: 'Country calling code, digits only (86, 1, 44)' })
+  @Column({ name: 'region_num', type: 'varchar', length: 4 })
+  regionNum: string;
+
+  /** National number, digits only. Never leaves the server. */
+  @Column({ name: 'phone_num', type: 'varchar', length: 17 })
+  phoneNum: string;
+
+  @Field(() => String, { description: 'Lowercase hex SHA-256 of the E.164 number ("+" + regionNum + phoneNum)' })
+  @Column({ name: 'phone_hash', type: 'varchar', length: 64, unique: true })
+  phoneHash: string;
+
+  @Field(() => String)
+  @Column({ type: 'varchar', length: 64 })
+  nickname: string;
+
+  @Field(() => Date, { description: 'When the account was first registered' })
+  @Column({ name: 'reg_time', type: 'datetime', precision: 3 })
+  regTime: Date;
+
+  @Column({ name: 'updated_at', type: 'datetime', precision: 3 })
+  updatedAt: Date;
+}

@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig, redactUrl } from './config';
+import { createLogger } from './logger';
+import { startServer } from './server';
+
+/** Process entry: config → database → app → listen → graceful shutdown. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel);
+  const running = await startServer(config, log);
+  const db = config.database.kind === 'mysql' ? `MySQL ${redactUrl(config.database.url)}` : `SQLite ${config.database.file}`;
+  log.info(
+    { url: running.url, database: db, blobs: running.container.blobs.description, push: config.pushProvider, env: config.env },
+    `Glimpse listening on ${running.url}/graphql`,
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`Glimpse failed to start: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import type { Image } from '../entities/image.entity';
+import type { Message, MessageEndReason } from '../entities/message.entity';
+
+export interface NewImage {
+  objectName: string;
+  filetype: string;
+  size: number;
+  sha256: string;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+export interface NewMessage {
+  messageKey: string;
+  senderUid: number;
+  receiverUid: number;
+  sendTime: Date;
+}
+
+export interface EndResult {
+  /** The message as it stands after the call; null when the viewer has no such message. */
+  message: Message | null;
+  /** The image whose last live message just ended: its blob can now be deleted. */
+  orphanedImage: Image | null;
+}
+
+/** Messages and the images they point at. Every returned Message has `sender` and `image` loaded. */
+export interface MessageRepository {
+  /** Writes the image and its messages in one transaction. */
+  createImageWithMessages(image: NewImage, messages: NewMessage[]): Promise<Message[]>;
+  findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null>;
+  findByKey(messageKey: string): Promise<Message | null>;
+  /** Live, unexpired messages to the receiver, oldest first, optionally from one sender. */
+  listPending(receiverUid: number, now: Date, senderPhoneHash?: string): Promise<Message[]>;
+  /** Ends the receiver's message (idempotent) in one transaction. */
+  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult>;
+  markBlobDeleted(imageId: number, now: Date): Promise<void>;
+}

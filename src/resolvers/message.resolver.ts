@@ -1,0 +1,52 @@
+import { GraphQLUpload } from 'graphql-upload-ts';
+import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../context';
+import { viewerOf } from '../context';
+import { Message } from '../entities/message.entity';
+import { ImageService, IncomingFile } from '../services/image.service';
+
+@Resolver(() => Message)
+export class MessageResolver {
+  constructor(private readonly imageService: ImageService) {}
+
+  @Authorized()
+  @Mutation(() => Message, { description: 'Sends a view-once image (multipart request). size: the file bytes, when known' })
+  sendImage(
+    @Arg('receiverUid', () => Int) receiverUid: number,
+    // TypeGraphQL awaits the Upload promise: this runs once the file part starts, bytes still arriving.
+    @Arg('image', () => GraphQLUpload) image: IncomingFile,
+    @Arg('size', () => Int, { nullable: true }) size: number | null,
+    @Ctx() ctx: Context,
+  ): Promise<Message> {
+    return this.imageService.send(viewerOf(ctx), receiverUid, image, size);
+  }
+
+  @Authorized()
+  @Mutation(() => Message, { description: 'The receiver has the image: the blob is deleted and exist becomes false' })
+  confirmDownload(@Arg('messageKey', () => String) messageKey: string, @Ctx() ctx: Context): Promise<Message> {
+    return this.imageService.confirm(viewerOf(ctx), messageKey);
+  }
+
+  @Authorized()
+  @Query(() => Message, { description: 'One message addressed to the viewer' })
+  image(@Arg('messageKey', () => String) messageKey: string, @Ctx() ctx: Context): Promise<Message> {
+    return this.imageService.get(viewerOf(ctx), messageKey);
+  }
+
+  @Authorized()
+  @Query(() => [Message], { description: "The viewer's pending images, oldest first, optionally from one sender" })
+  images(
+    @Arg('senderPhoneHash', () => String, { nullable: true }) senderPhoneHash: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<Message[]> {
+    return this.imageService.listPending(viewerOf(ctx), senderPhoneHash);
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'Only for the receiver while exist is true: a short-lived URL a plain GET can fetch',
+  })
+  downloadUrl(@Root() message: Message, @Ctx() ctx: Context): string | null {
+    return ctx.viewer ? this.imageService.downloadUrl(ctx.viewer, message) : null;
+  }
+}

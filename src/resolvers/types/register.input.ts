@@ -1,0 +1,17 @@
+import { Field, InputType } from 'type-graphql';
+import type { User } from '../../entities/user.entity';
+
+@InputType({ description: 'A phone number and the device that registers it' })
+export class RegisterInput implements Partial<User> {
+  @Field(() => String, { description: "The device's GeTui push client id" })
+  cid: string;
+
+  @Field(() => String, { description: 'Country calling code, digits only (86, 1, 44)' })
+  regionNum: string;
+
+  @Field(() => String, { description: 'National number; spaces and dashes are ignored' })
+  phoneNum: string;
+
+  @Field(() => String, { description: '1 to 64 characters after trimming' })
+  nickname: string;
+}

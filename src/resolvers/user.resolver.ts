@@ -1,0 +1,31 @@
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+import { viewerOf } from '../context';
+import { User } from '../entities/user.entity';
+import { AccountService } from '../services/account.service';
+import { RegisterInput } from './types/register.input';
+import { Registration } from './types/registration.type';
+
+@Resolver(() => User)
+export class UserResolver {
+  constructor(private readonly accounts: AccountService) {}
+
+  @Mutation(() => Registration, {
+    description: 'A new phone creates the user; a known phone moves the account to this device (new ukey, new cid)',
+  })
+  register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<Registration> {
+    return this.accounts.register(input);
+  }
+
+  @Authorized()
+  @Query(() => User)
+  me(@Ctx() ctx: Context): User {
+    return viewerOf(ctx);
+  }
+
+  @Authorized()
+  @Mutation(() => User, { description: "The device's push client id changed" })
+  updateCid(@Arg('cid', () => String) cid: string, @Ctx() ctx: Context): Promise<User> {
+    return this.accounts.updateCid(viewerOf(ctx), cid);
+  }
+}

@@ -1,0 +1,49 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApollo } from './apollo';
+import { createApp } from './app';
+import type { Config } from './config';
+import { Container, createContainer } from './container';
+import type { Logger } from './logger';
+import { createSchema } from './schema';
+
+export interface RunningServer {
+  url: string;
+  container: Container;
+  /** Stops taking requests, lets those in flight finish, then closes the database. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const container = await createContainer(config, log);
+  try {
+    const schema = await createSchema(container.resolvers);
+    const apollo = createApollo(schema, config, log);
+    await apollo.start();
+    const server = http.createServer(createApp(container, apollo));
+    // Uploads of large images on slow phones take a while; keep-alive outlives a load balancer's.
+    server.requestTimeout = 10 * 60_000;
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      url: `http://${host}:${port}`,
+      container,
+      stop: async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await apollo.stop();
+        await container.close();
+      },
+    };
+  } catch (e) {
+    await container.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,82 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { User } from '../entities/user.entity';
+import { BadInputError, NotFoundError } from '../errors';
+import type { UserRepository } from '../repositories/user.repository';
+import { normalizePhone } from './phone';
+
+export interface RegisterArgs {
+  cid: string;
+  regionNum: string;
+  phoneNum: string;
+  nickname: string;
+}
+
+export interface RegistrationResult {
+  uid: number;
+  ukey: string;
+  phoneHash: string;
+  user: User;
+}
+
+const CID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const BEARER = /^Bearer\s+([0-9a-f]{64})\.([A-Za-z0-9_-]{43})$/;
+// Control and format characters make a nickname that renders as something else.
+const NICKNAME_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** Accounts: register a phone on a device, move it to another device, and recognise a device's token. */
+export class AccountService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async register(args: RegisterArgs): Promise<RegistrationResult> {
+    const cid = checkCid(args.cid);
+    const nickname = checkNickname(args.nickname);
+    const phone = normalizePhone(args.regionNum, args.phoneNum);
+    const ukey = randomBytes(32).toString('base64url');
+    const { user } = await this.users.registerDevice({
+      ...phone,
+      nickname,
+      cid,
+      ukeyHash: hashUkey(ukey),
+      now: this.now(),
+    });
+    return { uid: user.uid, ukey, phoneHash: user.phoneHash, user };
+  }
+
+  /** The user a `Bearer <phoneHash>.<ukey>` header belongs to, or null for anything else. */
+  async authenticate(authorization: string | undefined): Promise<User | null> {
+    const m = authorization ? BEARER.exec(authorization.trim()) : null;
+    if (!m) return null;
+    const user = await this.users.findByPhoneHash(m[1]);
+    if (!user) return null;
+    const given = Buffer.from(hashUkey(m[2]), 'hex');
+    const stored = Buffer.from(user.ukeyHash, 'hex');
+    return given.length === stored.length && timingSafeEqual(given, stored) ? user : null;
+  }
+
+  async updateCid(viewer: User, cidRaw: string): Promise<User> {
+    const user = await this.users.updateCid(viewer.uid, checkCid(cidRaw), this.now());
+    if (!user) throw new NotFoundError('User');
+    return user;
+  }
+}
+
+export function hashUkey(ukey: string): string {
+  return createHash('sha256').update(ukey).digest('hex');
+}
+
+function checkCid(raw: string): string {
+  const cid = raw.trim();
+  if (!CID.test(cid)) throw new BadInputError('cid must be the push client id: 1 to 64 letters, digits or -_.:', 'cid');
+  return cid;
+}
+
+function checkNickname(raw: string): string {
+  const nickname = raw.trim().normalize('NFC');
+  const length = [...nickname].length;
+  if (length < 1 || length > 64) throw new BadInputError('nickname must be 1 to 64 characters after trimming', 'nickname');
+  if (NICKNAME_FORBIDDEN.test(nickname)) throw new BadInputError('nickname must not contain control characters', 'nickname');
+  return nickname;
+}
