@@ -9,6 +9,8 @@ import { assertSafeBlobName, BlobNotFoundError, BlobStore } from './blob-store';
 const PART_SIZE = 5 * 1024 * 1024;
 /** A PUT that sends or receives nothing for this long is abandoned. */
 const IDLE_TIMEOUT_MS = 30_000;
+/** When to delete an abandoned PUT's object a second time. */
+const ABANDONED_RECHECK_MS = 1_000;
 
 /**
  * MinIO or any S3 server, through the minio client. Uploads of known size go as one presigned
@@ -69,10 +71,16 @@ export class S3BlobStore implements BlobStore {
 
   private async putStreaming(name: string, body: Readable, size: number, contentType: string): Promise<void> {
     const url = await this.client.presignedUrl('PUT', this.cfg.bucket, name, 600);
-    await this.request(url, { 'Content-Length': String(size), 'Content-Type': contentType }, (req, fail) => {
-      body.once('error', fail);
-      body.pipe(req);
-    });
+    try {
+      await this.request(url, { 'Content-Length': String(size), 'Content-Type': contentType }, (req, fail) => {
+        body.once('error', fail);
+        body.pipe(req);
+      });
+    } catch (e) {
+      body.unpipe();
+      this.removeAbandoned(name);
+      throw e;
+    }
   }
 
   private async putMultipart(name: string, first: Buffer, rest: AsyncIterator<unknown>, contentType: string) {
@@ -100,6 +108,15 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * S3 and MinIO drop a PUT cut short, but some S3-compatible servers (s3rver among them) keep
+   * what arrived, and only some time after the connection closed: delete now and once more later.
+   */
+  private removeAbandoned(name: string): void {
+    void this.delete(name).catch(() => undefined);
+    setTimeout(() => void this.delete(name).catch(() => undefined), ABANDONED_RECHECK_MS).unref();
+  }
+
   /** One HTTP request to a presigned URL; `send` writes the body and may call `fail`. */
   private request(
     url: string,
@@ -114,7 +131,9 @@ export class S3BlobStore implements BlobStore {
         if (settled) return;
         settled = true;
         req.destroy(e);
-        reject(e);
+        // Settle once the connection is gone, so that no byte of it can land after we return.
+        if (req.socket && !req.socket.destroyed) req.socket.once('close', () => reject(e));
+        else reject(e);
       };
       req.setTimeout(IDLE_TIMEOUT_MS, () => fail(new Error('S3 PUT timed out')));
       req.once('error', fail);
