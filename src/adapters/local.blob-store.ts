@@ -74,7 +74,6 @@ export class LocalBlobStore implements BlobStore {
     await fs.promises.rm(this.fileOf(name), { force: true });
   }
 
-  /** For tests and tools: the names of every stored blob. */
   async list(): Promise<string[]> {
     const names: string[] = [];
     for (const d of await fs.promises.readdir(this.dir, { withFileTypes: true })) {

@@ -175,7 +175,6 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** For tests and tools: the names of every stored blob. */
   async list(): Promise<string[]> {
     const names: string[] = [];
     for await (const o of this.client.listObjectsV2(this.cfg.bucket, '', true)) {

@@ -1,0 +1,140 @@
+import type { Readable } from 'node:stream';
+import { BlobNotFoundError, BlobStore } from '../../src/adapters/blob-store';
+import { Image } from '../../src/entities/image.entity';
+import { Message, MessageEndReason } from '../../src/entities/message.entity';
+import { User } from '../../src/entities/user.entity';
+import type { EndResult, MessageRepository, NewImage, NewMessage } from '../../src/repositories/message.repository';
+import type { DeviceRegistration, UserRepository } from '../../src/repositories/user.repository';
+import { Readable as ReadableStream } from 'node:stream';
+
+/** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
+
+export class FakeUserRepository implements UserRepository {
+  readonly rows: User[] = [];
+
+  async findById(uid: number) {
+    return this.rows.find((u) => u.uid === uid) ?? null;
+  }
+
+  async findByPhoneHash(phoneHash: string) {
+    return this.rows.find((u) => u.phoneHash === phoneHash) ?? null;
+  }
+
+  async registerDevice(reg: DeviceRegistration) {
+    const existing = this.rows.find((u) => u.phoneHash === reg.phoneHash);
+    if (existing) {
+      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, updatedAt: reg.now });
+      return { user: existing, created: false };
+    }
+    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now });
+    delete (user as unknown as { now?: Date }).now;
+    this.rows.push(user);
+    return { user, created: true };
+  }
+
+  async updateCid(uid: number, cid: string, now: Date) {
+    const u = await this.findById(uid);
+    if (u) Object.assign(u, { cid, updatedAt: now });
+    return u;
+  }
+}
+
+export class FakeMessageRepository implements MessageRepository {
+  readonly images: Image[] = [];
+  readonly messages: Message[] = [];
+  failNextCreate: Error | null = null;
+
+  constructor(private readonly users: FakeUserRepository) {}
+
+  async createImageWithMessages(image: NewImage, messages: NewMessage[]) {
+    if (this.failNextCreate) {
+      const e = this.failNextCreate;
+      this.failNextCreate = null;
+      throw e;
+    }
+    const img = Object.assign(new Image(), { ...image, id: this.images.length + 1, blobDeletedAt: null });
+    this.images.push(img);
+    return messages.map((m) => {
+      const row = Object.assign(new Message(), { ...m, id: this.messages.length + 1, imageId: img.id, image: img, exist: true, endReason: null, endedAt: null });
+      this.messages.push(row);
+      return row;
+    });
+  }
+
+  private async withSender(m: Message | undefined) {
+    if (!m) return null;
+    m.sender = (await this.users.findById(m.senderUid))!;
+    return Object.assign(new Message(), m);
+  }
+
+  async findForReceiver(messageKey: string, receiverUid: number) {
+    return this.withSender(this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid));
+  }
+
+  async findByKey(messageKey: string) {
+    return this.withSender(this.messages.find((m) => m.messageKey === messageKey));
+  }
+
+  async listPending(receiverUid: number, now: Date, senderPhoneHash?: string) {
+    const out: Message[] = [];
+    for (const m of this.messages) {
+      if (m.receiverUid !== receiverUid || !m.exist || m.image.expiresAt <= now) continue;
+      const withSender = (await this.withSender(m))!;
+      if (senderPhoneHash === undefined || withSender.sender.phoneHash === senderPhoneHash) out.push(withSender);
+    }
+    return out;
+  }
+
+  async endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult> {
+    const m = this.messages.find((x) => x.messageKey === messageKey && x.receiverUid === receiverUid);
+    if (!m) return { message: null, orphanedImage: null };
+    let orphanedImage: Image | null = null;
+    if (m.exist) {
+      Object.assign(m, { exist: false, endReason: reason, endedAt: now });
+      if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) orphanedImage = m.image;
+    }
+    return { message: await this.withSender(m), orphanedImage };
+  }
+
+  async markBlobDeleted(imageId: number, now: Date) {
+    const img = this.images.find((i) => i.id === imageId);
+    if (img) img.blobDeletedAt = now;
+  }
+}
+
+/** Keeps blobs in memory; can be told to fail, to show what the services do when the store does. */
+export class MemoryBlobStore implements BlobStore {
+  readonly description = 'memory';
+  readonly blobs = new Map<string, { bytes: Buffer; contentType: string }>();
+  failPuts: Error | null = null;
+  failDeletes: Error | null = null;
+
+  async init() {}
+  async ping() {}
+
+  async put(name: string, body: Readable, opts: { size?: number; contentType: string }) {
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      body.on('data', (c: Buffer) => chunks.push(c));
+      body.once('end', resolve);
+      body.once('error', reject);
+    });
+    if (this.failPuts) throw this.failPuts;
+    this.blobs.set(name, { bytes: Buffer.concat(chunks), contentType: opts.contentType });
+  }
+
+  async get(name: string) {
+    const b = this.blobs.get(name);
+    if (!b) throw new BlobNotFoundError(name);
+    return ReadableStream.from([b.bytes]);
+  }
+
+  async delete(name: string) {
+    if (this.failDeletes) throw this.failDeletes;
+    this.blobs.delete(name);
+  }
+
+  async list() {
+    return [...this.blobs.keys()];
+  }
+}

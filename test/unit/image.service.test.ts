@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { expect } from 'chai';
+import pino from 'pino';
+import type { User } from '../../src/entities/user.entity';
+import { DownloadTokens } from '../../src/services/download-tokens';
+import { ImageService } from '../../src/services/image.service';
+import { jpegBytes } from '../support/factories';
+import { FakeMessageRepository, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
+
+describe('ImageService (unit)', () => {
+  let clock: Date;
+  let users: FakeUserRepository;
+  let messages: FakeMessageRepository;
+  let blobs: MemoryBlobStore;
+  let service: ImageService;
+  let alice: User;
+  let bob: User;
+
+  const file = (bytes: Buffer) => ({ stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+  const fail = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e) => e);
+
+  beforeEach(async () => {
+    clock = new Date('2026-03-01T00:00:00.000Z');
+    users = new FakeUserRepository();
+    messages = new FakeMessageRepository(users);
+    blobs = new MemoryBlobStore();
+    service = new ImageService(
+      messages,
+      users,
+      blobs,
+      new DownloadTokens(Buffer.alloc(32, 7)),
+      { maxImageBytes: 100_000, imageTtlSeconds: 3600, downloadUrlTtlSeconds: 300, publicUrl: 'http://glimpse.test' },
+      pino({ level: 'silent' }),
+      () => clock,
+    );
+    const reg = (n: string) => users.registerDevice({ phoneHash: n.repeat(64).slice(0, 64), regionNum: '86', phoneNum: n, nickname: n, cid: n, ukeyHash: 'x', now: clock });
+    alice = (await reg('a')).user;
+    bob = (await reg('b')).user;
+  });
+
+  it('stores the bytes under the message key and records type, size and SHA-256', async () => {
+    const bytes = jpegBytes(50_000);
+    const m = await service.send(alice, bob.uid, file(bytes), bytes.length);
+    expect(blobs.blobs.get(m.messageKey)!.bytes.equals(bytes)).to.equal(true);
+    expect(blobs.blobs.get(m.messageKey)!.contentType).to.equal('image/jpeg');
+    expect(m.image).to.include({ size: 50_000, filetype: 'image/jpeg', sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect(m.image.expiresAt.getTime()).to.equal(clock.getTime() + 3600_000);
+    expect(m.sender).to.equal(alice);
+  });
+
+  it('gives every send a different key, even for the same pair at the same instant', async () => {
+    const keys = new Set<string>();
+    for (let i = 0; i < 5; i++) keys.add((await service.send(alice, bob.uid, file(jpegBytes(5000)))).messageKey);
+    expect(keys.size).to.equal(5);
+  });
+
+  it('deletes the stored blob when the database write fails', async () => {
+    messages.failNextCreate = new Error('db down');
+    const e = await fail(service.send(alice, bob.uid, file(jpegBytes(5000))));
+    expect(e.message).to.equal('db down');
+    expect(blobs.blobs.size).to.equal(0);
+  });
+
+  it('answers a store failure with INTERNAL_SERVER_ERROR saying the image could not be stored', async () => {
+    blobs.failPuts = new Error('connect ECONNREFUSED');
+    const e = await fail(service.send(alice, bob.uid, file(jpegBytes(5000))));
+    expect(e.extensions.code).to.equal('INTERNAL_SERVER_ERROR');
+    expect(e.message).to.contain('could not be stored');
+    expect(messages.messages).to.have.length(0);
+  });
+
+  it('drains an upload it refuses, so the request can finish', async () => {
+    const stream = new PassThrough();
+    const sent = fail(service.send(alice, 999, { stream }));
+    stream.end(jpegBytes(200_000));
+    expect((await sent).extensions.code).to.equal('NOT_FOUND');
+    await new Promise((r) => setImmediate(r));
+    expect(stream.readableEnded).to.equal(true);
+  });
+
+  it('refuses too large, wrong-size and non-image uploads without storing', async () => {
+    expect((await fail(service.send(alice, bob.uid, file(jpegBytes(100_001))))).extensions.code).to.equal('PAYLOAD_TOO_LARGE');
+    expect((await fail(service.send(alice, bob.uid, file(jpegBytes(1000)), 100_001))).extensions.code).to.equal('PAYLOAD_TOO_LARGE');
+    expect((await fail(service.send(alice, bob.uid, file(jpegBytes(1000)), 999))).extensions.code).to.equal('BAD_USER_INPUT');
+    expect((await fail(service.send(alice, bob.uid, file(jpegBytes(1000)), 1001))).extensions.code).to.equal('BAD_USER_INPUT');
+    expect((await fail(service.send(alice, bob.uid, file(Buffer.from('plain text, not an image at all'))))).extensions.code).to.equal('UNSUPPORTED_MEDIA_TYPE');
+    expect(blobs.blobs.size).to.equal(0);
+    expect(messages.messages).to.have.length(0);
+  });
+
+  it('mints a download URL for the receiver of a live message only, never past the image expiry', async () => {
+    const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    expect(service.downloadUrl(alice, m)).to.equal(null);
+    const url = service.downloadUrl(bob, m)!;
+    expect(url).to.match(/^http:\/\/glimpse\.test\/download\/[0-9a-f]{64}\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(Number(url.split('.').slice(-2)[0])).to.equal(Math.floor(clock.getTime() / 1000) + 300);
+    clock = new Date(m.image.expiresAt.getTime() - 60_000);
+    expect(Number(service.downloadUrl(bob, m)!.split('.').slice(-2)[0])).to.equal(Math.floor(m.image.expiresAt.getTime() / 1000));
+  });
+
+  it('shows an expired image as not existing and serves it to no one, before any sweeper runs', async () => {
+    const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    const token = service.downloadUrl(bob, m)!.split('/').pop()!;
+    clock = new Date(m.image.expiresAt.getTime());
+    expect((await service.get(bob, m.messageKey)).exist).to.equal(false);
+    expect(await service.listPending(bob)).to.have.length(0);
+    expect((await fail(service.openDownload(token))).extensions.code).to.equal('FORBIDDEN');
+  });
+
+  it('serves a valid token, and refuses an expired or altered one with FORBIDDEN', async () => {
+    const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    const token = service.downloadUrl(bob, m)!.split('/').pop()!;
+    expect((await service.openDownload(token)).size).to.equal(5000);
+    expect((await fail(service.openDownload(token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))))).extensions.code).to.equal('FORBIDDEN');
+    clock = new Date(clock.getTime() + 301_000);
+    expect((await fail(service.openDownload(token))).message).to.contain('expired');
+  });
+
+  it('confirm ends the message and deletes the blob once; a failed delete does not fail the confirm', async () => {
+    const m1 = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    const c1 = await service.confirm(bob, m1.messageKey);
+    expect(c1.exist).to.equal(false);
+    expect(blobs.blobs.has(m1.messageKey)).to.equal(false);
+    expect(messages.images[0].blobDeletedAt).to.equal(clock);
+    expect((await service.confirm(bob, m1.messageKey)).exist).to.equal(false);
+
+    const m2 = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    blobs.failDeletes = new Error('store down');
+    expect((await service.confirm(bob, m2.messageKey)).exist).to.equal(false);
+    expect(messages.images[1].blobDeletedAt).to.equal(null);
+  });
+
+  it('answers NOT_FOUND to anyone but the receiver', async () => {
+    const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    expect((await fail(service.get(alice, m.messageKey))).extensions.code).to.equal('NOT_FOUND');
+    expect((await fail(service.confirm(alice, m.messageKey))).extensions.code).to.equal('NOT_FOUND');
+    expect(blobs.blobs.size).to.equal(1);
+  });
+});
