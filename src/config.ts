@@ -40,6 +40,14 @@ export interface Config {
   maxImageBytes: number;
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
+  /** How often each instance ends expired images and deletes their blobs. */
+  sweepIntervalSeconds: number;
+  /** How often each instance looks for blobs with no row and rows with no blob. */
+  orphanGcIntervalSeconds: number;
+  /** A blob with no row is deleted only when older than this. */
+  orphanGraceSeconds: number;
+  /** Background tasks (sweeper, orphan collector) run in this process. */
+  backgroundJobs: boolean;
   logLevel: string;
 }
 
@@ -160,6 +168,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * MiB, 1, 2 ** 31 - 1),
     imageTtlSeconds: int('IMAGE_TTL_SECONDS', 7 * 24 * 3600, 60),
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),
+    sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
+    orphanGcIntervalSeconds: int('ORPHAN_GC_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
+    orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),
+    backgroundJobs: bool('BACKGROUND_JOBS', true),
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { ContainerType } from 'type-graphql';
 import type { BlobStore } from './adapters/blob-store';
@@ -7,6 +8,7 @@ import { S3BlobStore } from './adapters/s3.blob-store';
 import type { Config } from './config';
 import { createDataSource } from './database';
 import type { Logger } from './logger';
+import { TypeormImageRepository } from './repositories/image.typeorm-repository';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
@@ -15,7 +17,8 @@ import { UserResolver } from './resolvers/user.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { ImageService } from './services/image.service';
-import path from 'node:path';
+import { LifecycleService } from './services/lifecycle.service';
+import { Scheduler } from './services/scheduler';
 
 /** Everything the server is made of, wired once: adapters → repositories → services → resolvers. */
 export interface Container {
@@ -25,6 +28,9 @@ export interface Container {
   blobs: BlobStore;
   accounts: AccountService;
   images: ImageService;
+  lifecycle: LifecycleService;
+  /** Background tasks of this instance; started by the server once it listens. */
+  scheduler: Scheduler;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -62,6 +68,16 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       log,
     );
 
+    const lifecycle = new LifecycleService(
+      new TypeormImageRepository(db),
+      blobs,
+      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000 },
+      log,
+    );
+    const scheduler = new Scheduler(log)
+      .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
+      .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans());
+
     const instances = new Map<unknown, unknown>([
       [UserResolver, new UserResolver(accounts)],
       [MessageResolver, new MessageResolver(images)],
@@ -81,8 +97,11 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       blobs,
       accounts,
       images,
+      lifecycle,
+      scheduler,
       resolvers,
       close: async () => {
+        await scheduler.stop();
         await db.destroy();
       },
     };

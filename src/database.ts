@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, EntityManager } from 'typeorm';
 import type { DatabaseConfig } from './config';
 import { entities } from './entities';
 import { migrations } from './migrations';
@@ -61,4 +61,20 @@ export async function withTxRetry<T>(work: () => Promise<T>, attempts = 4): Prom
       await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 10));
     }
   }
+}
+
+const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
+
+/**
+ * Runs `work` in a transaction, again when it dies of a deadlock. On SQLite, TypeORM shares one
+ * connection among all callers, so two transactions open at once would interleave on it: there
+ * they run one after another.
+ */
+export function inTransaction<T>(db: DataSource, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  const run = () => withTxRetry(() => db.transaction(work));
+  if (db.options.type !== 'better-sqlite3') return run();
+  const previous = sqliteQueues.get(db) ?? Promise.resolve();
+  const result = previous.then(run, run);
+  sqliteQueues.set(db, result.catch(() => undefined));
+  return result;
 }

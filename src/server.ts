@@ -28,6 +28,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
+    if (config.backgroundJobs) container.scheduler.start();
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
@@ -38,6 +39,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await container.scheduler.stop();
         await apollo.stop();
         await container.close();
       },

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
  *   It does not drain `body` after a failure: the caller owns the source.
  * - `get` streams a stored blob, or rejects with BlobNotFoundError.
  * - `delete` removes a blob; one already gone is not an error.
- * - `list` names every blob in the store.
+ * - `list` yields every blob in the store, sorted by name, a page at a time.
  * - Names are chosen by the caller from [A-Za-z0-9._-] only.
  */
 export interface BlobStore {
@@ -23,8 +23,13 @@ export interface BlobStore {
   delete(name: string): Promise<void>;
   /** Rejects when the store cannot be reached (readiness checks). */
   ping(): Promise<void>;
-  /** Every stored blob's name (for the orphan collector and tests). */
-  list(): Promise<string[]>;
+  /** Every stored blob, in ascending order of name (the orphan collector merges it with the database). */
+  list(): AsyncIterable<BlobInfo>;
+}
+
+export interface BlobInfo {
+  name: string;
+  modifiedAt: Date;
 }
 
 export class BlobNotFoundError extends Error {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { assertSafeBlobName, BlobNotFoundError, BlobStore } from './blob-store';
+import { assertSafeBlobName, BlobInfo, BlobNotFoundError, BlobStore } from './blob-store';
 
 /**
  * Blobs as files under one folder, for the zero-setup start. A blob is written to a temporary
@@ -74,13 +74,20 @@ export class LocalBlobStore implements BlobStore {
     await fs.promises.rm(this.fileOf(name), { force: true });
   }
 
-  async list(): Promise<string[]> {
-    const names: string[] = [];
-    for (const d of await fs.promises.readdir(this.dir, { withFileTypes: true })) {
-      if (!d.isDirectory() || d.name.startsWith('.')) continue;
-      names.push(...(await fs.promises.readdir(path.join(this.dir, d.name))));
+  async *list(): AsyncIterable<BlobInfo> {
+    // Folders are the names' first two characters, so folder order then file order is name order.
+    const dirs = (await fs.promises.readdir(this.dir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .sort();
+    for (const d of dirs) {
+      const names = (await fs.promises.readdir(path.join(this.dir, d))).sort();
+      for (const name of names) {
+        const stat = await fs.promises.stat(path.join(this.dir, d, name)).catch(() => null);
+        if (stat) yield { name, modifiedAt: stat.mtime };
+      }
     }
-    return names;
   }
+
 }
 

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import type { S3Config } from '../config';
-import { assertSafeBlobName, BlobNotFoundError, BlobStore } from './blob-store';
+import { assertSafeBlobName, BlobInfo, BlobNotFoundError, BlobStore } from './blob-store';
 
 /** S3's smallest multipart part: the most one upload of unknown size holds in memory. */
 const PART_SIZE = 5 * 1024 * 1024;
@@ -136,11 +136,11 @@ export class S3BlobStore implements BlobStore {
         else reject(e);
       };
       req.setTimeout(IDLE_TIMEOUT_MS, () => fail(new Error('S3 PUT timed out')));
-      req.once('error', fail);
+      req.on('error', fail);
       req.once('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.once('error', fail);
+        res.on('error', fail);
         res.once('end', () => {
           if (settled) return;
           const status = res.statusCode ?? 0;
@@ -175,13 +175,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async list(): Promise<string[]> {
-    const names: string[] = [];
+  async *list(): AsyncIterable<BlobInfo> {
+    // S3 lists keys in ascending UTF-8 order, a page at a time.
     for await (const o of this.client.listObjectsV2(this.cfg.bucket, '', true)) {
-      if ((o as { name?: string }).name) names.push((o as { name: string }).name);
+      const item = o as { name?: string; lastModified?: Date };
+      if (item.name) yield { name: item.name, modifiedAt: item.lastModified ?? new Date(0) };
     }
-    return names;
   }
+
 }
 
 /** Reads from `source` until `limit` bytes are held or it ends. */

@@ -30,6 +30,14 @@ export class Image {
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt: Date;
 
+  /** When the last message pointing at this image ended; the blob is due for deletion from then. */
+  @Column({ name: 'ended_at', type: 'datetime', precision: 3, nullable: true })
+  endedAt: Date | null;
+
+  /** The sweeper that claimed this image for deletion holds it until then (several instances). */
+  @Column({ name: 'gc_lease_until', type: 'datetime', precision: 3, nullable: true })
+  gcLeaseUntil: Date | null;
+
   /** Set once the blob has been removed from the store. */
   @Column({ name: 'blob_deleted_at', type: 'datetime', precision: 3, nullable: true })
   blobDeletedAt: Date | null;

@@ -3,7 +3,8 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } 
 import { Image } from './image.entity';
 import { User } from './user.entity';
 
-export type MessageEndReason = 'confirmed' | 'expired';
+/** confirmed by the receiver, expired unopened, or closed because its blob was found missing. */
+export type MessageEndReason = 'confirmed' | 'expired' | 'missing';
 
 /** One image addressed to one receiver. */
 @ObjectType({ description: 'An image sent to one receiver' })

@@ -1,4 +1,5 @@
 import { Core1764300000000 } from './1764300000000-core';
+import { Lifecycle1764600000000 } from './1764600000000-lifecycle';
 
 /** Every migration, oldest first. */
-export const migrations = [Core1764300000000];
+export const migrations = [Core1764300000000, Lifecycle1764600000000];

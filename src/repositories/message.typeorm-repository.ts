@@ -1,7 +1,7 @@
 import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
-import { withTxRetry } from '../database';
+import { inTransaction } from '../database';
 import type { EndResult, MessageRepository, NewImage, NewMessage } from './message.repository';
 
 export class TypeormMessageRepository implements MessageRepository {
@@ -21,9 +21,8 @@ export class TypeormMessageRepository implements MessageRepository {
   }
 
   createImageWithMessages(image: NewImage, messages: NewMessage[]): Promise<Message[]> {
-    return withTxRetry(() =>
-      this.db.transaction(async (tx) => {
-        const img = tx.getRepository(Image).create({ ...image, blobDeletedAt: null });
+    return inTransaction(this.db, async (tx) => {
+        const img = tx.getRepository(Image).create({ ...image, blobDeletedAt: null, endedAt: null, gcLeaseUntil: null });
         await tx.getRepository(Image).insert(img);
         const rows = messages.map((m) =>
           tx.getRepository(Message).create({ ...m, imageId: img.id, exist: true, endReason: null, endedAt: null }),
@@ -31,8 +30,7 @@ export class TypeormMessageRepository implements MessageRepository {
         await tx.getRepository(Message).insert(rows);
         for (const r of rows) r.image = img;
         return rows;
-      }),
-    );
+      });
   }
 
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null> {
@@ -58,8 +56,7 @@ export class TypeormMessageRepository implements MessageRepository {
   }
 
   endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult> {
-    return withTxRetry(() =>
-      this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
         // Lock order message → image, and count only after both locks: two receivers of one
         // image confirming at once then agree on which of them ends the image.
         const found = await tx
@@ -79,12 +76,14 @@ export class TypeormMessageRepository implements MessageRepository {
             .getOneOrFail();
           await tx.getRepository(Message).update({ id: found.id }, { exist: false, endReason: reason, endedAt: now });
           const live = await tx.getRepository(Message).countBy({ imageId: found.imageId, exist: true });
-          if (live === 0) orphanedImage = image;
+          if (live === 0) {
+            await tx.getRepository(Image).update({ id: image.id }, { endedAt: now });
+            orphanedImage = image;
+          }
         }
         const message = await this.withRelations(tx).where('m.id = :id', { id: found.id }).getOneOrFail();
         return { message, orphanedImage };
-      }),
-    );
+      });
   }
 
   async markBlobDeleted(imageId: number, now: Date): Promise<void> {

@@ -108,3 +108,57 @@ export function httpGet(url: string): Promise<{ status: number; headers: http.In
       .on('error', reject);
   });
 }
+
+export interface SteppedUpload {
+  /** Sends the next `n` bytes of the file (all that is left when omitted). */
+  send(n?: number): Promise<void>;
+  /** Sends the rest of the file and the closing boundary. */
+  finish(): Promise<void>;
+  /** Cuts the connection, as a phone losing its network mid-upload. */
+  abort(): void;
+  /** The server's answer (rejects when the connection was cut). */
+  response: Promise<GqlResult>;
+}
+
+/** A multipart upload sent in steps the test controls, over one HTTP request. */
+export function steppedUpload(baseUrl: string, opts: UploadOptions): SteppedUpload {
+  const { body, contentType } = multipartBody(opts);
+  const fileStart = body.indexOf(opts.file.subarray(0, Math.min(64, opts.file.length)));
+  let sent = 0;
+  const req = http.request(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': contentType,
+      'content-length': String(body.length),
+      'apollo-require-preflight': 'true',
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    },
+  });
+  const response = new Promise<GqlResult>((resolve, reject) => {
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ ...(JSON.parse(Buffer.concat(chunks).toString()) as GqlResult), status: res.statusCode ?? 0 }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  response.catch(() => undefined);
+  const write = (until: number) =>
+    new Promise<void>((resolve, reject) => {
+      const chunk = body.subarray(sent, until);
+      sent = until;
+      req.write(chunk, (e) => (e ? reject(e) : resolve()));
+    });
+  // The multipart head goes at once, so the server starts the send before the file is complete.
+  void write(fileStart);
+  return {
+    send: (n) => write(Math.min(fileStart + opts.file.length, n === undefined ? Infinity : sent + n)),
+    finish: async () => {
+      await write(body.length);
+      req.end();
+    },
+    abort: () => req.destroy(),
+    response,
+  };
+}

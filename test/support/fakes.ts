@@ -52,7 +52,7 @@ export class FakeMessageRepository implements MessageRepository {
       this.failNextCreate = null;
       throw e;
     }
-    const img = Object.assign(new Image(), { ...image, id: this.images.length + 1, blobDeletedAt: null });
+    const img = Object.assign(new Image(), { ...image, id: this.images.length + 1, blobDeletedAt: null, endedAt: null, gcLeaseUntil: null });
     this.images.push(img);
     return messages.map((m) => {
       const row = Object.assign(new Message(), { ...m, id: this.messages.length + 1, imageId: img.id, image: img, exist: true, endReason: null, endedAt: null });
@@ -91,7 +91,10 @@ export class FakeMessageRepository implements MessageRepository {
     let orphanedImage: Image | null = null;
     if (m.exist) {
       Object.assign(m, { exist: false, endReason: reason, endedAt: now });
-      if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) orphanedImage = m.image;
+      if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) {
+        m.image.endedAt = now;
+        orphanedImage = m.image;
+      }
     }
     return { message: await this.withSender(m), orphanedImage };
   }
@@ -105,7 +108,7 @@ export class FakeMessageRepository implements MessageRepository {
 /** Keeps blobs in memory; can be told to fail, to show what the services do when the store does. */
 export class MemoryBlobStore implements BlobStore {
   readonly description = 'memory';
-  readonly blobs = new Map<string, { bytes: Buffer; contentType: string }>();
+  readonly blobs = new Map<string, { bytes: Buffer; contentType: string; modifiedAt: Date }>();
   failPuts: Error | null = null;
   failDeletes: Error | null = null;
 
@@ -120,7 +123,7 @@ export class MemoryBlobStore implements BlobStore {
       body.once('error', reject);
     });
     if (this.failPuts) throw this.failPuts;
-    this.blobs.set(name, { bytes: Buffer.concat(chunks), contentType: opts.contentType });
+    this.blobs.set(name, { bytes: Buffer.concat(chunks), contentType: opts.contentType, modifiedAt: new Date() });
   }
 
   async get(name: string) {
@@ -134,7 +137,7 @@ export class MemoryBlobStore implements BlobStore {
     this.blobs.delete(name);
   }
 
-  async list() {
-    return [...this.blobs.keys()];
+  async *list() {
+    for (const name of [...this.blobs.keys()].sort()) yield { name, modifiedAt: this.blobs.get(name)!.modifiedAt };
   }
 }

@@ -25,7 +25,9 @@ export async function startLocalS3(port = 0): Promise<LocalS3> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-s3-'));
   let server: Server;
   let boundPort = port;
+  let running = false;
   const start = async () => {
+    if (running) return;
     const s3 = new S3rver({ address: '127.0.0.1', port: boundPort, silent: true, directory, allowMismatchedSignatures: false });
     s3.middleware.unshift(async (ctx: { method: string; query: Record<string, unknown>; path: string; status: number; type: string; body: string }, next: () => Promise<void>) => {
       if (ctx.method === 'GET' && 'uploads' in ctx.query) {
@@ -40,10 +42,13 @@ export async function startLocalS3(port = 0): Promise<LocalS3> {
     const address = (await s3.run()) as AddressInfo;
     server = s3.httpServer as Server;
     boundPort = address.port;
+    running = true;
   };
   await start();
   const stop = () =>
     new Promise<void>((resolve) => {
+      if (!running) return resolve();
+      running = false;
       server.close(() => resolve());
       server.closeAllConnections?.();
     });

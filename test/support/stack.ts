@@ -75,7 +75,11 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
       config,
       server,
       s3,
-      blobNames: () => lister.list(),
+      blobNames: async () => {
+        const names: string[] = [];
+        for await (const b of lister.list()) names.push(b.name);
+        return names;
+      },
       stop: async () => {
         for (const c of cleanups.reverse()) await c().catch(() => undefined);
       },
