@@ -2,12 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { ContainerType } from 'type-graphql';
 import type { BlobStore } from './adapters/blob-store';
+import { GetuiClient } from './adapters/getui.client';
 import { LocalBlobStore } from './adapters/local.blob-store';
+import { LogPushProvider } from './adapters/log.push-provider';
+import type { PushProvider } from './adapters/push-provider';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { Config } from './config';
 import { createDataSource } from './database';
 import type { Logger } from './logger';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
+import type { PushJobRepository } from './repositories/push-job.repository';
+import { TypeormPushJobRepository } from './repositories/push-job.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { MessageResolver } from './resolvers/message.resolver';
@@ -15,6 +20,8 @@ import { UserResolver } from './resolvers/user.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { ImageService } from './services/image.service';
+import { PushDispatcher } from './services/push.dispatcher';
+import { PushOutbox } from './services/push.outbox';
 import path from 'node:path';
 
 /** Everything the server is made of, wired once: adapters → repositories → services → resolvers. */
@@ -25,6 +32,11 @@ export interface Container {
   blobs: BlobStore;
   accounts: AccountService;
   images: ImageService;
+  push: PushProvider;
+  pushJobs: PushJobRepository;
+  outbox: PushOutbox;
+  /** Sends the outbox's jobs; started by startServer, stopped (in-flight jobs finished) by close. */
+  dispatcher: PushDispatcher;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -32,6 +44,11 @@ export interface Container {
 
 export function createBlobStore(config: Config): BlobStore {
   return config.s3 ? new S3BlobStore(config.s3) : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+}
+
+export function createPushProvider(config: Config, log: Logger): PushProvider {
+  if (config.pushProvider === 'getui' && config.getui) return new GetuiClient({ ...config.getui, log });
+  return new LogPushProvider(log);
 }
 
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
@@ -47,12 +64,18 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const secrets = new TypeormSecretRepository(db);
     const downloadSecret = await secrets.getOrCreate('download-url-hmac', () => randomBytes(32).toString('base64'));
 
+    const pushJobs = new TypeormPushJobRepository(db);
+    const push = createPushProvider(config, log);
+    const dispatcher = new PushDispatcher(pushJobs, push, config.push, log);
+    const outbox = new PushOutbox(pushJobs, dispatcher);
+
     const accounts = new AccountService(users);
     const images = new ImageService(
       messages,
       users,
       blobs,
       new DownloadTokens(Buffer.from(downloadSecret, 'base64')),
+      outbox,
       {
         maxImageBytes: config.maxImageBytes,
         imageTtlSeconds: config.imageTtlSeconds,
@@ -81,8 +104,13 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       blobs,
       accounts,
       images,
+      push,
+      pushJobs,
+      outbox,
+      dispatcher,
       resolvers,
       close: async () => {
+        await dispatcher.stop();
         await db.destroy();
       },
     };
