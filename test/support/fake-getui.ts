@@ -57,6 +57,8 @@ export class FakeGetui {
   readonly violations: Violation[] = [];
   /** Requests held open by `hang()` right now. */
   open = 0;
+  /** The tokens those held requests came with (one per server instance). */
+  readonly openTokens: string[] = [];
 
   private readonly server: http.Server;
   private readonly tokens = new Map<string, number>();
@@ -185,12 +187,15 @@ export class FakeGetui {
 
     this.pushRequests += 1;
     if (this.hanging) {
+      const token = String(req.headers.token);
       this.open += 1;
+      this.openTokens.push(token);
       await new Promise<void>((resolve) => {
         this.held.push(resolve);
         res.once('close', resolve);
       });
       this.open -= 1;
+      this.openTokens.splice(this.openTokens.indexOf(token), 1);
       if (res.destroyed || req.socket.destroyed) return;
     }
     send(this.push(path, req.headers.token, body));
