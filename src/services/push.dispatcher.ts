@@ -72,7 +72,7 @@ export class PushDispatcher implements PushWaker {
         this.log.error({ err }, 'push dispatcher pass failed; trying again at the next poll');
       }
       // A full batch means more may be due: go again at once.
-      if (this.stopping || (claimed >= this.options.batchSize && claimed > 0)) continue;
+      if (this.stopping || claimed >= this.options.batchSize) continue;
       await this.sleep(this.options.pollMs);
     }
   }
