@@ -24,6 +24,23 @@ export interface GetuiConfig {
   appKey: string;
   masterSecret: string;
   baseUrl: string;
+  /** Every call to GeTui (auth or push) is abandoned after this long. */
+  timeoutMs: number;
+}
+
+/** How the push dispatcher works through the outbox. */
+export interface PushConfig {
+  /** How often each instance looks for due jobs when nothing woke it. */
+  pollMs: number;
+  /** Jobs claimed (and sent side by side) at once by one instance. */
+  batchSize: number;
+  /** Tries before a job is marked failed. */
+  maxAttempts: number;
+  /** First retry delay; it doubles per attempt (with jitter) up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** A claimed job whose sender vanished (crash) becomes claimable again after this long. */
+  leaseMs: number;
 }
 
 export interface Config {
@@ -37,6 +54,7 @@ export interface Config {
   dataDir: string;
   pushProvider: 'log' | 'getui';
   getui: GetuiConfig | null;
+  push: PushConfig;
   maxImageBytes: number;
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
@@ -143,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const pushProvider = oneOf('PUSH_PROVIDER', 'log', ['log', 'getui'] as const);
   let getui: GetuiConfig | null = null;
+  const getuiTimeoutMs = int('GETUI_TIMEOUT_MS', 10_000, 100, 120_000);
   if (pushProvider === 'getui') {
     const missing = ['GETUI_APP_ID', 'GETUI_APP_KEY', 'GETUI_MASTER_SECRET'].filter((n) => !env[n]);
     for (const n of missing) problems.push(`${n}: required when PUSH_PROVIDER=getui`);
@@ -151,8 +170,21 @@ export function loadConfig(env: Env = process.env): Config {
       appKey: str('GETUI_APP_KEY', ''),
       masterSecret: str('GETUI_MASTER_SECRET', ''),
       baseUrl: str('GETUI_BASE_URL', 'https://restapi.getui.com/v2').replace(/\/+$/, ''),
+      timeoutMs: getuiTimeoutMs,
     };
+    if (!/^https?:\/\/[^/]/.test(getui.baseUrl)) problems.push(`GETUI_BASE_URL: expected an http(s) URL, got "${getui.baseUrl}"`);
   }
+  const retryBaseMs = int('PUSH_RETRY_BASE_MS', 1000, 1, 3_600_000);
+  const push: PushConfig = {
+    pollMs: int('PUSH_POLL_MS', 1000, 10, 3_600_000),
+    batchSize: int('PUSH_BATCH_SIZE', 10, 1, 100),
+    maxAttempts: int('PUSH_MAX_ATTEMPTS', 16, 1, 1000),
+    retryBaseMs,
+    retryMaxMs: Math.max(retryBaseMs, int('PUSH_RETRY_MAX_MS', 900_000, 1, 24 * 3_600_000)),
+    // One send may make up to four calls (auth, push, re-auth on 10001 or a host switch, push
+    // again); the lease outlives them all, so a live sender never sees its job claimed twice.
+    leaseMs: 5 * getuiTimeoutMs,
+  };
 
   const config: Config = {
     env: envKind,
@@ -165,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     pushProvider,
     getui,
+    push,
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * MiB, 1, 2 ** 31 - 1),
     imageTtlSeconds: int('IMAGE_TTL_SECONDS', 7 * 24 * 3600, 60),
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),

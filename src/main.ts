@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const running = await startServer(config, log);
   const db = config.database.kind === 'mysql' ? `MySQL ${redactUrl(config.database.url)}` : `SQLite ${config.database.file}`;
   log.info(
-    { url: running.url, database: db, blobs: running.container.blobs.description, push: config.pushProvider, env: config.env },
+    { url: running.url, database: db, blobs: running.container.blobs.description, push: running.container.push.description, env: config.env },
     `Glimpse listening on ${running.url}/graphql`,
   );
 

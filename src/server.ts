@@ -10,7 +10,10 @@ import { createSchema } from './schema';
 export interface RunningServer {
   url: string;
   container: Container;
-  /** Stops taking requests, lets those in flight finish, then closes the database. */
+  /**
+   * Stops taking requests and lets those in flight finish, lets the push dispatcher finish the
+   * jobs it is sending (the rest wait in the outbox for the next start), then closes the database.
+   */
   stop(): Promise<void>;
 }
 
@@ -28,6 +31,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
+    container.dispatcher.start();
     if (config.backgroundJobs) container.scheduler.start();
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;

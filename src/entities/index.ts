@@ -1,6 +1,7 @@
 import { Image } from './image.entity';
 import { Message } from './message.entity';
+import { PushJob } from './push-job.entity';
 import { ServerSecret } from './server-secret.entity';
 import { User } from './user.entity';
 
-export const entities = [User, Image, Message, ServerSecret];
+export const entities = [User, Image, Message, ServerSecret, PushJob];

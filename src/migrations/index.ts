@@ -1,5 +1,6 @@
 import { Core1764300000000 } from './1764300000000-core';
+import { PushOutbox1764400000000 } from './1764400000000-push-outbox';
 import { Lifecycle1764600000000 } from './1764600000000-lifecycle';
 
 /** Every migration, oldest first. */
-export const migrations = [Core1764300000000, Lifecycle1764600000000];
+export const migrations = [Core1764300000000, PushOutbox1764400000000, Lifecycle1764600000000];

@@ -1,5 +1,6 @@
 import type { Image } from '../entities/image.entity';
 import type { Message, MessageEndReason } from '../entities/message.entity';
+import type { NewPushJob } from './push-job.repository';
 
 export interface NewImage {
   objectName: string;
@@ -26,8 +27,12 @@ export interface EndResult {
 
 /** Messages and the images they point at. Every returned Message has `sender` and `image` loaded. */
 export interface MessageRepository {
-  /** Writes the image and its messages in one transaction. */
-  createImageWithMessages(image: NewImage, messages: NewMessage[]): Promise<Message[]>;
+  /**
+   * Writes the image, its messages and one push job per message in one transaction: a message
+   * is never stored without its push, nor a push without its message. `pushFor` builds each
+   * job from its message once the message has its id.
+   */
+  createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob): Promise<Message[]>;
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null>;
   findByKey(messageKey: string): Promise<Message | null>;
   /** Live, unexpired messages to the receiver, oldest first, optionally from one sender. */

@@ -3,6 +3,8 @@ import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
 import { inTransaction } from '../database';
 import type { EndResult, MessageRepository, NewImage, NewMessage } from './message.repository';
+import type { NewPushJob } from './push-job.repository';
+import { insertPushJobs } from './push-job.typeorm-repository';
 
 export class TypeormMessageRepository implements MessageRepository {
   /** Row locks exist only on MySQL; SQLite serialises every write transaction anyway. */
@@ -20,7 +22,7 @@ export class TypeormMessageRepository implements MessageRepository {
       .innerJoinAndSelect('m.image', 'i');
   }
 
-  createImageWithMessages(image: NewImage, messages: NewMessage[]): Promise<Message[]> {
+  createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob): Promise<Message[]> {
     return inTransaction(this.db, async (tx) => {
         const img = tx.getRepository(Image).create({ ...image, blobDeletedAt: null, endedAt: null, gcLeaseUntil: null });
         await tx.getRepository(Image).insert(img);
@@ -29,6 +31,7 @@ export class TypeormMessageRepository implements MessageRepository {
         );
         await tx.getRepository(Message).insert(rows);
         for (const r of rows) r.image = img;
+        await insertPushJobs(tx, rows.map(pushFor), image.createdAt);
         return rows;
       });
   }

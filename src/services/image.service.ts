@@ -20,6 +20,8 @@ import type { DownloadTokens } from './download-tokens';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
+import type { PushOutbox } from './push.outbox';
+import { imagePushPayload, PUSH_KIND_IMAGE } from './push.payloads';
 
 /** The live file part of a multipart request: its bytes arrive while the send runs. */
 export interface IncomingFile {
@@ -46,6 +48,7 @@ export class ImageService {
     private readonly users: UserRepository,
     private readonly blobs: BlobStore,
     private readonly tokens: DownloadTokens,
+    private readonly pushes: Pick<PushOutbox, 'committed'>,
     private readonly options: ImageServiceOptions,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
@@ -53,8 +56,9 @@ export class ImageService {
 
   /**
    * Streams the upload into the blob store while it arrives (counted, hashed, its type read from
-   * its first bytes), then records the message. On any failure nothing is kept: the upload is
-   * drained, a stored blob is deleted, and no row is written.
+   * its first bytes), then records the message and its push in one transaction. On any failure
+   * nothing is kept: the upload is drained, a stored blob is deleted, and no row is written.
+   * The push itself goes out from the outbox: the send never waits on the push provider.
    */
   async send(
     sender: User,
@@ -77,6 +81,7 @@ export class ImageService {
       const sendTime = this.now();
       const messageKey = newMessageKey(sender.uid, receiver.uid, sendTime);
       const stored = await this.store(messageKey, source, size);
+      const expiresAt = new Date(sendTime.getTime() + this.options.imageTtlSeconds * 1000);
       try {
         const [message] = await this.messages.createImageWithMessages(
           {
@@ -85,10 +90,23 @@ export class ImageService {
             size: stored.size,
             sha256: stored.sha256,
             createdAt: sendTime,
-            expiresAt: new Date(sendTime.getTime() + this.options.imageTtlSeconds * 1000),
+            expiresAt,
           },
           [{ messageKey, senderUid: sender.uid, receiverUid: receiver.uid, sendTime }],
+          (m) => ({
+            receiverUid: m.receiverUid,
+            kind: PUSH_KIND_IMAGE,
+            payload: imagePushPayload({
+              senderRegion: sender.regionNum,
+              senderPhoneHash: sender.phoneHash,
+              messageId: m.id,
+              messageKey: m.messageKey,
+              sendTime: m.sendTime,
+            }),
+            expiresAt,
+          }),
         );
+        this.pushes.committed();
         message.sender = sender;
         return message;
       } catch (e) {

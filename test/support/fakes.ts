@@ -5,6 +5,9 @@ import { Message, MessageEndReason } from '../../src/entities/message.entity';
 import { User } from '../../src/entities/user.entity';
 import type { EndResult, MessageRepository, NewImage, NewMessage } from '../../src/repositories/message.repository';
 import type { DeviceRegistration, UserRepository } from '../../src/repositories/user.repository';
+import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
+import { PushJob } from '../../src/entities/push-job.entity';
+import type { PushMessage, PushProvider, PushResult } from '../../src/adapters/push-provider';
 import { Readable as ReadableStream } from 'node:stream';
 
 /** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
@@ -42,11 +45,13 @@ export class FakeUserRepository implements UserRepository {
 export class FakeMessageRepository implements MessageRepository {
   readonly images: Image[] = [];
   readonly messages: Message[] = [];
+  /** The push jobs written with the messages (the same "transaction"). */
+  readonly pushJobs: NewPushJob[] = [];
   failNextCreate: Error | null = null;
 
   constructor(private readonly users: FakeUserRepository) {}
 
-  async createImageWithMessages(image: NewImage, messages: NewMessage[]) {
+  async createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (m: Message) => NewPushJob) {
     if (this.failNextCreate) {
       const e = this.failNextCreate;
       this.failNextCreate = null;
@@ -57,6 +62,7 @@ export class FakeMessageRepository implements MessageRepository {
     return messages.map((m) => {
       const row = Object.assign(new Message(), { ...m, id: this.messages.length + 1, imageId: img.id, image: img, exist: true, endReason: null, endedAt: null });
       this.messages.push(row);
+      this.pushJobs.push(pushFor(row));
       return row;
     });
   }
@@ -139,5 +145,68 @@ export class MemoryBlobStore implements BlobStore {
 
   async *list() {
     for (const name of [...this.blobs.keys()].sort()) yield { name, modifiedAt: this.blobs.get(name)!.modifiedAt };
+  }
+}
+
+/** The outbox in memory, with the same claim rules as the database one (due, lease, lease token). */
+export class FakePushJobRepository implements PushJobRepository {
+  readonly rows: PushJob[] = [];
+  private leases = 0;
+
+  constructor(private readonly cids: (uid: number) => string | null) {}
+
+  async enqueue(jobs: NewPushJob[], now: Date) {
+    return jobs.map((j) => {
+      const row = Object.assign(new PushJob(), {
+        ...j,
+        id: this.rows.length + 1,
+        requestId: `req${String(this.rows.length + 1).padStart(10, '0')}`,
+        status: 'pending',
+        attempts: 0,
+        nextAttemptAt: now,
+        leaseToken: null,
+        lockedUntil: null,
+        lastError: null,
+        createdAt: now,
+        updatedAt: now,
+        sentAt: null,
+      });
+      this.rows.push(row);
+      return row;
+    });
+  }
+
+  async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]> {
+    const token = `lease${++this.leases}`;
+    const until = new Date(now.getTime() + leaseMs);
+    return this.rows
+      .filter((r) => (r.status === 'pending' || r.status === 'sending') && r.nextAttemptAt <= now)
+      .slice(0, limit)
+      .map((r) => {
+        Object.assign(r, { status: 'sending', attempts: r.attempts + 1, leaseToken: token, lockedUntil: until, nextAttemptAt: until, updatedAt: now });
+        return { job: Object.assign(new PushJob(), r), cid: this.cids(r.receiverUid) };
+      });
+  }
+
+  async record(job: PushJob, outcome: PushJobOutcome, now: Date) {
+    const row = this.rows.find((r) => r.id === job.id && r.status === 'sending' && r.leaseToken === job.leaseToken);
+    if (!row) return false;
+    Object.assign(row, { leaseToken: null, lockedUntil: null, updatedAt: now, status: outcome.status });
+    if (outcome.status === 'sent') Object.assign(row, { sentAt: now, lastError: null });
+    else row.lastError = outcome.error;
+    if (outcome.status === 'pending') row.nextAttemptAt = outcome.nextAttemptAt;
+    return true;
+  }
+}
+
+/** A push provider that answers from a script (default: sent) and remembers every push. */
+export class ScriptedPushProvider implements PushProvider {
+  readonly description = 'scripted';
+  readonly sent: PushMessage[] = [];
+  next: (m: PushMessage) => Promise<PushResult> | PushResult = () => ({ outcome: 'sent' });
+
+  async send(m: PushMessage) {
+    this.sent.push(m);
+    return this.next(m);
   }
 }

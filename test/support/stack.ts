@@ -29,6 +29,8 @@ export interface TestStack {
   s3?: LocalS3;
   /** Names of every blob in the store right now. */
   blobNames(): Promise<string[]>;
+  /** Starts the server again (same config, port and database) after `server.stop()`. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,10 +68,10 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
     // A port picked up front, so that PUBLIC_URL's default (http://HOST:PORT) is the real one.
     base.PORT = String(await freePort());
     const config = loadConfig({ ...base, ...env });
-    const server = await startServer(config, createLogger(config.logLevel));
-    cleanups.push(() => server.stop());
+    const log = createLogger(config.logLevel);
+    const server = await startServer(config, log);
     const lister = config.s3 ? new S3BlobStore(config.s3) : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
-    return {
+    const stack: TestStack = {
       kind,
       url: server.url,
       config,
@@ -80,10 +82,16 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
         for await (const b of lister.list()) names.push(b.name);
         return names;
       },
+      restart: async () => {
+        stack.server = await startServer(config, log);
+        stack.url = stack.server.url;
+      },
       stop: async () => {
         for (const c of cleanups.reverse()) await c().catch(() => undefined);
       },
     };
+    cleanups.push(() => stack.server.stop());
+    return stack;
   } catch (e) {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     throw e;

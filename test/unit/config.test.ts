@@ -29,4 +29,19 @@ describe('config (unit)', () => {
     expect(c.database).to.deep.equal({ kind: 'mysql', url: 'mysql://u:p@db:3306/glimpse', database: 'glimpse' });
     expect(c.s3).to.include({ endPoint: 'minio', port: 9000, useSSL: false, bucket: 'pics', region: 'us-east-1' });
   });
+
+  it('reads the GeTui and push settings, and names every bad one', () => {
+    const c = loadConfig({ PUSH_PROVIDER: 'getui', GETUI_APP_ID: 'a', GETUI_APP_KEY: 'k', GETUI_MASTER_SECRET: 's', GETUI_TIMEOUT_MS: '3000', PUSH_MAX_ATTEMPTS: '5' });
+    expect(c.getui).to.deep.equal({ appId: 'a', appKey: 'k', masterSecret: 's', baseUrl: 'https://restapi.getui.com/v2', timeoutMs: 3000 });
+    expect(c.push).to.deep.equal({ pollMs: 1000, batchSize: 10, maxAttempts: 5, retryBaseMs: 1000, retryMaxMs: 900_000, leaseMs: 15_000 });
+    expect(loadConfig({}).push.leaseMs).to.equal(50_000);
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ PUSH_PROVIDER: 'getui', GETUI_APP_ID: 'a', GETUI_BASE_URL: 'restapi', PUSH_POLL_MS: '0', PUSH_BATCH_SIZE: 'many' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    for (const name of ['GETUI_APP_KEY', 'GETUI_MASTER_SECRET', 'GETUI_BASE_URL', 'PUSH_POLL_MS', 'PUSH_BATCH_SIZE']) expect(err!.message).to.contain(name);
+    expect(err!.message).not.to.contain('GETUI_APP_ID');
+  });
 });

@@ -16,12 +16,14 @@ describe('ImageService (unit)', () => {
   let service: ImageService;
   let alice: User;
   let bob: User;
+  let wakes: number;
 
   const file = (bytes: Buffer) => ({ stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
   const fail = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e) => e);
 
   beforeEach(async () => {
     clock = new Date('2026-03-01T00:00:00.000Z');
+    wakes = 0;
     users = new FakeUserRepository();
     messages = new FakeMessageRepository(users);
     blobs = new MemoryBlobStore();
@@ -30,6 +32,7 @@ describe('ImageService (unit)', () => {
       users,
       blobs,
       new DownloadTokens(Buffer.alloc(32, 7)),
+      { committed: () => void wakes++ },
       { maxImageBytes: 100_000, imageTtlSeconds: 3600, downloadUrlTtlSeconds: 300, publicUrl: 'http://glimpse.test' },
       pino({ level: 'silent' }),
       () => clock,
@@ -55,11 +58,29 @@ describe('ImageService (unit)', () => {
     expect(keys.size).to.equal(5);
   });
 
-  it('deletes the stored blob when the database write fails', async () => {
+  it('writes the push with the message (the five payload keys, the image expiry) and wakes the dispatcher after', async () => {
+    const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
+    expect(messages.pushJobs).to.have.length(1);
+    const job = messages.pushJobs[0];
+    expect(job).to.include({ receiverUid: bob.uid, kind: 'image' });
+    expect(job.expiresAt!.getTime()).to.equal(m.image.expiresAt.getTime());
+    expect(JSON.parse(job.payload)).to.deep.equal({
+      sender_region: '86',
+      sender_phone: alice.phoneHash,
+      message_id: m.id,
+      message_key: m.messageKey,
+      send_time: clock.toISOString(),
+    });
+    expect(wakes).to.equal(1);
+  });
+
+  it('deletes the stored blob when the database write fails, and queues no push', async () => {
     messages.failNextCreate = new Error('db down');
     const e = await fail(service.send(alice, bob.uid, file(jpegBytes(5000))));
     expect(e.message).to.equal('db down');
     expect(blobs.blobs.size).to.equal(0);
+    expect(messages.pushJobs).to.have.length(0);
+    expect(wakes).to.equal(0);
   });
 
   it('answers a store failure with INTERNAL_SERVER_ERROR saying the image could not be stored', async () => {

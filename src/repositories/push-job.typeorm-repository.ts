@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { DataSource, EntityManager, In } from 'typeorm';
+import { inTransaction, withTxRetry } from '../database';
+import { PushJob } from '../entities/push-job.entity';
+import { User } from '../entities/user.entity';
+import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from './push-job.repository';
+
+const DUE = ['pending', 'sending'];
+
+/** 32 hex characters: inside GeTui's 10 to 32, and unique enough never to collide. */
+export function newRequestId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * Writes outbox rows inside the caller's transaction, so a push exists exactly when what it
+ * announces does. Other repositories call this from their own transactions.
+ */
+export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now: Date): Promise<PushJob[]> {
+  if (!jobs.length) return [];
+  const repo = tx.getRepository(PushJob);
+  const rows = jobs.map((j) =>
+    repo.create({
+      ...j,
+      requestId: newRequestId(),
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      leaseToken: null,
+      lockedUntil: null,
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+      sentAt: null,
+    }),
+  );
+  await repo.insert(rows);
+  return rows;
+}
+
+export class TypeormPushJobRepository implements PushJobRepository {
+  private readonly mysql: boolean;
+
+  constructor(private readonly db: DataSource) {
+    this.mysql = db.options.type === 'mysql';
+  }
+
+  enqueue(jobs: NewPushJob[], now: Date): Promise<PushJob[]> {
+    return inTransaction(this.db, (tx) => insertPushJobs(tx, jobs, now));
+  }
+
+  async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]> {
+    const token = randomBytes(16).toString('hex');
+    const until = new Date(now.getTime() + leaseMs);
+    const claim = { status: 'sending' as const, attempts: () => 'attempts + 1', leaseToken: token, lockedUntil: until, nextAttemptAt: until, updatedAt: now };
+    let jobs: PushJob[];
+    if (this.mysql) {
+      // Short, and READ COMMITTED: no gap locks, so outbox INSERTs of concurrent sends never wait
+      // on (or deadlock with) a claim. SKIP LOCKED lets other instances claim other rows meanwhile.
+      // No ORDER BY: a sort would make InnoDB lock every due row, not just the ones taken.
+      jobs = await withTxRetry(() =>
+        this.db.transaction('READ COMMITTED', async (tx) => {
+          const rows = await tx
+            .getRepository(PushJob)
+            .createQueryBuilder('j')
+            .where('j.status IN (:...due) AND j.next_attempt_at <= :now', { due: DUE, now })
+            .limit(limit)
+            .setLock('pessimistic_write')
+            .setOnLocked('skip_locked')
+            .getMany();
+          if (!rows.length) return [];
+          await tx.createQueryBuilder().update(PushJob).set(claim).whereInIds(rows.map((r) => r.id)).execute();
+          return rows.map((r) => Object.assign(r, { ...claim, attempts: r.attempts + 1 }));
+        }),
+      );
+    } else {
+      // SQLite has one writer at a time and no row locks: one guarded UPDATE is the claim, and the
+      // lease token says afterwards which rows it took.
+      await withTxRetry(() =>
+        this.db
+          .createQueryBuilder()
+          .update(PushJob)
+          .set(claim)
+          .where(
+            `id IN (SELECT id FROM push_job WHERE status IN ('pending', 'sending') AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :limit)`,
+            { now, limit },
+          )
+          .execute(),
+      );
+      jobs = await this.db.getRepository(PushJob).find({ where: { leaseToken: token }, order: { id: 'ASC' } });
+    }
+    if (!jobs.length) return [];
+    // Read after the claim, not at enqueue time: a cid changed since the send is the one used.
+    const users = await this.db.getRepository(User).find({ select: { uid: true, cid: true }, where: { uid: In([...new Set(jobs.map((j) => j.receiverUid))]) } });
+    const cids = new Map(users.map((u) => [u.uid, u.cid]));
+    return jobs.map((job) => ({ job, cid: cids.get(job.receiverUid) ?? null }));
+  }
+
+  async record(job: PushJob, outcome: PushJobOutcome, now: Date): Promise<boolean> {
+    const done = { leaseToken: null, lockedUntil: null, updatedAt: now };
+    const change =
+      outcome.status === 'sent'
+        ? { ...done, status: 'sent' as const, sentAt: now, lastError: null }
+        : outcome.status === 'pending'
+          ? { ...done, status: 'pending' as const, nextAttemptAt: outcome.nextAttemptAt, lastError: outcome.error.slice(0, 512) }
+          : { ...done, status: outcome.status, lastError: outcome.error.slice(0, 512) };
+    const res = await withTxRetry(() =>
+      this.db
+        .createQueryBuilder()
+        .update(PushJob)
+        .set(change)
+        .where('id = :id AND status = :sending AND lease_token = :token', { id: job.id, sending: 'sending', token: job.leaseToken })
+        .execute(),
+    );
+    return (res.affected ?? 0) > 0;
+  }
+}
