@@ -2,5 +2,6 @@ import { Image } from './image.entity';
 import { Message } from './message.entity';
 import { ServerSecret } from './server-secret.entity';
 import { User } from './user.entity';
+import { VerificationCode } from './verification-code.entity';
 
-export const entities = [User, Image, Message, ServerSecret];
+export const entities = [User, Image, Message, ServerSecret, VerificationCode];
