@@ -67,6 +67,21 @@ async function callWithoutToken(schema: GraphQLSchema, operation: 'query' | 'mut
 describe('OWASP API Security Top 10 (2023)', function () {
   this.timeout(60_000);
 
+  it('SECURITY.md names only tests that exist', function () {
+    let root = this.test!.parent!;
+    while (root.parent) root = root.parent;
+    const titles = new Set<string>();
+    const walk = (suite: Mocha.Suite) => {
+      for (const t of suite.tests) titles.add(t.title);
+      suite.suites.forEach(walk);
+    };
+    walk(root);
+    const doc = fs.readFileSync(path.resolve(__dirname, '../../../SECURITY.md'), 'utf8');
+    const named = [...doc.matchAll(/› "([^"]+)"/g)].map((m) => m[1]).filter((t) => t !== 'test title');
+    expect(named.length).to.be.greaterThan(40);
+    expect(named.filter((t) => !titles.has(t))).to.deep.equal([]);
+  });
+
   describe('API5 broken function level authorization', () => {
     it('every operation but register and requestVerificationCode refuses a caller without a token, before it runs', async () => {
       const ran = new Error('RESOLVER_RAN');

@@ -39,13 +39,13 @@ describe('SMS providers (API10: answers validated, with timeouts)', function () 
   });
 
   for (const [mode, what] of [
-    ['refuse', 'an error code in a 200 answer'],
-    ['http500', 'an HTTP 500'],
-    ['garbage', 'an answer that is not JSON'],
-    ['no-biz-id', 'an OK without a BizId'],
-    ['hang', 'no answer within the timeout'],
+    ['refuse', 'an error code (HTTP 200)'],
+    ['http500', 'HTTP 500'],
+    ['garbage', 'something that is not JSON'],
+    ['no-biz-id', 'OK without a BizId'],
+    ['hang', 'nothing within the timeout'],
   ] as [FakeSmsMode, string][]) {
-    it(`answers ${what} with a clear error, asks the provider once, keeps no code and the budget spent`, async () => {
+    it(`a provider that answers ${what}: a clear error, one call, no code kept, the budget still spent`, async () => {
       stack.sms!.mode = mode;
       const phone = nextPhone();
       const calls = stack.sms!.calls;
