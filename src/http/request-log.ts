@@ -31,6 +31,8 @@ export function requestLog(log: Logger): RequestHandler {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    // Load balancers probe health every few seconds: those lines would drown the rest.
+    autoLogging: { ignore: (req) => /^\/(healthz|readyz)(\?|$)/.test(req.url ?? '') },
   }) as unknown as RequestHandler;
 }
 
