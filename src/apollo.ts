@@ -40,7 +40,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
   const development = config.env === 'development';
   const production = config.env === 'production';
   const limits = config.graphql;
-  // Every limit answers GRAPHQL_VALIDATION_FAILED (tokens: GRAPHQL_PARSE_FAILED) before anything runs.
+  // Every limit answers GRAPHQL_VALIDATION_FAILED before anything runs (tokens: before parsing).
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
     maxAliases: { n: limits.maxAliases },
