@@ -1,10 +1,11 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { GraphQLError, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
 import type { Config } from './config';
 import type { Context } from './context';
@@ -23,29 +24,85 @@ const REQUEST_ERROR_CODES = new Set([
   'UNAUTHENTICATED',
 ]);
 
+/** What the development Sandbox opens with: the two steps of register. */
+export const SANDBOX_DOCUMENT = `# 1. Ask for a code: it arrives by SMS (with SMS_PROVIDER=log, in the server's log).
+mutation RequestCode($regionNum: String!, $phoneNum: String!) {
+  requestVerificationCode(regionNum: $regionNum, phoneNum: $phoneNum) { expiresAt resendAfter }
+}
+
+# 2. Register this device with the code; keep the ukey, it is shown once.
+mutation Register($input: RegisterInput!) {
+  register(input: $input) { uid ukey phoneHash user { nickname } }
+}
+`;
+
 export function createApollo(schema: GraphQLSchema, config: Config, log: Logger): ApolloServer<Context> {
   const development = config.env === 'development';
+  const production = config.env === 'production';
+  const limits = config.graphql;
+  // Every limit answers GRAPHQL_VALIDATION_FAILED before anything runs (tokens: before parsing).
+  const armor = new ApolloArmor({
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
+    maxAliases: { n: limits.maxAliases },
+    maxTokens: { n: limits.maxTokens },
+    maxDirectives: { n: limits.maxDirectives },
+    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
   return new ApolloServer<Context>({
     schema,
-    introspection: config.env !== 'production',
+    introspection: !production,
     includeStacktraceInErrorResponses: development,
+    allowBatchedHttpRequests: false,
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
+    logger: log,
+    validationRules: armor.validationRules,
     plugins: [
-      config.env === 'production'
+      ...armor.plugins,
+      logUnexpectedErrors(log),
+      production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+        : ApolloServerPluginLandingPageLocalDefault({
+            embed: true,
+            footer: false,
+            document: SANDBOX_DOCUMENT,
+            variables: { regionNum: '86', phoneNum: '13800000001', input: { cid: 'YOUR_GETUI_CID', regionNum: '86', phoneNum: '13800000001', nickname: 'Li', verificationCode: '123456' } },
+          }),
     ],
-    formatError: (formatted, error) => formatError(formatted, error, development, log),
+    formatError: (formatted, error) => formatError(formatted, error, development),
   });
+}
+
+/** Unexpected failures are logged in full on the server, with the request id, and nowhere else. */
+function logUnexpectedErrors(fallback: Logger): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            if (!isUnexpected(error)) continue;
+            (contextValue?.log ?? fallback).error({ err: unwrapResolverError(error), path: error.path }, 'unexpected error in a GraphQL operation');
+          }
+        },
+      };
+    },
+  };
+}
+
+function isUnexpected(error: GraphQLError): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError || original instanceof ArgumentValidationError) return false;
+  const code = error.extensions?.code;
+  return !(typeof code === 'string' && REQUEST_ERROR_CODES.has(code));
 }
 
 /**
  * Our own errors and request errors pass as they are; validation errors lose the rejected
- * values class-validator puts in them; anything else is an unexpected failure, logged in full
- * and shown to clients as INTERNAL_SERVER_ERROR with no details outside development.
+ * values class-validator puts in them; anything else is an unexpected failure (logged in full by
+ * logUnexpectedErrors) shown to clients as INTERNAL_SERVER_ERROR with no details outside development.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown, development: boolean, log: Logger): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown, development: boolean): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof AppError) {
     return { ...formatted, extensions: { ...original.extensions, ...(development ? { stacktrace: formatted.extensions?.stacktrace } : {}) } };
@@ -56,7 +113,6 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, de
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) return formatted;
-  log.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
   if (development) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }

@@ -5,13 +5,17 @@ import type { Container } from './container';
 import type { Context } from './context';
 import { downloadRoute } from './http/download.route';
 import { errorHandler } from './http/error.handler';
+import { requestLog } from './http/request-log';
+import { securityHeaders } from './http/security-headers';
 import { uploadMiddleware } from './http/upload.middleware';
 
 /** The express app: health, downloads, and /graphql (uploads parsed before Apollo sees the body). */
 export function createApp(c: Container, apollo: ApolloServer<Context>): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', trustProxySetting(c.config.trustProxy));
+  app.use(requestLog(c.log));
+  app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -23,10 +27,21 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
     express.json({ limit: '1mb' }),
     uploadMiddleware(c.config.maxImageBytes),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({ viewer: await c.accounts.authenticate(req.headers.authorization) }),
+      context: async ({ req }) => ({
+        viewer: await c.accounts.authenticate(req.headers.authorization),
+        ip: req.ip,
+        log: req.log,
+      }),
     }),
   );
 
   app.use(errorHandler(c.log, c.config.env === 'development'));
   return app;
+}
+
+/** TRUST_PROXY as express takes it: true/false, a hop count, or addresses and names (loopback, 10.0.0.0/8). */
+function trustProxySetting(raw: string): boolean | number | string[] {
+  if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }

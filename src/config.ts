@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { normalizePhone } from './services/phone';
 
 /**
  * The only reader of process.env. Every variable is parsed and checked here, and a bad value
@@ -43,6 +44,56 @@ export interface PushConfig {
   leaseMs: number;
 }
 
+/** Every rate-limited action; each has its own budget, configurable as RATE_LIMIT_<NAME>. */
+export const RATE_LIMIT_NAMES = [
+  'codeResend',
+  'codePhone',
+  'codeIp',
+  'codePrefix',
+  'registerPhone',
+  'registerIp',
+  'sendUser',
+] as const;
+export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
+
+export interface RateLimitRule {
+  /** Actions allowed per window (already multiplied by RATE_LIMIT_MULTIPLIER). */
+  points: number;
+  durationSeconds: number;
+}
+
+/** The defaults and the variable that overrides each; README lists the reason for every default. */
+export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: number; durationSeconds: number }> = {
+  codeResend: { env: 'RATE_LIMIT_CODE_RESEND', points: 1, durationSeconds: 60 },
+  codePhone: { env: 'RATE_LIMIT_CODE_PHONE', points: 5, durationSeconds: 3600 },
+  codeIp: { env: 'RATE_LIMIT_CODE_IP', points: 20, durationSeconds: 3600 },
+  codePrefix: { env: 'RATE_LIMIT_CODE_PREFIX', points: 10, durationSeconds: 3600 },
+  registerPhone: { env: 'RATE_LIMIT_REGISTER_PHONE', points: 10, durationSeconds: 3600 },
+  registerIp: { env: 'RATE_LIMIT_REGISTER_IP', points: 30, durationSeconds: 3600 },
+  sendUser: { env: 'RATE_LIMIT_SEND_USER', points: 200, durationSeconds: 3600 },
+};
+
+export interface AliyunSmsConfig {
+  accessKeyId: string;
+  accessKeySecret: string;
+  signName: string;
+  templateCode: string;
+  /** The template variable that receives the code, `${code}` in the usual template. */
+  templateParam: string;
+  /** host[:port] of the SMS API. */
+  endpoint: string;
+  protocol: 'https' | 'http';
+  timeoutMs: number;
+}
+
+export interface GraphqlLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxCost: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -67,6 +118,18 @@ export interface Config {
   /** Background tasks (sweeper, orphan collector) run in this process. */
   backgroundJobs: boolean;
   logLevel: string;
+  /** Express's `trust proxy`: which hops may tell the client's address in X-Forwarded-For. */
+  trustProxy: string;
+  smsProvider: 'log' | 'aliyun';
+  aliyunSms: AliyunSmsConfig | null;
+  /** E.164 number (`+8613800000001`) → its fixed code; no SMS is sent to these. */
+  smsTestNumbers: Map<string, string>;
+  redisUrl: string | null;
+  /** Prefix of every rate-limit key in Redis, so that several deployments can share one server. */
+  redisKeyPrefix: string;
+  rateLimitMultiplier: number;
+  rateLimits: Record<RateLimitName, RateLimitRule>;
+  graphql: GraphqlLimits;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +249,73 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: 5 * getuiTimeoutMs,
   };
 
+  const smsProvider = oneOf('SMS_PROVIDER', 'log', ['log', 'aliyun'] as const);
+  if (smsProvider === 'log' && envKind === 'production') {
+    problems.push('SMS_PROVIDER: "log" writes verification codes to the log and is for development only; set SMS_PROVIDER=aliyun in production');
+  }
+  let aliyunSms: AliyunSmsConfig | null = null;
+  if (smsProvider === 'aliyun') {
+    const required = ['ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME', 'ALIYUN_SMS_TEMPLATE_CODE'];
+    for (const n of required.filter((n) => !env[n])) problems.push(`${n}: required when SMS_PROVIDER=aliyun`);
+    const endpointRaw = str('ALIYUN_SMS_ENDPOINT', 'https://dysmsapi.aliyuncs.com');
+    let endpoint = 'dysmsapi.aliyuncs.com';
+    let protocol: 'https' | 'http' = 'https';
+    try {
+      const u = new URL(endpointRaw.includes('://') ? endpointRaw : `https://${endpointRaw}`);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      endpoint = u.host;
+      protocol = u.protocol === 'http:' ? 'http' : 'https';
+    } catch {
+      problems.push(`ALIYUN_SMS_ENDPOINT: expected a host or an http(s) URL such as https://dysmsapi.aliyuncs.com, got "${endpointRaw}"`);
+    }
+    aliyunSms = {
+      accessKeyId: str('ALIYUN_ACCESS_KEY_ID', ''),
+      accessKeySecret: str('ALIYUN_ACCESS_KEY_SECRET', ''),
+      signName: str('ALIYUN_SMS_SIGN_NAME', ''),
+      templateCode: str('ALIYUN_SMS_TEMPLATE_CODE', ''),
+      templateParam: str('ALIYUN_SMS_TEMPLATE_PARAM', 'code'),
+      endpoint,
+      protocol,
+      timeoutMs: int('ALIYUN_SMS_TIMEOUT_MS', 5000, 100, 60_000),
+    };
+  }
+
+  const smsTestNumbers = new Map<string, string>();
+  for (const entry of str('SMS_TEST_NUMBERS', '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const [numberRaw = '', code = ''] = entry.split('=');
+    const number = numberRaw.trim().startsWith('+') ? parseE164(numberRaw.trim()) : null;
+    if (!number || !/^\d{6}$/.test(code.trim())) {
+      problems.push(`SMS_TEST_NUMBERS: expected +<calling code><number>=<6 digits>, e.g. +8613800000001=123456; got "${numberRaw.trim()}=…"`);
+      continue;
+    }
+    smsTestNumbers.set(number, code.trim());
+  }
+
+  const redisUrlRaw = str('REDIS_URL', '');
+  let redisUrl: string | null = null;
+  if (redisUrlRaw) {
+    try {
+      const u = new URL(redisUrlRaw);
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('protocol');
+      redisUrl = redisUrlRaw;
+    } catch {
+      problems.push(`REDIS_URL: expected redis://host:6379 (or rediss://), got "${redactUrl(redisUrlRaw)}"`);
+    }
+  }
+
+  const multiplierRaw = str('RATE_LIMIT_MULTIPLIER', '1');
+  let rateLimitMultiplier = Number(multiplierRaw);
+  if (!/^\d+(\.\d+)?$/.test(multiplierRaw) || !(rateLimitMultiplier > 0) || rateLimitMultiplier > 1_000_000) {
+    problems.push(`RATE_LIMIT_MULTIPLIER: expected a positive number up to 1000000, got "${multiplierRaw}"`);
+    rateLimitMultiplier = 1;
+  }
+  const rateLimits = {} as Record<RateLimitName, RateLimitRule>;
+  for (const name of RATE_LIMIT_NAMES) {
+    const d = RATE_LIMIT_DEFAULTS[name];
+    const rule = rateRule(d.env, env[d.env], d, problems);
+    rateLimits[name] = { points: Math.max(1, Math.round(rule.points * rateLimitMultiplier)), durationSeconds: rule.durationSeconds };
+  }
+
   const config: Config = {
     env: envKind,
     port,
@@ -208,9 +338,52 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),
+    trustProxy: str('TRUST_PROXY', 'loopback'),
+    smsProvider,
+    aliyunSms,
+    smsTestNumbers,
+    redisUrl,
+    redisKeyPrefix: str('REDIS_KEY_PREFIX', 'glimpse:rl:'),
+    rateLimitMultiplier,
+    rateLimits,
+    graphql: {
+      maxDepth: int('GRAPHQL_MAX_DEPTH', 8, 1, 100),
+      maxAliases: int('GRAPHQL_MAX_ALIASES', 15, 0, 1000),
+      maxTokens: int('GRAPHQL_MAX_TOKENS', 1000, 10, 100_000),
+      maxDirectives: int('GRAPHQL_MAX_DIRECTIVES', 10, 0, 1000),
+      maxCost: int('GRAPHQL_MAX_COST', 1000, 10, 1_000_000),
+    },
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** `+8613800000001` (spaces and dashes allowed) → the canonical E.164 string, or null when not a valid number. */
+function parseE164(raw: string): string | null {
+  const digits = raw.replace(/[\s-]/g, '');
+  for (let split = 1; split <= 3; split++) {
+    try {
+      const p = normalizePhone(digits.slice(1, 1 + split), digits.slice(1 + split));
+      if (`+${p.regionNum}${p.phoneNum}` === digits) return digits;
+    } catch {
+      // not this split of calling code and national number
+    }
+  }
+  return null;
+}
+
+const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `points/window`, the window in seconds or with a unit: `5/3600`, `5/1h`, `1/60s`. */
+function rateRule(name: string, raw: string | undefined, fallback: RateLimitRule, problems: string[]): RateLimitRule {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const m = /^(\d{1,9})\/(\d{1,9})([smhd]?)$/.exec(raw.trim());
+  const rule = m ? { points: Number(m[1]), durationSeconds: Number(m[2]) * UNIT_SECONDS[m[3]] } : null;
+  if (!rule || rule.points < 1 || rule.durationSeconds < 1 || rule.durationSeconds > 30 * 86400) {
+    problems.push(`${name}: expected <actions>/<window>, e.g. 5/3600 or 5/1h (window up to 30d), got "${raw}"`);
+    return fallback;
+  }
+  return rule;
 }
 
 function parseDatabaseUrl(raw: string, problems: string[]): DatabaseConfig {
@@ -236,5 +409,5 @@ function parseDatabaseUrl(raw: string, problems: string[]): DatabaseConfig {
 
 /** Keeps a password out of error messages and logs. */
 export function redactUrl(raw: string): string {
-  return raw.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return raw.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
 }

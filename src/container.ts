@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { ContainerType } from 'type-graphql';
+import { AliyunSmsProvider } from './adapters/aliyun.sms-provider';
 import type { BlobStore } from './adapters/blob-store';
+import { FlexibleRateLimiter, RateLimitStore } from './adapters/flexible.rate-limiter';
 import { GetuiClient } from './adapters/getui.client';
 import { LocalBlobStore } from './adapters/local.blob-store';
 import { LogPushProvider } from './adapters/log.push-provider';
+import { LogSmsProvider } from './adapters/log.sms-provider';
 import type { PushProvider } from './adapters/push-provider';
+import type { RateLimiter } from './adapters/rate-limiter';
 import { S3BlobStore } from './adapters/s3.blob-store';
+import type { SmsProvider } from './adapters/sms-provider';
 import type { Config } from './config';
 import { createDataSource } from './database';
 import type { Logger } from './logger';
@@ -17,8 +23,10 @@ import type { PushJobRepository } from './repositories/push-job.repository';
 import { TypeormPushJobRepository } from './repositories/push-job.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
+import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
 import { MessageResolver } from './resolvers/message.resolver';
 import { UserResolver } from './resolvers/user.resolver';
+import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { ImageService } from './services/image.service';
@@ -26,6 +34,7 @@ import { LifecycleService } from './services/lifecycle.service';
 import { Scheduler } from './services/scheduler';
 import { PushDispatcher } from './services/push.dispatcher';
 import { PushOutbox } from './services/push.outbox';
+import { VerificationService } from './services/verification.service';
 
 /** Everything the server is made of, wired once: adapters → repositories → services → resolvers. */
 export interface Container {
@@ -43,6 +52,9 @@ export interface Container {
   outbox: PushOutbox;
   /** Sends the outbox's jobs; started by startServer, stopped (in-flight jobs finished) by close. */
   dispatcher: PushDispatcher;
+  verification: VerificationService;
+  sms: SmsProvider;
+  limiter: RateLimiter;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -57,9 +69,36 @@ export function createPushProvider(config: Config, log: Logger): PushProvider {
   return new LogPushProvider(log);
 }
 
+export function createSmsProvider(config: Config, log: Logger): SmsProvider {
+  return config.aliyunSms ? new AliyunSmsProvider(config.aliyunSms) : new LogSmsProvider(log);
+}
+
+/** Counters in Redis when REDIS_URL is set, else in the database on the app's own connections. */
+export async function createRateLimiter(config: Config, db: DataSource, log: Logger): Promise<RateLimiter> {
+  let store: RateLimitStore;
+  if (config.redisUrl) {
+    const client = new Redis(config.redisUrl, {
+      lazyConnect: true,
+      // Fail fast while Redis is away: the per-instance insurance limiter answers meanwhile.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5000,
+    });
+    client.on('error', (err) => log.warn({ err }, 'Redis (rate limits) connection error'));
+    await client.connect();
+    store = { kind: 'redis', client, keyPrefix: config.redisKeyPrefix };
+  } else if (config.database.kind === 'mysql') {
+    store = { kind: 'mysql', pool: (db.driver as unknown as { pool: unknown }).pool, database: config.database.database };
+  } else {
+    store = { kind: 'sqlite', connection: (db.driver as unknown as { databaseConnection: unknown }).databaseConnection };
+  }
+  return new FlexibleRateLimiter(config.rateLimits, store, log);
+}
+
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
   const db = createDataSource(config.database);
   await db.initialize();
+  let limiter: RateLimiter | undefined;
   try {
     if (config.migrationsRun) await db.runMigrations({ transaction: 'each' });
     const blobs = createBlobStore(config);
@@ -75,7 +114,19 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const dispatcher = new PushDispatcher(pushJobs, push, config.push, log);
     const outbox = new PushOutbox(pushJobs, dispatcher);
 
-    const accounts = new AccountService(users);
+
+    const codeSecret = await secrets.getOrCreate('verification-code-hmac', () => randomBytes(32).toString('base64'));
+    const rateLimiter = await createRateLimiter(config, db, log);
+    limiter = rateLimiter;
+    const sms = createSmsProvider(config, log);
+    const verification = new VerificationService(
+      new TypeormVerificationCodeRepository(db),
+      sms,
+      rateLimiter,
+      { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: config.smsTestNumbers, codeSecret: Buffer.from(codeSecret, 'base64') },
+      log,
+    );
+    const accounts = new AccountService(users, verification);
     const images = new ImageService(
       messages,
       users,
@@ -89,6 +140,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         publicUrl: config.publicUrl,
       },
       log,
+      undefined,
+      rateLimiter,
     );
 
     const lifecycle = new LifecycleService(
@@ -104,6 +157,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const instances = new Map<unknown, unknown>([
       [UserResolver, new UserResolver(accounts)],
       [MessageResolver, new MessageResolver(images)],
+      [VerificationResolver, new VerificationResolver(verification)],
     ]);
     const resolvers: ContainerType = {
       get: (cls) => {
@@ -126,14 +180,19 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       pushJobs,
       outbox,
       dispatcher,
+      verification,
+      sms,
+      limiter: rateLimiter,
       resolvers,
       close: async () => {
         await scheduler.stop();
         await dispatcher.stop();
+        await rateLimiter.close();
         await db.destroy();
       },
     };
   } catch (e) {
+    await limiter?.close().catch(() => undefined);
     await db.destroy().catch(() => undefined);
     throw e;
   }

@@ -1,9 +1,14 @@
 import type { User } from './entities/user.entity';
+import type { Logger } from './logger';
 
 /** What every resolver knows about the request it serves. */
 export interface Context {
   /** The authenticated user, or null when the request carries no valid token. */
   viewer: User | null;
+  /** The client's address (behind trusted proxies, the one they report), for rate limits. */
+  ip?: string;
+  /** The request's logger: every line carries its request id. */
+  log?: Logger;
 }
 
 /** Present only behind @Authorized(): the auth checker has already refused requests without one. */

@@ -74,6 +74,40 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
+/** Too many attempts: `extensions.retryAfter` says in how many seconds to try again. */
+export class RateLimitedError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('RATE_LIMITED', `Too many requests; try again in ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
+  }
+}
+
+/** Why a verification code was refused; `extensions.reason` is stable, the message says it in words. */
+export type VerificationFailure = 'WRONG' | 'USED' | 'EXPIRED' | 'TOO_MANY_TRIES' | 'NOT_REQUESTED';
+
+const VERIFICATION_MESSAGES: Record<VerificationFailure, string> = {
+  WRONG: 'The verification code is wrong',
+  USED: 'The verification code has already been used; request a new one',
+  EXPIRED: 'The verification code has expired; request a new one',
+  TOO_MANY_TRIES: 'Too many wrong tries: the verification code no longer works; request a new one',
+  NOT_REQUESTED: 'No verification code was sent to this number; request one first',
+};
+
+export class VerificationCodeError extends AppError {
+  constructor(
+    readonly reason: VerificationFailure,
+    extra: Record<string, unknown> = {},
+  ) {
+    super('BAD_USER_INPUT', VERIFICATION_MESSAGES[reason], { field: 'verificationCode', reason, ...extra });
+  }
+}
+
+/** The SMS provider did not take the message; the code was not sent and does not work. */
+export class SmsUnavailableError extends AppError {
+  constructor() {
+    super('INTERNAL_SERVER_ERROR', 'The verification code could not be sent; please try again later', { reason: 'SMS_FAILED' });
+  }
+}
+
 /** The blob store failed: the client's image was not kept, and it may try again. */
 export class StorageError extends AppError {
   constructor(readonly causeDetail?: unknown) {

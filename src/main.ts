@@ -19,9 +19,20 @@ async function main(): Promise<void> {
   const running = await startServer(config, log);
   const db = config.database.kind === 'mysql' ? `MySQL ${redactUrl(config.database.url)}` : `SQLite ${config.database.file}`;
   log.info(
-    { url: running.url, database: db, blobs: running.container.blobs.description, push: running.container.push.description, env: config.env },
+    {
+      url: running.url,
+      database: db,
+      blobs: running.container.blobs.description,
+      push: running.container.push.description,
+      sms: running.container.sms.description,
+      rateLimits: config.redisUrl ? 'redis' : 'database',
+      env: config.env,
+    },
     `Glimpse listening on ${running.url}/graphql`,
   );
+  if (config.smsTestNumbers.size) {
+    log.warn({ count: config.smsTestNumbers.size }, 'SMS_TEST_NUMBERS is set: those numbers register with their fixed codes, without an SMS');
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {

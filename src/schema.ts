@@ -4,8 +4,9 @@ import type { Context } from './context';
 import { UnauthenticatedError } from './errors';
 import { MessageResolver } from './resolvers/message.resolver';
 import { UserResolver } from './resolvers/user.resolver';
+import { VerificationResolver } from './resolvers/verification.resolver';
 
-export const resolvers = [UserResolver, MessageResolver] as const;
+export const resolvers = [UserResolver, MessageResolver, VerificationResolver] as const;
 
 const authChecker: AuthChecker<Context> = ({ context }) => {
   if (!context.viewer) throw new UnauthenticatedError();

@@ -3,5 +3,6 @@ import { Message } from './message.entity';
 import { PushJob } from './push-job.entity';
 import { ServerSecret } from './server-secret.entity';
 import { User } from './user.entity';
+import { VerificationCode } from './verification-code.entity';
 
-export const entities = [User, Image, Message, ServerSecret, PushJob];
+export const entities = [User, Image, Message, ServerSecret, PushJob, VerificationCode];

@@ -11,10 +11,10 @@ export class UserResolver {
   constructor(private readonly accounts: AccountService) {}
 
   @Mutation(() => Registration, {
-    description: 'A new phone creates the user; a known phone moves the account to this device (new ukey, new cid)',
+    description: 'With the SMS code: a new phone creates the user; a known phone moves the account to this device (new ukey, new cid)',
   })
-  register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<Registration> {
-    return this.accounts.register(input);
+  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<Registration> {
+    return this.accounts.register(input, ctx.ip);
   }
 
   @Authorized()

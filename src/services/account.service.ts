@@ -3,12 +3,15 @@ import type { User } from '../entities/user.entity';
 import { BadInputError, NotFoundError } from '../errors';
 import type { UserRepository } from '../repositories/user.repository';
 import { normalizePhone } from './phone';
+import type { VerificationService } from './verification.service';
 
 export interface RegisterArgs {
   cid: string;
   regionNum: string;
   phoneNum: string;
   nickname: string;
+  /** The code sent by SMS to the phone (requestVerificationCode). */
+  verificationCode: string;
 }
 
 export interface RegistrationResult {
@@ -27,13 +30,20 @@ const NICKNAME_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 export class AccountService {
   constructor(
     private readonly users: UserRepository,
+    private readonly verification: VerificationService,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async register(args: RegisterArgs): Promise<RegistrationResult> {
+  /**
+   * Binds the phone to this device once its SMS code checks out: a new phone creates the user, a
+   * known one moves to this device (new ukey and cid; the old ukey stops working at once).
+   * Malformed input is refused before any try is counted.
+   */
+  async register(args: RegisterArgs, ip: string | undefined): Promise<RegistrationResult> {
     const cid = checkCid(args.cid);
     const nickname = checkNickname(args.nickname);
     const phone = normalizePhone(args.regionNum, args.phoneNum);
+    await this.verification.verify(phone, args.verificationCode, ip);
     const ukey = randomBytes(32).toString('base64url');
     const { user } = await this.users.registerDevice({
       ...phone,

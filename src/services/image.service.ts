@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
+import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import type { Message } from '../entities/message.entity';
 import type { User } from '../entities/user.entity';
 import {
@@ -10,6 +11,7 @@ import {
   isAppError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   StorageError,
   UnsupportedMediaTypeError,
 } from '../errors';
@@ -52,6 +54,7 @@ export class ImageService {
     private readonly options: ImageServiceOptions,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly limiter: RateLimiter = unlimited,
   ) {}
 
   /**
@@ -74,6 +77,8 @@ export class ImageService {
         throw new BadInputError('size must be the image size in bytes (a positive whole number)', 'size');
       }
       if (size !== undefined && size > this.options.maxImageBytes) throw new PayloadTooLargeError(this.options.maxImageBytes);
+      const decision = await this.limiter.consume([{ rule: 'sendUser', key: String(sender.uid) }]);
+      if (!decision.allowed) throw new RateLimitedError(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
       const receiver = await this.users.findById(receiverUid);
       if (!receiver) throw new NotFoundError('Receiver');
       source = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;

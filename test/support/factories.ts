@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiClient } from './client';
+import { smsInboxFor } from './fake-aliyun-sms';
 
 let counter = 0;
 
@@ -21,15 +22,41 @@ export interface TestUser {
   cid: string;
 }
 
-/** Registers a new user through the API and returns what the app would keep. */
-export async function registerUser(api: ApiClient, overrides: Partial<{ regionNum: string; phoneNum: string; nickname: string; cid: string }> = {}): Promise<TestUser> {
+export const REQUEST_CODE = 'mutation($r: String!, $p: String!) { requestVerificationCode(regionNum: $r, phoneNum: $p) { expiresAt resendAfter } }';
+
+/**
+ * Step one of register, as the app does it: asks the server for a code, then reads it from the
+ * SMS the server sent (the test stack's fake Aliyun inbox).
+ */
+export async function requestCode(api: ApiClient, regionNum: string, phoneNum: string, headers?: Record<string, string>): Promise<string> {
+  const res = await api.gql(REQUEST_CODE, { r: regionNum, p: phoneNum }, undefined, headers);
+  if (!res.data) throw new Error(`requestVerificationCode failed: ${JSON.stringify(res.errors)}`);
+  const inbox = smsInboxFor(api.baseUrl);
+  if (!inbox) throw new Error(`no SMS inbox for ${api.baseUrl}: start the server with startStack (SMS_PROVIDER=aliyun)`);
+  const region = regionNum.replace(/\D/g, '');
+  const national = phoneNum.replace(/\D/g, '');
+  const code = inbox.lastCodeFor(region === '86' ? national : `${region}${national}`);
+  if (!code) throw new Error(`no SMS reached +${region}${national}`);
+  return code;
+}
+
+/**
+ * Registers a user through the API, both steps (code by SMS, then register), and returns what
+ * the app would keep. A known phone moves the account to the new device.
+ */
+export async function registerUser(
+  api: ApiClient,
+  overrides: Partial<{ regionNum: string; phoneNum: string; nickname: string; cid: string; verificationCode: string }> = {},
+): Promise<TestUser> {
   const phone = nextPhone();
   const input = {
     cid: overrides.cid ?? randomBytes(16).toString('hex'),
     regionNum: overrides.regionNum ?? phone.regionNum,
     phoneNum: overrides.phoneNum ?? phone.phoneNum,
     nickname: overrides.nickname ?? `user${counter}`,
+    verificationCode: '',
   };
+  input.verificationCode = overrides.verificationCode ?? (await requestCode(api, input.regionNum, input.phoneNum));
   const res = await api.gql<{ register: { uid: number; ukey: string; phoneHash: string } }>(
     'mutation($input: RegisterInput!) { register(input: $input) { uid ukey phoneHash } }',
     { input },

@@ -1,5 +1,10 @@
 import type { Readable } from 'node:stream';
 import { BlobNotFoundError, BlobStore } from '../../src/adapters/blob-store';
+import type { RateDecision, RateLimitCharge, RateLimiter } from '../../src/adapters/rate-limiter';
+import { SmsDeliveryError, SmsProvider, VerificationSms } from '../../src/adapters/sms-provider';
+import type { RateLimitName, RateLimitRule } from '../../src/config';
+import { VerificationCode } from '../../src/entities/verification-code.entity';
+import type { NewVerificationCode, VerificationCodeRepository } from '../../src/repositories/verification-code.repository';
 import { Image } from '../../src/entities/image.entity';
 import { Message, MessageEndReason } from '../../src/entities/message.entity';
 import { User } from '../../src/entities/user.entity';
@@ -209,4 +214,99 @@ export class ScriptedPushProvider implements PushProvider {
     this.sent.push(m);
     return this.next(m);
   }
+}
+
+export class FakeVerificationCodeRepository implements VerificationCodeRepository {
+  readonly rows: VerificationCode[] = [];
+
+  async replace(code: NewVerificationCode) {
+    const existing = this.rows.find((r) => r.phoneHash === code.phoneHash);
+    if (existing) Object.assign(existing, code, { attempts: 0, usedAt: null });
+    else this.rows.push(Object.assign(new VerificationCode(), { ...code, id: this.rows.length + 1, attempts: 0, usedAt: null }));
+  }
+
+  async findByPhoneHash(phoneHash: string) {
+    const r = this.rows.find((x) => x.phoneHash === phoneHash);
+    return r ? Object.assign(new VerificationCode(), r) : null;
+  }
+
+  async countWrongTry(id: number, maxAttempts: number) {
+    const r = this.rows.find((x) => x.id === id);
+    if (!r || r.attempts >= maxAttempts) return false;
+    r.attempts += 1;
+    return true;
+  }
+
+  async claim(id: number, codeHash: string, maxAttempts: number, now: Date) {
+    const r = this.rows.find((x) => x.id === id);
+    if (!r || r.codeHash !== codeHash || r.usedAt !== null || r.attempts >= maxAttempts || r.expiresAt <= now) return false;
+    r.usedAt = now;
+    return true;
+  }
+
+  async remove(phoneHash: string, codeHash: string) {
+    const i = this.rows.findIndex((x) => x.phoneHash === phoneHash && x.codeHash === codeHash);
+    if (i >= 0) this.rows.splice(i, 1);
+  }
+
+  async deleteExpired(before: Date) {
+    const keep = this.rows.filter((r) => r.expiresAt >= before);
+    const n = this.rows.length - keep.length;
+    this.rows.splice(0, this.rows.length, ...keep);
+    return n;
+  }
+}
+
+/** An SMS provider that keeps what it was asked to send; `failWith` makes the next sends fail. */
+export class FakeSmsProvider implements SmsProvider {
+  readonly description = 'fake';
+  readonly sent: VerificationSms[] = [];
+  failWith: SmsDeliveryError | null = null;
+
+  async sendVerificationCode(sms: VerificationSms) {
+    if (this.failWith) throw this.failWith;
+    this.sent.push(sms);
+  }
+
+  lastCode(): string | undefined {
+    return this.sent[this.sent.length - 1]?.code;
+  }
+}
+
+/** Fixed-window counters in memory on the test's clock; rules not given are unlimited. */
+export class FakeRateLimiter implements RateLimiter {
+  readonly windows = new Map<string, { used: number; resetAt: number }>();
+
+  constructor(
+    private readonly rules: Partial<Record<RateLimitName, RateLimitRule>>,
+    private readonly now: () => Date,
+  ) {}
+
+  async consume(charges: RateLimitCharge[]): Promise<RateDecision> {
+    const t = this.now().getTime();
+    const limited = charges.filter((c) => this.rules[c.rule]).map((c) => {
+      const rule = this.rules[c.rule]!;
+      const id = `${c.rule}:${c.key}`;
+      let w = this.windows.get(id);
+      if (!w || w.resetAt <= t) w = { used: 0, resetAt: t + rule.durationSeconds * 1000 };
+      return { id, w, rule };
+    });
+    const refused = limited.filter((l) => l.w.used + 1 > l.rule.points);
+    if (refused.length) return { allowed: false, retryAfterMs: Math.max(...refused.map((l) => l.w.resetAt - t)) };
+    let nextInMs = 0;
+    for (const l of limited) {
+      l.w.used += 1;
+      this.windows.set(l.id, l.w);
+      if (l.w.used >= l.rule.points) nextInMs = Math.max(nextInMs, l.w.resetAt - t);
+    }
+    return { allowed: true, nextInMs };
+  }
+
+  /** Points spent so far in the current window of a rule and key. */
+  used(rule: RateLimitName, key: string): number {
+    const w = this.windows.get(`${rule}:${key}`);
+    return w && w.resetAt > this.now().getTime() ? w.used : 0;
+  }
+
+  async close() {}
 }

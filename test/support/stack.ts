@@ -6,9 +6,11 @@ import 'reflect-metadata';
 import { LocalBlobStore } from '../../src/adapters/local.blob-store';
 import { S3BlobStore } from '../../src/adapters/s3.blob-store';
 import { Config, loadConfig } from '../../src/config';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/logger';
 import { RunningServer, startServer } from '../../src/server';
 import { createTestDatabase } from './mysql';
+import { attachSmsInbox, detachSmsInbox, FakeAliyunSms, startFakeAliyunSms } from './fake-aliyun-sms';
 import { LocalS3, startLocalS3 } from './s3.server';
 
 /** The two storage pairs Glimpse runs on: production's MySQL + S3, and the zero-setup default. */
@@ -27,6 +29,8 @@ export interface TestStack {
   server: RunningServer;
   /** The local S3 server when this stack started one (not when S3_ENDPOINT points elsewhere). */
   s3?: LocalS3;
+  /** The fake Aliyun SMS service the server sends its codes to (unless a test chose SMS_PROVIDER=log). */
+  sms?: FakeAliyunSms;
   /** Names of every blob in the store right now. */
   blobNames(): Promise<string[]>;
   /** Starts the server again (same config, port and database) after `server.stop()`. */
@@ -34,17 +38,39 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+export interface StackOptions {
+  /** Where the server's log lines go (tests that read the log); otherwise LOG_LEVEL decides. */
+  logStream?: DestinationStream;
+}
+
 /**
  * Starts Glimpse on real parts: a fresh MariaDB database and an S3 server on loopback (or the one
- * S3_ENDPOINT names, with a bucket of its own), or a fresh SQLite file and folder.
+ * S3_ENDPOINT names, with a bucket of its own), or a fresh SQLite file and folder; verification
+ * codes go by SMS to a local fake of Aliyun's SMS API, whose inbox registerUser reads.
+ * Rate limits are raised 1000-fold (RATE_LIMIT_MULTIPLIER) so that suites about something else
+ * are not throttled; suites about limits pass RATE_LIMIT_MULTIPLIER=1.
  */
-export async function startStack(kind: StackKind, env: Record<string, string> = {}): Promise<TestStack> {
+export async function startStack(kind: StackKind, env: Record<string, string> = {}, options: StackOptions = {}): Promise<TestStack> {
   const cleanups: (() => Promise<void>)[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-test-'));
   cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
-  const base: Record<string, string> = { NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' };
+  const base: Record<string, string> = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dir,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    RATE_LIMIT_MULTIPLIER: '1000',
+  };
   let s3: LocalS3 | undefined;
+  let sms: FakeAliyunSms | undefined;
   try {
+    if ((env.SMS_PROVIDER ?? 'aliyun') === 'aliyun' && !env.ALIYUN_SMS_ENDPOINT) {
+      const fake = await startFakeAliyunSms();
+      sms = fake;
+      cleanups.push(() => fake.stop());
+      Object.assign(base, fake.env());
+    }
     if (kind === 'mysql-s3') {
       const db = await createTestDatabase();
       cleanups.push(db.drop);
@@ -68,8 +94,13 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
     // A port picked up front, so that PUBLIC_URL's default (http://HOST:PORT) is the real one.
     base.PORT = String(await freePort());
     const config = loadConfig({ ...base, ...env });
-    const log = createLogger(config.logLevel);
+    const log = createLogger(config.logLevel, options.logStream);
     const server = await startServer(config, log);
+    cleanups.push(() => server.stop());
+    if (sms) {
+      attachSmsInbox(server.url, sms);
+      cleanups.push(async () => detachSmsInbox(server.url));
+    }
     const lister = config.s3 ? new S3BlobStore(config.s3) : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
     const stack: TestStack = {
       kind,
@@ -77,6 +108,7 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
       config,
       server,
       s3,
+      sms,
       blobNames: async () => {
         const names: string[] = [];
         for await (const b of lister.list()) names.push(b.name);
@@ -99,13 +131,18 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
 }
 
 /** Runs the same suite once on each storage pair, each with a server of its own. */
-export function describeEachStack(title: string, body: (stack: () => TestStack) => void, env: Record<string, string> = {}): void {
+export function describeEachStack(
+  title: string,
+  body: (stack: () => TestStack) => void,
+  env: Record<string, string> = {},
+  options: StackOptions = {},
+): void {
   for (const kind of STACKS) {
     describe(`${title} [${kind}]`, function () {
       this.timeout(60_000);
       let stack: TestStack | undefined;
       before(async () => {
-        stack = await startStack(kind, env);
+        stack = await startStack(kind, env, options);
       });
       after(async () => {
         await stack?.stop();

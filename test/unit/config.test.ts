@@ -44,4 +44,65 @@ describe('config (unit)', () => {
     for (const name of ['GETUI_APP_KEY', 'GETUI_MASTER_SECRET', 'GETUI_BASE_URL', 'PUSH_POLL_MS', 'PUSH_BATCH_SIZE']) expect(err!.message).to.contain(name);
     expect(err!.message).not.to.contain('GETUI_APP_ID');
   });
+
+  it('has the documented rate limits, each configurable and all scaled by RATE_LIMIT_MULTIPLIER', () => {
+    const c = loadConfig({});
+    expect(c.rateLimits).to.deep.equal({
+      codeResend: { points: 1, durationSeconds: 60 },
+      codePhone: { points: 5, durationSeconds: 3600 },
+      codeIp: { points: 20, durationSeconds: 3600 },
+      codePrefix: { points: 10, durationSeconds: 3600 },
+      registerPhone: { points: 10, durationSeconds: 3600 },
+      registerIp: { points: 30, durationSeconds: 3600 },
+      sendUser: { points: 200, durationSeconds: 3600 },
+    });
+    const scaled = loadConfig({ RATE_LIMIT_MULTIPLIER: '100', RATE_LIMIT_CODE_IP: '50/1d', RATE_LIMIT_SEND_USER: '10/90s' });
+    expect(scaled.rateLimits.codeResend).to.deep.equal({ points: 100, durationSeconds: 60 });
+    expect(scaled.rateLimits.codeIp).to.deep.equal({ points: 5000, durationSeconds: 86400 });
+    expect(scaled.rateLimits.sendUser).to.deep.equal({ points: 1000, durationSeconds: 90 });
+    expect(loadConfig({ RATE_LIMIT_MULTIPLIER: '0.5' }).rateLimits.codePhone.points).to.equal(3);
+  });
+
+  it('names bad limits, SMS settings and test numbers', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({
+        RATE_LIMIT_MULTIPLIER: '0',
+        RATE_LIMIT_CODE_PHONE: 'five',
+        SMS_PROVIDER: 'aliyun',
+        SMS_TEST_NUMBERS: '+8613800000001=12345,13800000002=123456',
+        REDIS_URL: 'http://user:hunter2@x',
+        GRAPHQL_MAX_DEPTH: '0',
+      });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    for (const name of ['RATE_LIMIT_MULTIPLIER', 'RATE_LIMIT_CODE_PHONE', 'ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME', 'ALIYUN_SMS_TEMPLATE_CODE', 'SMS_TEST_NUMBERS', 'REDIS_URL', 'GRAPHQL_MAX_DEPTH']) {
+      expect(err?.message).to.contain(name);
+    }
+    expect(err?.message).not.to.contain('hunter2');
+    expect(err?.problems.filter((p) => p.startsWith('SMS_TEST_NUMBERS'))).to.have.length(2);
+  });
+
+  it('reads SMS test numbers in E.164, and the Aliyun endpoint as a URL or a host', () => {
+    const c = loadConfig({
+      SMS_TEST_NUMBERS: '+8613800000001=123456, +44 7911 123456=654321',
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_ACCESS_KEY_ID: 'id',
+      ALIYUN_ACCESS_KEY_SECRET: 'secret',
+      ALIYUN_SMS_SIGN_NAME: 'Glimpse',
+      ALIYUN_SMS_TEMPLATE_CODE: 'SMS_1',
+      ALIYUN_SMS_ENDPOINT: 'http://127.0.0.1:8080',
+    });
+    expect([...c.smsTestNumbers]).to.deep.equal([['+8613800000001', '123456'], ['+447911123456', '654321']]);
+    expect(c.aliyunSms).to.include({ endpoint: '127.0.0.1:8080', protocol: 'http', timeoutMs: 5000, templateParam: 'code' });
+    expect(loadConfig({ ...{ SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' } }).aliyunSms).to.include({
+      endpoint: 'dysmsapi.aliyuncs.com',
+      protocol: 'https',
+    });
+  });
+
+  it('refuses the log SMS provider in production: it would write codes to the log', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(ConfigError, /SMS_PROVIDER/);
+  });
 });

@@ -14,4 +14,7 @@ export class RegisterInput implements Partial<User> {
 
   @Field(() => String, { description: '1 to 64 characters after trimming' })
   nickname: string;
+
+  @Field(() => String, { description: 'The 6-digit code sent by SMS (requestVerificationCode); works once, for 10 minutes' })
+  verificationCode: string;
 }
