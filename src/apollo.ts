@@ -27,11 +27,14 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
   const development = config.env === 'development';
   return new ApolloServer<Context>({
     schema,
-    introspection: config.env !== 'production',
+    introspection: config.introspection,
+    // "Did you mean …?" suggestions reveal the schema as well as introspection does.
+    hideSchemaDetailsFromClientErrors: !config.introspection,
     includeStacktraceInErrorResponses: development,
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
     plugins: [
+      // Production gets Apollo's plain page (no explorer); elsewhere GET /graphql embeds Sandbox.
       config.env === 'production'
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),

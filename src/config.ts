@@ -40,6 +40,8 @@ export interface Config {
   maxImageBytes: number;
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
+  /** Schema introspection and field suggestions in error messages; off in production unless asked for. */
+  introspection: boolean;
   logLevel: string;
 }
 
@@ -160,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * MiB, 1, 2 ** 31 - 1),
     imageTtlSeconds: int('IMAGE_TTL_SECONDS', 7 * 24 * 3600, 60),
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),
+    introspection: bool('INTROSPECTION', envKind !== 'production'),
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),

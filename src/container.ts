@@ -4,8 +4,9 @@ import type { ContainerType } from 'type-graphql';
 import type { BlobStore } from './adapters/blob-store';
 import { LocalBlobStore } from './adapters/local.blob-store';
 import { S3BlobStore } from './adapters/s3.blob-store';
-import type { Config } from './config';
+import { Config, redactUrl } from './config';
 import { createDataSource } from './database';
+import { StartupError } from './errors';
 import type { Logger } from './logger';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
@@ -14,6 +15,7 @@ import { MessageResolver } from './resolvers/message.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
+import { HealthService } from './services/health.service';
 import { ImageService } from './services/image.service';
 import path from 'node:path';
 
@@ -25,6 +27,7 @@ export interface Container {
   blobs: BlobStore;
   accounts: AccountService;
   images: ImageService;
+  health: HealthService;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -36,11 +39,18 @@ export function createBlobStore(config: Config): BlobStore {
 
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
   const db = createDataSource(config.database);
-  await db.initialize();
+  await db.initialize().catch((e: Error) => {
+    const where =
+      config.database.kind === 'mysql' ? `DATABASE_URL=${redactUrl(config.database.url)}` : `DATABASE_URL=sqlite:${config.database.file}`;
+    throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
+  });
   try {
     if (config.migrationsRun) await db.runMigrations({ transaction: 'each' });
     const blobs = createBlobStore(config);
-    await blobs.init();
+    await blobs.init().catch((e: Error) => {
+      const where = config.s3 ? `S3_ENDPOINT, S3_BUCKET: ${blobs.description}` : `DATA_DIR=${config.dataDir}`;
+      throw new StartupError(`cannot reach the blob store (${where}): ${reasonOf(e)}`, { cause: e });
+    });
 
     const users = new TypeormUserRepository(db);
     const messages = new TypeormMessageRepository(db);
@@ -59,6 +69,14 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
         publicUrl: config.publicUrl,
       },
+      log,
+    );
+
+    const health = new HealthService(
+      [
+        { name: 'database', ping: async () => void (await db.query('SELECT 1')) },
+        { name: 'blobStore', ping: () => blobs.ping() },
+      ],
       log,
     );
 
@@ -81,6 +99,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       blobs,
       accounts,
       images,
+      health,
       resolvers,
       close: async () => {
         await db.destroy();
@@ -90,4 +109,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     await db.destroy().catch(() => undefined);
     throw e;
   }
+}
+
+/** A connection error's message can be empty (an AggregateError of every address tried). */
+function reasonOf(e: Error & { code?: string }): string {
+  return e.message || e.code || e.name || String(e);
 }

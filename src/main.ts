@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, redactUrl } from './config';
+import { StartupError } from './errors';
 import { createLogger } from './logger';
 import { startServer } from './server';
 
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`Glimpse failed to start: ${err?.stack ?? err}\n`);
+  // A part the configuration points at is unreachable: say which variable, not a stack trace.
+  const detail = err instanceof StartupError ? err.message : (err?.stack ?? err);
+  process.stderr.write(`Glimpse failed to start: ${detail}\n`);
   process.exit(1);
 });
