@@ -33,6 +33,9 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
     includeStacktraceInErrorResponses: development,
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
+    // main.ts owns SIGTERM/SIGINT and stops HTTP, Apollo and the database in order; Apollo's own
+    // handler racing it left the process hanging at shutdown.
+    stopOnTerminationSignals: false,
     plugins: [
       // Production gets Apollo's plain page (no explorer); elsewhere GET /graphql embeds Sandbox.
       config.env === 'production'

@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig, redactUrl } from './config';
 import { StartupError } from './errors';
 import { createLogger } from './logger';
-import { startServer } from './server';
 
 /** Process entry: config → database → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
@@ -17,6 +16,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  // Loaded only now, so that a configuration error is reported without loading the whole server.
+  const { startServer } = await import('./server');
   const running = await startServer(config, log);
   const db = config.database.kind === 'mysql' ? `MySQL ${redactUrl(config.database.url)}` : `SQLite ${config.database.file}`;
   log.info(
