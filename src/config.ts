@@ -100,7 +100,9 @@ export function loadConfig(env: Env = process.env): Config {
   const host = str('HOST', '127.0.0.1');
   const dataDir = path.resolve(str('DATA_DIR', './data'));
 
-  const publicUrlRaw = str('PUBLIC_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  // A wildcard address is where to listen, not where to be reached: point URLs at loopback.
+  const reachableHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const publicUrlRaw = str('PUBLIC_URL', `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${port}`);
   let publicUrl = publicUrlRaw.replace(/\/+$/, '');
   try {
     const u = new URL(publicUrl);

@@ -29,4 +29,18 @@ describe('config (unit)', () => {
     expect(c.database).to.deep.equal({ kind: 'mysql', url: 'mysql://u:p@db:3306/glimpse', database: 'glimpse' });
     expect(c.s3).to.include({ endPoint: 'minio', port: 9000, useSSL: false, bucket: 'pics', region: 'us-east-1' });
   });
+
+  it('points the default PUBLIC_URL at loopback when listening on every interface', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }).publicUrl).to.equal('http://127.0.0.1:8080');
+    expect(loadConfig({ HOST: '::' }).publicUrl).to.equal('http://[::1]:4000');
+    expect(loadConfig({ HOST: '0.0.0.0', PUBLIC_URL: 'https://glimpse.example/' }).publicUrl).to.equal('https://glimpse.example');
+  });
+
+  it('turns introspection off in production unless INTROSPECTION says otherwise', () => {
+    expect(loadConfig({}).introspection).to.equal(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).introspection).to.equal(false);
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection).to.equal(true);
+    expect(loadConfig({ INTROSPECTION: 'false' }).introspection).to.equal(false);
+    expect(() => loadConfig({ INTROSPECTION: 'maybe' })).to.throw(ConfigError, 'INTROSPECTION');
+  });
 });
