@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -23,8 +23,9 @@ function variablesConfigReads(): string[] {
   return [...seen].sort();
 }
 
+/** Looks docker-compose up on PATH without starting it (it takes a second to start). */
 function hasDockerCompose(): boolean {
-  return spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, 'docker-compose')));
 }
 
 interface ComposeService {
@@ -64,11 +65,10 @@ describe('deployment files', () => {
 
   describe('docker-compose.yml', () => {
     let services: Record<string, ComposeService>;
-    before(function () {
-      // Where docker-compose is installed, check what it makes of the file (variables filled in);
-      // elsewhere the file as written.
-      const text = hasDockerCompose() ? execFileSync('docker-compose', ['config'], { cwd: ROOT, encoding: 'utf8' }) : read('docker-compose.yml');
-      services = (yaml.load(text) as { services: Record<string, ComposeService> }).services;
+    before(() => {
+      // The file as written (docker-compose itself checks it below): its ${VAR:-default} values
+      // stay unexpanded, which the checks allow for.
+      services = (yaml.load(read('docker-compose.yml')) as { services: Record<string, ComposeService> }).services;
     });
 
     it('is valid Compose to docker-compose (`docker-compose config -q`; skipped where docker-compose is not installed)', function () {
