@@ -41,7 +41,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   const db = createDataSource(config.database);
   await db.initialize().catch((e: Error) => {
     const where =
-      config.database.kind === 'mysql' ? `DATABASE_URL=${redactUrl(config.database.url)}` : `DATABASE_URL=sqlite:${config.database.file}`;
+      config.database.kind === 'mysql'
+        ? `DATABASE_URL=${redactUrl(config.database.url)}`
+        : `the SQLite file ${config.database.file}, from DATABASE_URL or else DATA_DIR`;
     throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
   });
   try {
