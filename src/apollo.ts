@@ -47,20 +47,27 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
     maxTokens: { n: limits.maxTokens },
     maxDirectives: { n: limits.maxDirectives },
     costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
-    blockFieldSuggestion: { enabled: production },
+    // "Did you mean …?" suggestions reveal the schema as well as introspection does.
+    blockFieldSuggestion: { enabled: !config.introspection },
   }).protect();
   return new ApolloServer<Context>({
     schema,
-    introspection: !production,
+    introspection: config.introspection,
+    // "Did you mean …?" suggestions reveal the schema as well as introspection does.
+    hideSchemaDetailsFromClientErrors: !config.introspection,
     includeStacktraceInErrorResponses: development,
     allowBatchedHttpRequests: false,
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
     logger: log,
     validationRules: armor.validationRules,
+    // main.ts owns SIGTERM/SIGINT and stops HTTP, Apollo and the database in order; Apollo's own
+    // handler racing it left the process hanging at shutdown.
+    stopOnTerminationSignals: false,
     plugins: [
       ...armor.plugins,
       logUnexpectedErrors(log),
+      // Production gets Apollo's plain page (no explorer); elsewhere GET /graphql embeds Sandbox.
       production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
         : ApolloServerPluginLandingPageLocalDefault({

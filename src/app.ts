@@ -5,11 +5,12 @@ import type { Container } from './container';
 import type { Context } from './context';
 import { downloadRoute } from './http/download.route';
 import { errorHandler } from './http/error.handler';
+import { healthzRoute, readyzRoute } from './http/health.route';
 import { requestLog } from './http/request-log';
 import { securityHeaders } from './http/security-headers';
 import { uploadMiddleware } from './http/upload.middleware';
 
-/** The express app: health, downloads, and /graphql (uploads parsed before Apollo sees the body). */
+/** The express app: liveness and readiness, downloads, and /graphql (uploads parsed before Apollo sees the body). */
 export function createApp(c: Container, apollo: ApolloServer<Context>): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -17,9 +18,8 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
   app.use(requestLog(c.log));
   app.use(securityHeaders());
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', healthzRoute());
+  app.get('/readyz', readyzRoute(c.health));
   app.get('/download/:token', downloadRoute(c.images, c.log));
 
   app.use(

@@ -117,6 +117,8 @@ export interface Config {
   orphanGraceSeconds: number;
   /** Background tasks (sweeper, orphan collector) run in this process. */
   backgroundJobs: boolean;
+  /** Schema introspection and field suggestions in error messages; off in production unless asked for. */
+  introspection: boolean;
   logLevel: string;
   /** Express's `trust proxy`: which hops may tell the client's address in X-Forwarded-For. */
   trustProxy: string;
@@ -187,7 +189,9 @@ export function loadConfig(env: Env = process.env): Config {
   const host = str('HOST', '127.0.0.1');
   const dataDir = path.resolve(str('DATA_DIR', './data'));
 
-  const publicUrlRaw = str('PUBLIC_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  // A wildcard address is where to listen, not where to be reached: point URLs at loopback.
+  const reachableHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const publicUrlRaw = str('PUBLIC_URL', `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${port}`);
   let publicUrl = publicUrlRaw.replace(/\/+$/, '');
   try {
     const u = new URL(publicUrl);
@@ -335,6 +339,7 @@ export function loadConfig(env: Env = process.env): Config {
     orphanGcIntervalSeconds: int('ORPHAN_GC_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
     orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),
     backgroundJobs: bool('BACKGROUND_JOBS', true),
+    introspection: bool('INTROSPECTION', envKind !== 'production'),
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),

@@ -14,8 +14,9 @@ import type { PushProvider } from './adapters/push-provider';
 import type { RateLimiter } from './adapters/rate-limiter';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
-import type { Config } from './config';
+import { Config, redactUrl } from './config';
 import { createDataSource } from './database';
+import { StartupError } from './errors';
 import type { Logger } from './logger';
 import { TypeormImageRepository } from './repositories/image.typeorm-repository';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
@@ -29,6 +30,7 @@ import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
+import { HealthService } from './services/health.service';
 import { ImageService } from './services/image.service';
 import { LifecycleService } from './services/lifecycle.service';
 import { Scheduler } from './services/scheduler';
@@ -55,6 +57,7 @@ export interface Container {
   verification: VerificationService;
   sms: SmsProvider;
   limiter: RateLimiter;
+  health: HealthService;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -97,12 +100,21 @@ export async function createRateLimiter(config: Config, db: DataSource, log: Log
 
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
   const db = createDataSource(config.database);
-  await db.initialize();
+  await db.initialize().catch((e: Error) => {
+    const where =
+      config.database.kind === 'mysql'
+        ? `DATABASE_URL=${redactUrl(config.database.url)}`
+        : `the SQLite file ${config.database.file}, from DATABASE_URL or else DATA_DIR`;
+    throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
+  });
   let limiter: RateLimiter | undefined;
   try {
     if (config.migrationsRun) await db.runMigrations({ transaction: 'each' });
     const blobs = createBlobStore(config);
-    await blobs.init();
+    await blobs.init().catch((e: Error) => {
+      const where = config.s3 ? `S3_ENDPOINT, S3_BUCKET: ${blobs.description}` : `DATA_DIR=${config.dataDir}`;
+      throw new StartupError(`cannot reach the blob store (${where}): ${reasonOf(e)}`, { cause: e });
+    });
 
     const users = new TypeormUserRepository(db);
     const messages = new TypeormMessageRepository(db);
@@ -153,6 +165,13 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const scheduler = new Scheduler(log)
       .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
       .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans());
+    const health = new HealthService(
+      [
+        { name: 'database', ping: async () => void (await db.query('SELECT 1')) },
+        { name: 'blobStore', ping: () => blobs.ping() },
+      ],
+      log,
+    );
 
     const instances = new Map<unknown, unknown>([
       [UserResolver, new UserResolver(accounts)],
@@ -183,6 +202,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       verification,
       sms,
       limiter: rateLimiter,
+      health,
       resolvers,
       close: async () => {
         await scheduler.stop();
@@ -196,4 +216,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     await db.destroy().catch(() => undefined);
     throw e;
   }
+}
+
+/** A connection error's message can be empty (an AggregateError of every address tried). */
+function reasonOf(e: Error & { code?: string }): string {
+  return e.message || e.code || e.name || String(e);
 }

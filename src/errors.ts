@@ -118,3 +118,14 @@ export class StorageError extends AppError {
 export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }
+
+/**
+ * Start-up could not reach a part the configuration points at. Never seen by clients: the
+ * process prints it and exits, and its message names the variable to fix.
+ */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, redactUrl } from './config';
+import { StartupError } from './errors';
 import { createLogger } from './logger';
-import { startServer } from './server';
 
 /** Process entry: config → database → app → listen → graceful shutdown. */
 async function main(): Promise<void> {
@@ -16,6 +16,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  // Loaded only now, so that a configuration error is reported without loading the whole server.
+  const { startServer } = await import('./server');
   const running = await startServer(config, log);
   const db = config.database.kind === 'mysql' ? `MySQL ${redactUrl(config.database.url)}` : `SQLite ${config.database.file}`;
   log.info(
@@ -52,6 +54,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`Glimpse failed to start: ${err?.stack ?? err}\n`);
+  // A part the configuration points at is unreachable: say which variable, not a stack trace.
+  const detail = err instanceof StartupError ? err.message : (err?.stack ?? err);
+  process.stderr.write(`Glimpse failed to start: ${detail}\n`);
   process.exit(1);
 });

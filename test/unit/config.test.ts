@@ -105,4 +105,19 @@ describe('config (unit)', () => {
   it('refuses the log SMS provider in production: it would write codes to the log', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(ConfigError, /SMS_PROVIDER/);
   });
+
+  it('points the default PUBLIC_URL at loopback when listening on every interface', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }).publicUrl).to.equal('http://127.0.0.1:8080');
+    expect(loadConfig({ HOST: '::' }).publicUrl).to.equal('http://[::1]:4000');
+    expect(loadConfig({ HOST: '0.0.0.0', PUBLIC_URL: 'https://glimpse.example/' }).publicUrl).to.equal('https://glimpse.example');
+  });
+
+  it('turns introspection off in production unless INTROSPECTION says otherwise', () => {
+    expect(loadConfig({}).introspection).to.equal(true);
+    const production = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+    expect(loadConfig(production).introspection).to.equal(false);
+    expect(loadConfig({ ...production, INTROSPECTION: 'true' }).introspection).to.equal(true);
+    expect(loadConfig({ INTROSPECTION: 'false' }).introspection).to.equal(false);
+    expect(() => loadConfig({ INTROSPECTION: 'maybe' })).to.throw(ConfigError, 'INTROSPECTION');
+  });
 });

@@ -1,0 +1,119 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import yaml from 'js-yaml';
+import { loadConfig } from '../../src/config';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+
+/** Every variable loadConfig reads, found by letting it read an environment that records reads. */
+function variablesConfigReads(): string[] {
+  const seen = new Set<string>();
+  // Values that take every branch: S3 on, GeTui on.
+  const values: Record<string, string> = { S3_ENDPOINT: 'http://127.0.0.1:9000', PUSH_PROVIDER: 'getui', GETUI_APP_ID: 'a', GETUI_APP_KEY: 'k', GETUI_MASTER_SECRET: 's' };
+  const env = new Proxy(values, {
+    get(target, name) {
+      if (typeof name === 'string') seen.add(name);
+      return target[name as string];
+    },
+  });
+  loadConfig(env);
+  return [...seen].sort();
+}
+
+/** Looks docker-compose up on PATH without starting it (it takes a second to start). */
+function hasDockerCompose(): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, 'docker-compose')));
+}
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  ports?: (string | { host_ip?: string; published?: string | number })[];
+  healthcheck?: { test?: unknown };
+  depends_on?: Record<string, { condition?: string }> | string[];
+  environment?: Record<string, string | null> | string[];
+}
+
+describe('deployment files', () => {
+  const configVariables = variablesConfigReads();
+
+  it('finds the variables src/config.ts reads (sanity check of the finder)', () => {
+    expect(configVariables).to.include.members(['PORT', 'DATABASE_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'GETUI_MASTER_SECRET', 'INTROSPECTION', 'MAX_IMAGE_BYTES']);
+  });
+
+  it('.env.example lists every variable src/config.ts reads, each under a comment', () => {
+    const lines = read('.env.example').split('\n');
+    const listed = new Map<string, number>();
+    lines.forEach((line, i) => {
+      const m = /^#?([A-Z][A-Z0-9_]+)=/.exec(line);
+      if (m) listed.set(m[1], i);
+    });
+    for (const name of configVariables) {
+      expect(listed.has(name), `${name} is missing from .env.example`).to.equal(true);
+      const above = lines[listed.get(name)! - 1];
+      expect(above.startsWith('# '), `${name} has no comment line above it`).to.equal(true);
+    }
+  });
+
+  it('the README names every variable src/config.ts reads', () => {
+    const readme = read('README.md');
+    for (const name of configVariables) expect(readme, `${name} is missing from the README`).to.contain(`\`${name}\``);
+  });
+
+  describe('docker-compose.yml', () => {
+    let services: Record<string, ComposeService>;
+    before(() => {
+      // The file as written (docker-compose itself checks it below): its ${VAR:-default} values
+      // stay unexpanded, which the checks allow for.
+      services = (yaml.load(read('docker-compose.yml')) as { services: Record<string, ComposeService> }).services;
+    });
+
+    it('is valid Compose to docker-compose (`docker-compose config -q`; skipped where docker-compose is not installed)', function () {
+      if (!hasDockerCompose()) return this.skip();
+      const r = spawnSync('docker-compose', ['config', '-q'], { cwd: ROOT, encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+    });
+
+    it('runs MySQL 8, MinIO and the app built from the Dockerfile, each with a health check', () => {
+      expect(services.mysql.image).to.match(/^mysql:8(\.|$)/);
+      expect(services.minio.image).to.match(/minio\/minio:/);
+      expect(services.app.build).to.not.equal(undefined);
+      for (const [name, s] of Object.entries(services)) expect(s.healthcheck?.test, `${name} has no health check`).to.not.equal(undefined);
+      const deps = services.app.depends_on as Record<string, { condition?: string }>;
+      expect(deps).to.deep.equal({ mysql: { condition: 'service_healthy' }, minio: { condition: 'service_healthy' } });
+    });
+
+    it('publishes every port on 127.0.0.1 only', () => {
+      let count = 0;
+      for (const [name, s] of Object.entries(services)) {
+        for (const p of s.ports ?? []) {
+          count++;
+          const hostIp = typeof p === 'string' ? p.split(':')[0] : p.host_ip;
+          expect(hostIp, `${name} publishes ${JSON.stringify(p)}`).to.equal('127.0.0.1');
+        }
+      }
+      expect(count).to.be.greaterThan(0);
+    });
+
+    it('passes the app only variables it reads', () => {
+      const env = services.app.environment!;
+      const names = Array.isArray(env) ? env.map((e) => e.split('=')[0]) : Object.keys(env);
+      expect(names.filter((n) => !configVariables.includes(n))).to.deep.equal([]);
+    });
+  });
+
+  it('the Dockerfile builds in stages and runs production dependencies only, not as root', () => {
+    const dockerfile = read('Dockerfile');
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    expect(stages.length).to.be.greaterThan(1);
+    const runtime = stages[stages.length - 1];
+    expect(runtime).to.match(/npm ci --omit=dev/);
+    const users = [...runtime.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
+    expect(users.length).to.be.greaterThan(0);
+    expect(users[users.length - 1]).to.not.match(/^(root|0)$/);
+    expect(runtime).to.match(/^HEALTHCHECK .*\/readyz/ms);
+  });
+});
