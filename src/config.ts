@@ -48,6 +48,12 @@ export interface Config {
   orphanGraceSeconds: number;
   /** Background tasks (sweeper, orphan collector) run in this process. */
   backgroundJobs: boolean;
+  /** Multiplies every rate limit at once (load tests and benchmarks raise it). */
+  rateLimitMultiplier: number;
+  /** Phone hashes one user may submit to discovery per day, after the multiplier. */
+  discoveryDailyLimit: number;
+  /** Most members a group may have, its owner included. */
+  maxGroupMembers: number;
   logLevel: string;
 }
 
@@ -89,6 +95,16 @@ export function loadConfig(env: Env = process.env): Config {
       return fallback;
     }
     return v as T;
+  };
+  const positive = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw.trim());
+    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(n > 0)) {
+      problems.push(`${name}: expected a positive number, got "${raw}"`);
+      return fallback;
+    }
+    return n;
   };
   const bool = (name: string, fallback: boolean): boolean => {
     const v = env[name];
@@ -154,6 +170,9 @@ export function loadConfig(env: Env = process.env): Config {
     };
   }
 
+  const rateLimitMultiplier = positive('RATE_LIMIT_MULTIPLIER', 1);
+  const discoveryDailyLimit = int('DISCOVERY_DAILY_LIMIT', 10_000, 1);
+
   const config: Config = {
     env: envKind,
     port,
@@ -172,6 +191,9 @@ export function loadConfig(env: Env = process.env): Config {
     orphanGcIntervalSeconds: int('ORPHAN_GC_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
     orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),
     backgroundJobs: bool('BACKGROUND_JOBS', true),
+    rateLimitMultiplier,
+    discoveryDailyLimit: Math.max(1, Math.floor(discoveryDailyLimit * rateLimitMultiplier)),
+    maxGroupMembers: int('MAX_GROUP_MEMBERS', 50, 2, 10_000),
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),

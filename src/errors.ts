@@ -74,6 +74,13 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
+/** Too many calls: `extensions.retryAfter` says in how many seconds the next one can succeed. */
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number, message = 'Too many requests; try again later') {
+    super('RATE_LIMITED', message, { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
+  }
+}
+
 /** The blob store failed: the client's image was not kept, and it may try again. */
 export class StorageError extends AppError {
   constructor(readonly causeDetail?: unknown) {

@@ -2,10 +2,12 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { AuthChecker, buildSchema, ContainerType } from 'type-graphql';
 import type { Context } from './context';
 import { UnauthenticatedError } from './errors';
+import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
+import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 
-export const resolvers = [UserResolver, MessageResolver] as const;
+export const resolvers = [UserResolver, MessageResolver, SocialResolver, GroupResolver] as const;
 
 const authChecker: AuthChecker<Context> = ({ context }) => {
   if (!context.viewer) throw new UnauthenticatedError();

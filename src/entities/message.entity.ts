@@ -1,10 +1,14 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Group } from './group.entity';
 import { Image } from './image.entity';
 import { User } from './user.entity';
 
-/** confirmed by the receiver, expired unopened, or closed because its blob was found missing. */
-export type MessageEndReason = 'confirmed' | 'expired' | 'missing';
+/**
+ * confirmed by the receiver, expired unopened, closed because its blob was found missing, or
+ * born ended because the receiver blocked the sender (kept so the sender's answer looks normal).
+ */
+export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked';
 
 /** One image addressed to one receiver. */
 @ObjectType({ description: 'An image sent to one receiver' })
@@ -37,6 +41,14 @@ export class Message {
   @ManyToOne(() => Image, { nullable: false, onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'image_id' })
   image: Image;
+
+  /** The group this was sent to; null for a one-to-one send (or once the group is gone). */
+  @Column({ name: 'group_id', type: 'int', nullable: true })
+  groupId: number | null;
+
+  @ManyToOne(() => Group, { nullable: true, onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'group_id' })
+  group?: Group | null;
 
   @Field(() => Date, { description: 'Server time when the send arrived' })
   @Column({ name: 'send_time', type: 'datetime', precision: 3 })

@@ -8,6 +8,8 @@ export interface NewImage {
   sha256: string;
   expiresAt: Date;
   createdAt: Date;
+  /** True when no blob was stored (every message is born ended): the image is over at once. */
+  discarded?: boolean;
 }
 
 export interface NewMessage {
@@ -15,6 +17,13 @@ export interface NewMessage {
   senderUid: number;
   receiverUid: number;
   sendTime: Date;
+  /** The group it was sent to; absent for a one-to-one send. */
+  groupId?: number | null;
+  /**
+   * Set for a send to someone who blocked the sender: the row is born ended, so the receiver
+   * never sees it, and it only backs the sender's normal-looking answer.
+   */
+  endReason?: 'blocked';
 }
 
 export interface EndResult {
@@ -30,7 +39,7 @@ export interface MessageRepository {
   createImageWithMessages(image: NewImage, messages: NewMessage[]): Promise<Message[]>;
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null>;
   findByKey(messageKey: string): Promise<Message | null>;
-  /** Live, unexpired messages to the receiver, oldest first, optionally from one sender. */
+  /** Live, unexpired messages to the receiver, oldest first, optionally from one sender; none from users the receiver blocked. */
   listPending(receiverUid: number, now: Date, senderPhoneHash?: string): Promise<Message[]>;
   /** Ends the receiver's message (idempotent) in one transaction. */
   endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult>;

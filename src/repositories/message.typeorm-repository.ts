@@ -22,10 +22,20 @@ export class TypeormMessageRepository implements MessageRepository {
 
   createImageWithMessages(image: NewImage, messages: NewMessage[]): Promise<Message[]> {
     return inTransaction(this.db, async (tx) => {
-        const img = tx.getRepository(Image).create({ ...image, blobDeletedAt: null, endedAt: null, gcLeaseUntil: null });
+        const { discarded, ...facts } = image;
+        const over = discarded ? facts.createdAt : null;
+        const img = tx.getRepository(Image).create({ ...facts, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
         await tx.getRepository(Image).insert(img);
+        // One multi-row INSERT however many receivers a group send has.
         const rows = messages.map((m) =>
-          tx.getRepository(Message).create({ ...m, imageId: img.id, exist: true, endReason: null, endedAt: null }),
+          tx.getRepository(Message).create({
+            ...m,
+            groupId: m.groupId ?? null,
+            imageId: img.id,
+            exist: !m.endReason,
+            endReason: m.endReason ?? null,
+            endedAt: m.endReason ? m.sendTime : null,
+          }),
         );
         await tx.getRepository(Message).insert(rows);
         for (const r of rows) r.image = img;
@@ -36,6 +46,7 @@ export class TypeormMessageRepository implements MessageRepository {
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null> {
     return this.withRelations()
       .where('m.message_key = :messageKey AND m.receiver_uid = :receiverUid', { messageKey, receiverUid })
+      .andWhere("(m.end_reason IS NULL OR m.end_reason <> 'blocked')")
       .getOne();
   }
 
@@ -50,6 +61,7 @@ export class TypeormMessageRepository implements MessageRepository {
         exist: true,
         now,
       })
+      .andWhere('NOT EXISTS (SELECT 1 FROM user_block b WHERE b.blocker_uid = m.receiver_uid AND b.blocked_uid = m.sender_uid)')
       .orderBy('m.id', 'ASC');
     if (senderPhoneHash !== undefined) q.andWhere('s.phone_hash = :senderPhoneHash', { senderPhoneHash });
     return q.getMany();
