@@ -1,14 +1,18 @@
-import { Brackets, DataSource, In } from 'typeorm';
+import { Brackets, DataSource, EntityManager, In, InsertQueryBuilder, ObjectLiteral } from 'typeorm';
 import { Friendship, FriendshipState, pairOf } from '../entities/friendship.entity';
 import { UserBlock } from '../entities/user-block.entity';
 import { User } from '../entities/user.entity';
 import { inTransaction } from '../database';
 import type { FriendRequestOutcome, Relation, SettingsPatch, SocialRepository } from './social.repository';
 
-/** Rows touched by an INSERT/UPDATE/DELETE, from either driver's raw result. */
-export function affectedRows(raw: unknown): number {
-  const r = raw as { affectedRows?: number; changes?: number } | undefined;
-  return r?.affectedRows ?? r?.changes ?? 0;
+/**
+ * Runs an INSERT (IGNORE) built with the query builder and tells how many rows it wrote: the
+ * builder's own result carries no row count on SQLite.
+ */
+export async function insertCount(tx: EntityManager, insert: InsertQueryBuilder<ObjectLiteral>): Promise<number> {
+  const [sql, parameters] = insert.getQueryAndParameters();
+  const result = await tx.queryRunner!.query(sql, parameters, true);
+  return result.affected ?? 0;
 }
 
 export class TypeormSocialRepository implements SocialRepository {
@@ -41,15 +45,16 @@ export class TypeormSocialRepository implements SocialRepository {
     return inTransaction(this.db, async (tx) => {
       // INSERT IGNORE / INSERT OR IGNORE: of two concurrent first requests, one writes the row
       // and the other waits for it and then finds it, so the pair never has two rows.
-      const inserted = await tx
-        .createQueryBuilder()
-        .insert()
-        .into(Friendship)
-        .values({ ...pair, requesterUid: fromUid, state: FriendshipState.REQUESTED, createdAt: now, updatedAt: now })
-        .orIgnore()
-        .updateEntity(false)
-        .execute();
-      const created = affectedRows(inserted.raw) > 0;
+      const created =
+        (await insertCount(
+          tx,
+          tx
+            .createQueryBuilder()
+            .insert()
+            .into(Friendship)
+            .values({ ...pair, requesterUid: fromUid, state: FriendshipState.REQUESTED, createdAt: now, updatedAt: now })
+            .orIgnore(),
+        )) > 0;
       const row = await tx
         .getRepository(Friendship)
         .createQueryBuilder('f')
