@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /** Who may send the user images one-to-one (group sends are consented to by membership). */
 export enum WhoCanSend {
@@ -11,6 +11,7 @@ registerEnumType(WhoCanSend, { name: 'WhoCanSend', description: 'Who may send th
 /** A person's account, bound to one device at a time (its push cid and its ukey). */
 @ObjectType({ description: 'A registered person. The phone number itself is never returned.' })
 @Entity({ name: 'user' })
+@Index('idx_user_discovery', ['phoneHash', 'discoverable', 'nickname', 'regionNum', 'regTime'])
 export class User {
   @Field(() => Int, { description: 'The internal user id' })
   @PrimaryGeneratedColumn({ name: 'id', type: 'integer' })

@@ -18,6 +18,12 @@ export class Social1764700000000 implements MigrationInterface {
       new TableColumn({ name: 'who_can_send_me', type: 'varchar', length: '8', default: "'EVERYONE'" }),
       new TableColumn({ name: 'discoverable', type: 'boolean', default: true }),
     ]);
+    // Covers discovery entirely: a lookup reads this index alone, never the wider rows, so its
+    // working set stays small enough to be cached as the user table grows.
+    await q.createIndex(
+      'user',
+      new TableIndex({ name: 'idx_user_discovery', columnNames: ['phone_hash', 'discoverable', 'nickname', 'region_num', 'reg_time'] }),
+    );
 
     await q.createTable(
       new Table({
@@ -99,6 +105,7 @@ export class Social1764700000000 implements MigrationInterface {
     await q.dropTable('user_group');
     await q.dropTable('user_block');
     await q.dropTable('friendship');
+    await q.dropIndex('user', 'idx_user_discovery');
     await q.dropColumn('user', 'discoverable');
     await q.dropColumn('user', 'who_can_send_me');
   }

@@ -288,6 +288,7 @@ describeEachStack(
         }
         expect(sent.map((m) => m.receiverUid)).to.have.members(uids(five));
         expect(new Set(sent.map((m) => m.messageKey)).size).to.equal(5);
+        for (const m of sent) expect((await db().getRepository(Message).findOneByOrFail({ messageKey: m.messageKey })).id).to.equal(m.id);
         expect(await db().getRepository(Image).count()).to.equal(imagesBefore + 1);
         expect((await stack().blobNames()).length).to.equal(blobsBefore + 1);
         const byKey = new Map(sent.map((m) => [m.messageKey, m]));
