@@ -79,33 +79,38 @@ async function seedUsers(stack: TestStack, from: number, to: number): Promise<vo
 
 const hashOf = (n: number) => createHash('sha256').update(`+86138${String(n).padStart(8, '0')}`).digest('hex');
 
-async function discoveryAt(stack: TestStack, viewer: TestUser, population: number): Promise<Timing & { found: number }> {
-  const body = Buffer.from(
-    JSON.stringify({
-      query: 'query($h: [String!]!) { discoverContacts(phoneHashes: $h) { uid nickname phoneHash } }',
-      variables: {
-        h: [
-          ...Array.from({ length: 500 }, () => hashOf(1 + Math.floor(Math.random() * population))),
-          ...Array.from({ length: 500 }, () => randomBytes(32).toString('hex')),
-        ],
-      },
-    }),
-  );
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` };
-  for (let i = 0; i < 5; i++) await post(stack.url, headers, body);
-  const ms: number[] = [];
-  let found = 0;
-  for (let i = 0; i < ROUNDS; i++) {
-    // A fresh set of hashes each round, so the rounds are not one cached answer.
-    const fresh = Buffer.from(body.toString().replace(/"h":\[[^\]]*\]/, `"h":${JSON.stringify([
-      ...Array.from({ length: 500 }, () => hashOf(1 + Math.floor(Math.random() * population))),
-      ...Array.from({ length: 500 }, () => randomBytes(32).toString('hex')),
-    ])}`));
-    const r = await post(stack.url, headers, fresh);
-    ms.push(r.ms);
-    found = ((r.json.data as { discoverContacts: unknown[] }).discoverContacts).length;
+/** A discoverContacts body: 500 hashes of users registered among the first `population`, 500 of nobody. */
+function discoveryBody(population: number): Buffer {
+  const h = [
+    ...Array.from({ length: 500 }, () => hashOf(1 + Math.floor(Math.random() * population))),
+    ...Array.from({ length: 500 }, () => randomBytes(32).toString('hex')),
+  ];
+  return Buffer.from(JSON.stringify({ query: 'query($h: [String!]!) { discoverContacts(phoneHashes: $h) { uid nickname phoneHash } }', variables: { h } }));
+}
+
+interface Population {
+  stack: TestStack;
+  viewer: TestUser;
+  users: number;
+}
+
+/**
+ * Rounds interleaved between the populations (the order alternating), a fresh set of hashes
+ * each call, so that the machine's changing load falls on both alike.
+ */
+async function discoveryRounds(pops: Population[], rounds: number): Promise<(Timing & { found: number })[]> {
+  const ms: number[][] = pops.map(() => []);
+  const found: number[] = pops.map(() => 0);
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? pops.map((_, k) => k) : pops.map((_, k) => pops.length - 1 - k);
+    for (const k of order) {
+      const p = pops[k];
+      const r = await post(p.stack.url, { 'content-type': 'application/json', authorization: `Bearer ${p.viewer.token}` }, discoveryBody(p.users));
+      ms[k].push(r.ms);
+      found[k] = (r.json.data as { discoverContacts: unknown[] }).discoverContacts.length;
+    }
   }
-  return { ...stats(ms), found };
+  return ms.map((m, k) => ({ ...stats(m), found: found[k] }));
 }
 
 async function groupVsDirect(stack: TestStack): Promise<{ sendImage: Timing; sendGroupImage: Timing; members: number }> {
@@ -154,47 +159,57 @@ async function groupVsDirect(stack: TestStack): Promise<{ sendImage: Timing; sen
 }
 
 async function main(): Promise<void> {
-  const stack = await startStack('mysql-s3', { RATE_LIMIT_MULTIPLIER: '100000', MAX_GROUP_MEMBERS: '51', LOG_LEVEL: 'silent', BACKGROUND_JOBS: 'false' });
+  const env = { RATE_LIMIT_MULTIPLIER: '100000', MAX_GROUP_MEMBERS: '51', LOG_LEVEL: 'silent', BACKGROUND_JOBS: 'false' };
+  const stacks: TestStack[] = [];
   try {
-    const api = new ApiClient(stack.url);
+    const stack = await startStack('mysql-s3', env);
+    stacks.push(stack);
     const group = await groupVsDirect(stack);
     console.log('sendImage 1 MiB', group.sendImage, 'sendGroupImage 1 MiB x 50', group.sendGroupImage);
 
-    const viewer = await registerUser(api);
+    // Two databases side by side, one with 10^4 users and one with 10^6, measured in turns.
+    const smallStack = await startStack('mysql-s3', env);
+    stacks.push(smallStack);
+    const small: Population = { stack: smallStack, viewer: await registerUser(new ApiClient(smallStack.url)), users: 10_000 };
+    const large: Population = { stack, viewer: await registerUser(new ApiClient(stack.url)), users: 1_000_000 };
+    await seedUsers(smallStack, 1, 10_000);
     let t = Date.now();
-    await seedUsers(stack, 1, 10_000);
-    console.log(`seeded 10^4 users in ${Date.now() - t} ms`);
-    const small = await discoveryAt(stack, viewer, 10_000);
-    console.log('discoverContacts at 10^4 users', small);
-    t = Date.now();
-    await seedUsers(stack, 10_001, 1_000_000);
-    await stack.server.container.db.query('ANALYZE TABLE user');
+    await seedUsers(stack, 1, 1_000_000);
+    for (const p of [small, large]) await p.stack.server.container.db.query('ANALYZE TABLE user');
     console.log(`seeded 10^6 users in ${Date.now() - t} ms`);
+    await discoveryRounds([small], 5);
     // Right after the bulk insert the buffer pool holds the rows just written, not the index
     // discovery reads: that is the cold figure. A serving instance has the index cached, so the
     // index is then read once (as traffic would) and measured again: the warm figure.
-    const cold = await discoveryAt(stack, viewer, 1_000_000);
+    const [, cold] = await discoveryRounds([small, large], Math.min(ROUNDS, 20));
     console.log('discoverContacts at 10^6 users, cold', cold);
+    t = Date.now();
     await stack.server.container.db.query("SELECT COUNT(*) FROM user USE INDEX (idx_user_discovery) WHERE phone_hash >= ''");
-    const large = await discoveryAt(stack, viewer, 1_000_000);
-    console.log('discoverContacts at 10^6 users, warm', large);
+    console.log(`read the discovery index once in ${Date.now() - t} ms`);
+    const reads = async () => Number((await stack.server.container.db.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'"))[0].Value);
+    const readsBefore = await reads();
+    const [atSmall, atLarge] = await discoveryRounds([small, large], ROUNDS);
+    const diskReadsPerRound = round((await reads() - readsBefore) / ROUNDS);
+    console.log('InnoDB pages read from disk per round (both calls)', diskReadsPerRound);
+    console.log('discoverContacts at 10^4 users', atSmall, 'at 10^6 users, warm', atLarge);
     const [pool] = await stack.server.container.db.query("SHOW VARIABLES LIKE 'innodb_buffer_pool_size'");
 
     const social = {
       measuredAt: new Date().toISOString(),
       loadAverage: os.loadavg().map(round),
       rounds: ROUNDS,
-      setup: 'one process: Glimpse server, client and s3rver; MariaDB on loopback; prebuilt request bodies; medians in ms',
+      setup: 'one process: Glimpse servers, client and s3rver; MariaDB on loopback; prebuilt request bodies; rounds interleaved; ms',
       discoverContacts: {
         hashes: 1000,
         registeredAmongThem: 500,
-        at1e4Users: small,
-        at1e6Users: large,
-        ratio1e6over1e4: round(large.median / small.median),
+        at1e4Users: atSmall,
+        at1e6Users: atLarge,
+        ratio1e6over1e4: round(atLarge.median / atSmall.median),
         target: '<= 1.5',
         at1e6UsersCold: cold,
-        ratio1e6ColdOver1e4: round(cold.median / small.median),
+        ratio1e6ColdOver1e4: round(cold.median / atSmall.median),
         innodbBufferPoolBytes: Number(pool.Value),
+        innodbDiskReadsPerRound: diskReadsPerRound,
       },
       sendGroupImage: {
         bytes: MiB,
@@ -210,7 +225,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, `${JSON.stringify({ ...existing, social }, null, 2)}\n`);
     console.log(JSON.stringify(social, null, 2));
   } finally {
-    await stack.stop();
+    for (const s of stacks) await s.stop();
   }
 }
 
