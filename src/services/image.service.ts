@@ -128,10 +128,16 @@ export class ImageService {
       return {
         objectName: randomBytes(32).toString('hex'),
         sendTime,
-        messages: [...delivery.deliver.map(message), ...delivery.discard.map((uid) => ({ ...message(uid), endReason: 'blocked' as const }))],
+        messages: [
+          ...delivery.deliver.map(message),
+          ...delivery.discard.map((uid): NewMessage => ({ ...message(uid), endReason: 'blocked' })),
+        ],
       };
     });
-    const pushes = messages.filter((m) => m.endReason !== 'blocked').map((m) => ({ receiverUid: m.receiverUid, payload: imagePush(sender, m, groupId) }));
+    const pushes = messages
+      .filter((m) => m.endReason !== 'blocked')
+      .map((m) => ({ receiverUid: m.receiverUid, payload: imagePush(sender, m, groupId) }));
+    // Queued, not awaited: fifty pushes must not hold the sender's answer.
     if (pushes.length) this.pushes.enqueue(pushes).catch((err) => this.log.error({ err, groupId }, 'could not queue group image pushes'));
     return messages;
   }
