@@ -119,6 +119,10 @@ export interface Config {
   backgroundJobs: boolean;
   /** Schema introspection and field suggestions in error messages; off in production unless asked for. */
   introspection: boolean;
+  /** Phone hashes one user may submit to discovery per day, after the multiplier. */
+  discoveryDailyLimit: number;
+  /** Most members a group may have, its owner included. */
+  maxGroupMembers: number;
   logLevel: string;
   /** Express's `trust proxy`: which hops may tell the client's address in X-Forwarded-For. */
   trustProxy: string;
@@ -320,6 +324,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits[name] = { points: Math.max(1, Math.round(rule.points * rateLimitMultiplier)), durationSeconds: rule.durationSeconds };
   }
 
+  const discoveryDailyLimit = int('DISCOVERY_DAILY_LIMIT', 10_000, 1);
+
   const config: Config = {
     env: envKind,
     port,
@@ -340,6 +346,8 @@ export function loadConfig(env: Env = process.env): Config {
     orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),
     backgroundJobs: bool('BACKGROUND_JOBS', true),
     introspection: bool('INTROSPECTION', envKind !== 'production'),
+    discoveryDailyLimit: Math.max(1, Math.floor(discoveryDailyLimit * rateLimitMultiplier)),
+    maxGroupMembers: int('MAX_GROUP_MEMBERS', 50, 2, 10_000),
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),

@@ -12,31 +12,38 @@ import { LogPushProvider } from './adapters/log.push-provider';
 import { LogSmsProvider } from './adapters/log.sms-provider';
 import type { PushProvider } from './adapters/push-provider';
 import type { RateLimiter } from './adapters/rate-limiter';
+import { createDiscoveryBudget } from './adapters/rate-limiter.discovery-budget';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
 import { Config, redactUrl } from './config';
 import { createDataSource } from './database';
 import { StartupError } from './errors';
 import type { Logger } from './logger';
+import { TypeormGroupRepository } from './repositories/group.typeorm-repository';
 import { TypeormImageRepository } from './repositories/image.typeorm-repository';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
 import type { PushJobRepository } from './repositories/push-job.repository';
 import { TypeormPushJobRepository } from './repositories/push-job.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
+import { TypeormSocialRepository } from './repositories/social.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
+import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
+import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { HealthService } from './services/health.service';
+import { GroupService } from './services/group.service';
 import { ImageService } from './services/image.service';
 import { LifecycleService } from './services/lifecycle.service';
 import { Scheduler } from './services/scheduler';
 import { PushDispatcher } from './services/push.dispatcher';
 import { PushOutbox } from './services/push.outbox';
 import { VerificationService } from './services/verification.service';
+import { SocialService } from './services/social.service';
 
 /** Everything the server is made of, wired once: adapters → repositories → services → resolvers. */
 export interface Container {
@@ -46,6 +53,8 @@ export interface Container {
   blobs: BlobStore;
   accounts: AccountService;
   images: ImageService;
+  social: SocialService;
+  groups: GroupService;
   lifecycle: LifecycleService;
   /** Background tasks of this instance; started by the server once it listens. */
   scheduler: Scheduler;
@@ -139,9 +148,19 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       log,
     );
     const accounts = new AccountService(users, verification);
+    const socialRows = new TypeormSocialRepository(db);
+    const social = new SocialService(
+      users,
+      socialRows,
+      createDiscoveryBudget(db, config.database, config.discoveryDailyLimit),
+      outbox,
+      log,
+    );
+    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers });
     const images = new ImageService(
       messages,
       users,
+      { direct: (sender, receiver) => social.directDelivery(sender, receiver), group: (sender, groupId) => groups.groupDelivery(sender, groupId) },
       blobs,
       new DownloadTokens(Buffer.from(downloadSecret, 'base64')),
       outbox,
@@ -175,8 +194,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
 
     const instances = new Map<unknown, unknown>([
       [UserResolver, new UserResolver(accounts)],
-      [MessageResolver, new MessageResolver(images)],
+      [MessageResolver, new MessageResolver(images, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
+      [SocialResolver, new SocialResolver(social)],
+      [GroupResolver, new GroupResolver(groups)],
     ]);
     const resolvers: ContainerType = {
       get: (cls) => {
@@ -193,6 +214,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       blobs,
       accounts,
       images,
+      social,
+      groups,
       lifecycle,
       scheduler,
       push,

@@ -74,10 +74,14 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
-/** Too many attempts: `extensions.retryAfter` says in how many seconds to try again. */
+/** Too many calls: `extensions.retryAfter` says in how many seconds the next one can succeed. */
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('RATE_LIMITED', `Too many requests; try again in ${retryAfterSeconds} s`, { retryAfter: retryAfterSeconds });
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number, message?: string) {
+    const after = Math.max(1, Math.ceil(retryAfterSeconds));
+    super('RATE_LIMITED', message ?? `Too many requests; try again in ${after} s`, { retryAfter: after });
+    this.retryAfterSeconds = after;
   }
 }
 

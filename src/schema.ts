@@ -2,11 +2,13 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { AuthChecker, buildSchema, ContainerType } from 'type-graphql';
 import type { Context } from './context';
 import { UnauthenticatedError } from './errors';
+import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
+import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 
-export const resolvers = [UserResolver, MessageResolver, VerificationResolver] as const;
+export const resolvers = [UserResolver, MessageResolver, VerificationResolver, SocialResolver, GroupResolver] as const;
 
 const authChecker: AuthChecker<Context> = ({ context }) => {
   if (!context.viewer) throw new UnauthenticatedError();

@@ -1,10 +1,14 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Group } from './group.entity';
 import { Image } from './image.entity';
 import { User } from './user.entity';
 
-/** confirmed by the receiver, expired unopened, or closed because its blob was found missing. */
-export type MessageEndReason = 'confirmed' | 'expired' | 'missing';
+/**
+ * confirmed by the receiver, expired unopened, closed because its blob was found missing, or
+ * born ended because the receiver blocked the sender (kept so the sender's answer looks normal).
+ */
+export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked';
 
 /** One image addressed to one receiver. */
 @ObjectType({ description: 'An image sent to one receiver' })
@@ -38,12 +42,22 @@ export class Message {
   @JoinColumn({ name: 'image_id' })
   image: Image;
 
+  /** The group this was sent to; null for a one-to-one send (or once the group is gone). */
+  @Column({ name: 'group_id', type: 'int', nullable: true })
+  groupId: number | null;
+
+  @ManyToOne(() => Group, { nullable: true, onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'group_id' })
+  group?: Group | null;
+
   @Field(() => Date, { description: 'Server time when the send arrived' })
   @Column({ name: 'send_time', type: 'datetime', precision: 3 })
   sendTime: Date;
 
   @Field(() => Boolean, { description: 'False once the receiver confirmed the download or the image expired' })
-  @Column({ type: 'boolean', default: true })
+  // No default declared here (the table has one): with one, TypeORM re-reads every inserted
+  // row on MySQL, an extra query per send that grows with a group's size.
+  @Column({ type: 'boolean' })
   exist: boolean;
 
   /** Why the message ended: confirmed by the receiver, or expired unopened. */

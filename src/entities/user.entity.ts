@@ -1,9 +1,17 @@
-import { Field, Int, ObjectType } from 'type-graphql';
-import { Column, Entity, PrimaryGeneratedColumn,  } from 'typeorm';
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+/** Who may send the user images one-to-one (group sends are consented to by membership). */
+export enum WhoCanSend {
+  EVERYONE = 'EVERYONE',
+  FRIENDS = 'FRIENDS',
+}
+registerEnumType(WhoCanSend, { name: 'WhoCanSend', description: 'Who may send the user images one-to-one' });
 
 /** A person's account, bound to one device at a time (its push cid and its ukey). */
 @ObjectType({ description: 'A registered person. The phone number itself is never returned.' })
 @Entity({ name: 'user' })
+@Index('idx_user_discovery', ['phoneHash', 'discoverable', 'nickname', 'regionNum', 'regTime'])
 export class User {
   @Field(() => Int, { description: 'The internal user id' })
   @PrimaryGeneratedColumn({ name: 'id', type: 'integer' })
@@ -39,4 +47,12 @@ export class User {
 
   @Column({ name: 'updated_at', type: 'datetime', precision: 3 })
   updatedAt: Date;
+
+  /** Settings, never shown to others; set in code on insert (a DB default would cost a re-read). */
+  @Column({ name: 'who_can_send_me', type: 'varchar', length: 8 })
+  whoCanSendMe: WhoCanSend;
+
+  /** False hides the user from contact discovery. */
+  @Column({ type: 'boolean' })
+  discoverable: boolean;
 }

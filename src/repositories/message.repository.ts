@@ -9,6 +9,8 @@ export interface NewImage {
   sha256: string;
   expiresAt: Date;
   createdAt: Date;
+  /** True when no blob was stored (every message is born ended): the image is over at once. */
+  discarded?: boolean;
 }
 
 export interface NewMessage {
@@ -16,6 +18,13 @@ export interface NewMessage {
   senderUid: number;
   receiverUid: number;
   sendTime: Date;
+  /** The group it was sent to; absent for a one-to-one send. */
+  groupId?: number | null;
+  /**
+   * Set for a send to someone who blocked the sender: the row is born ended, so the receiver
+   * never sees it, and it only backs the sender's normal-looking answer.
+   */
+  endReason?: 'blocked';
 }
 
 export interface EndResult {
@@ -28,14 +37,14 @@ export interface EndResult {
 /** Messages and the images they point at. Every returned Message has `sender` and `image` loaded. */
 export interface MessageRepository {
   /**
-   * Writes the image, its messages and one push job per message in one transaction: a message
-   * is never stored without its push, nor a push without its message. `pushFor` builds each
-   * job from its message once the message has its id.
+   * Writes the image, its messages and their push jobs in one transaction: a message is never
+   * stored without its push, nor a push without its message. `pushFor` builds each job from its
+   * message once the message has its id, or null for a message nobody is told of (born ended).
    */
-  createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob): Promise<Message[]>;
+  createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob | null): Promise<Message[]>;
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null>;
   findByKey(messageKey: string): Promise<Message | null>;
-  /** Live, unexpired messages to the receiver, oldest first, optionally from one sender. */
+  /** Live, unexpired messages to the receiver, oldest first, optionally from one sender; none from users the receiver blocked. */
   listPending(receiverUid: number, now: Date, senderPhoneHash?: string): Promise<Message[]>;
   /** Ends the receiver's message (idempotent) in one transaction. */
   endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult>;

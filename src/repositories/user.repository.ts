@@ -13,6 +13,8 @@ export interface DeviceRegistration {
 /** Where users live. The service holds the rules; this only reads and writes rows. */
 export interface UserRepository {
   findById(uid: number): Promise<User | null>;
+  /** The users among these ids that exist. */
+  findByIds(uids: number[]): Promise<User[]>;
   findByPhoneHash(phoneHash: string): Promise<User | null>;
   /** Creates the user, or binds the existing one to the new device; safe under concurrent calls. */
   registerDevice(reg: DeviceRegistration): Promise<{ user: User; created: boolean }>;

@@ -1,5 +1,5 @@
-import { DataSource, Repository } from 'typeorm';
-import { User } from '../entities/user.entity';
+import { DataSource, In, Repository } from 'typeorm';
+import { User, WhoCanSend } from '../entities/user.entity';
 import { isUniqueViolation } from '../database';
 import type { DeviceRegistration, UserRepository } from './user.repository';
 
@@ -12,6 +12,10 @@ export class TypeormUserRepository implements UserRepository {
 
   findById(uid: number): Promise<User | null> {
     return this.users.findOneBy({ uid });
+  }
+
+  findByIds(uids: number[]): Promise<User[]> {
+    return uids.length ? this.users.findBy({ uid: In(uids) }) : Promise.resolve([]);
   }
 
   findByPhoneHash(phoneHash: string): Promise<User | null> {
@@ -31,6 +35,8 @@ export class TypeormUserRepository implements UserRepository {
         nickname: reg.nickname,
         regTime: reg.now,
         updatedAt: reg.now,
+        whoCanSendMe: WhoCanSend.EVERYONE,
+        discoverable: true,
       });
       await this.users.insert(row);
       return { user: row, created: true };

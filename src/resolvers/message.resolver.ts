@@ -2,12 +2,17 @@ import { GraphQLUpload } from 'graphql-upload-ts';
 import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context';
 import { viewerOf } from '../context';
+import { Group } from '../entities/group.entity';
 import { Message } from '../entities/message.entity';
+import { GroupService } from '../services/group.service';
 import { ImageService, IncomingFile } from '../services/image.service';
 
 @Resolver(() => Message)
 export class MessageResolver {
-  constructor(private readonly imageService: ImageService) {}
+  constructor(
+    private readonly imageService: ImageService,
+    private readonly groupService: GroupService,
+  ) {}
 
   @Authorized()
   @Mutation(() => Message, { description: 'Sends a view-once image (multipart request). size: the file bytes, when known' })
@@ -19,6 +24,17 @@ export class MessageResolver {
     @Ctx() ctx: Context,
   ): Promise<Message> {
     return this.imageService.send(viewerOf(ctx), receiverUid, image, size);
+  }
+
+  @Authorized()
+  @Mutation(() => [Message], { description: 'Sends one image to every other member of the group (multipart request): one message each' })
+  sendGroupImage(
+    @Arg('groupId', () => Int) groupId: number,
+    @Arg('image', () => GraphQLUpload) image: IncomingFile,
+    @Arg('size', () => Int, { nullable: true }) size: number | null,
+    @Ctx() ctx: Context,
+  ): Promise<Message[]> {
+    return this.imageService.sendToGroup(viewerOf(ctx), groupId, image, size);
   }
 
   @Authorized()
@@ -48,5 +64,11 @@ export class MessageResolver {
   })
   downloadUrl(@Root() message: Message, @Ctx() ctx: Context): string | null {
     return ctx.viewer ? this.imageService.downloadUrl(ctx.viewer, message) : null;
+  }
+
+  @FieldResolver(() => Group, { nullable: true, description: 'The group it was sent to (shown to its members); null for a one-to-one send' })
+  group(@Root() message: Message, @Ctx() ctx: Context): Promise<Group | null> | null {
+    if (message.groupId == null || !ctx.viewer) return null;
+    return this.groupService.visibleGroup(ctx.viewer, message.groupId);
   }
 }

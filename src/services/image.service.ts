@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
 import { RateLimiter, unlimited } from '../adapters/rate-limiter';
-import type { Message } from '../entities/message.entity';
+import { Message } from '../entities/message.entity';
 import type { User } from '../entities/user.entity';
 import {
   AppError,
@@ -16,7 +16,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
-import type { MessageRepository } from '../repositories/message.repository';
+import type { MessageRepository, NewMessage } from '../repositories/message.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
 import { ImageMeter } from './image-meter';
@@ -43,11 +43,38 @@ export interface Download {
   filetype: string;
 }
 
+/** A one-to-one send goes ahead, or (the receiver blocked the sender) is read and discarded. */
+export type DirectDelivery = 'deliver' | 'discard';
+
+export interface GroupDelivery {
+  groupId: number;
+  /** Other members who get the image. */
+  deliver: number[];
+  /** Other members who blocked the sender: their messages are born ended. */
+  discard: number[];
+}
+
+/** What a send needs to know of the social graph (blocks, whoCanSendMe, group membership). */
+export interface SendAudience {
+  /** FORBIDDEN when the receiver does not take images from the sender. */
+  direct(sender: User, receiver: User): Promise<DirectDelivery>;
+  /** NOT_FOUND when the sender is not a member of the group. */
+  group(sender: User, groupId: number): Promise<GroupDelivery>;
+}
+
+/** Everything a send will write once the upload is in. */
+interface SendPlan {
+  objectName: string;
+  sendTime: Date;
+  messages: NewMessage[];
+}
+
 /** Sending, listing, downloading and confirming view-once images. */
 export class ImageService {
   constructor(
     private readonly messages: MessageRepository,
     private readonly users: UserRepository,
+    private readonly audience: SendAudience,
     private readonly blobs: BlobStore,
     private readonly tokens: DownloadTokens,
     private readonly pushes: Pick<PushOutbox, 'committed'>,
@@ -59,9 +86,8 @@ export class ImageService {
 
   /**
    * Streams the upload into the blob store while it arrives (counted, hashed, its type read from
-   * its first bytes), then records the message and its push in one transaction. On any failure
-   * nothing is kept: the upload is drained, a stored blob is deleted, and no row is written.
-   * The push itself goes out from the outbox: the send never waits on the push provider.
+   * its first bytes), then records the message. On any failure nothing is kept: the upload is
+   * drained, a stored blob is deleted, and no row is written.
    */
   async send(
     sender: User,
@@ -69,6 +95,63 @@ export class ImageService {
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
   ): Promise<Message> {
+    const [message] = await this.receive(sender, upload, declaredSize, async () => {
+      const receiver = await this.users.findById(receiverUid);
+      if (!receiver) throw new NotFoundError('Receiver');
+      const delivery = await this.audience.direct(sender, receiver);
+      const sendTime = this.now();
+      const messageKey = newMessageKey(sender.uid, receiver.uid, sendTime);
+      const message: NewMessage = { messageKey, senderUid: sender.uid, receiverUid: receiver.uid, sendTime };
+      if (delivery === 'discard') message.endReason = 'blocked';
+      return { objectName: messageKey, sendTime, messages: [message] };
+    });
+    return message;
+  }
+
+  /**
+   * One upload, one blob (named by a fresh random key), one message per other member of the
+   * group, each with its own key, inserted together with one push per delivered message.
+   */
+  async sendToGroup(
+    sender: User,
+    groupId: number,
+    upload: IncomingFile | Promise<IncomingFile>,
+    declaredSize?: number | null,
+  ): Promise<Message[]> {
+    const messages = await this.receive(sender, upload, declaredSize, async () => {
+      const delivery = await this.audience.group(sender, groupId);
+      const sendTime = this.now();
+      const message = (receiverUid: number): NewMessage => ({
+        messageKey: newMessageKey(sender.uid, receiverUid, sendTime),
+        senderUid: sender.uid,
+        receiverUid,
+        sendTime,
+        groupId,
+      });
+      return {
+        objectName: randomBytes(32).toString('hex'),
+        sendTime,
+        messages: [
+          ...delivery.deliver.map(message),
+          ...delivery.discard.map((uid): NewMessage => ({ ...message(uid), endReason: 'blocked' })),
+        ],
+      };
+    });
+    return messages;
+  }
+
+  /**
+   * The part every send shares: checks the declared size, asks `plan` who the image goes to,
+   * then stores the upload once and writes the image with its messages. When every message is
+   * born ended (all receivers blocked the sender), the upload is read and checked the same way
+   * but nothing is stored, so the answer looks the same.
+   */
+  private async receive(
+    sender: User,
+    upload: IncomingFile | Promise<IncomingFile>,
+    declaredSize: number | null | undefined,
+    plan: () => Promise<SendPlan>,
+  ): Promise<Message[]> {
     const file = Promise.resolve(upload);
     const size = declaredSize ?? undefined;
     let source: Readable | undefined;
@@ -78,44 +161,49 @@ export class ImageService {
       }
       if (size !== undefined && size > this.options.maxImageBytes) throw new PayloadTooLargeError(this.options.maxImageBytes);
       const decision = await this.limiter.consume([{ rule: 'sendUser', key: String(sender.uid) }]);
-      if (!decision.allowed) throw new RateLimitedError(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
-      const receiver = await this.users.findById(receiverUid);
-      if (!receiver) throw new NotFoundError('Receiver');
+      if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs / 1000);
+      const { objectName, sendTime, messages } = await plan();
       source = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
 
-      const sendTime = this.now();
-      const messageKey = newMessageKey(sender.uid, receiver.uid, sendTime);
-      const stored = await this.store(messageKey, source, size);
+      const keep = messages.some((m) => !m.endReason);
+      const stored = await this.store(keep ? objectName : null, source, size);
       const expiresAt = new Date(sendTime.getTime() + this.options.imageTtlSeconds * 1000);
       try {
-        const [message] = await this.messages.createImageWithMessages(
+        // Each delivered message and its push are written in one transaction; the outbox sends
+        // the push, so the sender never waits on GeTui.
+        const rows = await this.messages.createImageWithMessages(
           {
-            objectName: messageKey,
+            objectName,
             filetype: stored.filetype,
             size: stored.size,
             sha256: stored.sha256,
             createdAt: sendTime,
             expiresAt,
+            discarded: !keep,
           },
-          [{ messageKey, senderUid: sender.uid, receiverUid: receiver.uid, sendTime }],
-          (m) => ({
-            receiverUid: m.receiverUid,
-            kind: PUSH_KIND_IMAGE,
-            payload: imagePushPayload({
-              senderRegion: sender.regionNum,
-              senderPhoneHash: sender.phoneHash,
-              messageId: m.id,
-              messageKey: m.messageKey,
-              sendTime: m.sendTime,
-            }),
-            expiresAt,
-          }),
+          messages,
+          (m) =>
+            m.endReason === 'blocked'
+              ? null
+              : {
+                  receiverUid: m.receiverUid,
+                  kind: PUSH_KIND_IMAGE,
+                  payload: imagePushPayload({
+                    senderRegion: sender.regionNum,
+                    senderPhoneHash: sender.phoneHash,
+                    messageId: m.id,
+                    messageKey: m.messageKey,
+                    sendTime: m.sendTime,
+                    groupId: m.groupId ?? undefined,
+                  }),
+                  expiresAt,
+                },
         );
         this.pushes.committed();
-        message.sender = sender;
-        return message;
+        // The sender sees every send alike: a discarded one looks like an image never opened.
+        return rows.map((row) => Object.assign(new Message(), row, { sender, exist: true }));
       } catch (e) {
-        await this.blobs.delete(messageKey).catch((err) => this.log.error({ err, messageKey }, 'could not remove blob of a failed send'));
+        if (keep) await this.blobs.delete(objectName).catch((err) => this.log.error({ err, objectName }, 'could not remove blob of a failed send'));
         throw e;
       }
     } catch (e) {
@@ -125,7 +213,8 @@ export class ImageService {
     }
   }
 
-  private async store(name: string, source: Readable, size: number | undefined) {
+  /** Reads the upload through the meter into the store, or into nothing when `name` is null. */
+  private async store(name: string | null, source: Readable, size: number | undefined) {
     const { head, ended } = await readHead(source, SNIFF_BYTES);
     const filetype = await sniffImageType(head);
     if (!filetype) throw new UnsupportedMediaTypeError();
@@ -138,7 +227,8 @@ export class ImageService {
       source.pipe(meter);
     }
     try {
-      await this.blobs.put(name, meter, { size, contentType: filetype });
+      if (name === null) await discard(meter);
+      else await this.blobs.put(name, meter, { size, contentType: filetype });
     } catch (e) {
       source.unpipe(meter);
       const reason = meter.errored ?? e;
@@ -255,6 +345,13 @@ function readHead(source: Readable, n: number): Promise<{ head: Buffer; ended: b
     source.once('end', onEnd);
     source.once('error', onError);
   });
+}
+
+/** Reads a stream to its end, keeping nothing; rejects when it fails. */
+async function discard(stream: Readable): Promise<void> {
+  for await (const _chunk of stream) {
+    // nothing is kept
+  }
 }
 
 /** Reads and discards what is left of an upload so the request can finish (never destroy it). */

@@ -1,5 +1,5 @@
-import type { PushJob } from '../entities/push-job.entity';
 import type { PushJobRepository } from '../repositories/push-job.repository';
+import type { PushItem, PushQueue } from './push-queue';
 
 /** Something that sends pushes sooner when told new ones were committed (the dispatcher). */
 export interface PushWaker {
@@ -11,17 +11,22 @@ export interface PushWaker {
  * do are written by those rows' repository in the same transaction; afterwards the service calls
  * `committed()`. Events that need no such tie use `enqueue`.
  */
-export class PushOutbox {
+export class PushOutbox implements PushQueue {
   constructor(
     private readonly jobs: PushJobRepository,
     private readonly waker: PushWaker,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async enqueue(receiverUid: number, kind: string, payload: string, expiresAt: Date | null = null): Promise<PushJob> {
-    const [job] = await this.jobs.enqueue([{ receiverUid, kind, payload, expiresAt }], this.now());
+  /** Event pushes (they carry an `event` key, which names the job's kind). */
+  async enqueue(items: PushItem[]): Promise<void> {
+    if (!items.length) return;
+    const kind = (p: Record<string, unknown>) => (typeof p.event === 'string' ? p.event : 'event');
+    await this.jobs.enqueue(
+      items.map((i) => ({ receiverUid: i.receiverUid, kind: kind(i.payload), payload: JSON.stringify(i.payload), expiresAt: null })),
+      this.now(),
+    );
     this.waker.wake();
-    return job;
   }
 
   /** Jobs were just committed: send them now rather than at the next poll. Never waits. */

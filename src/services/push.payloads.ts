@@ -1,7 +1,7 @@
 /**
  * What each push says, as pure functions. The app reads these JSON texts, so their keys are a
- * contract (DESIGN.md, "Push"): an image push has exactly the five keys below; a group send will
- * add `group_id`, and other events carry an `event` key instead.
+ * contract (DESIGN.md, "Push"): an image push has exactly the five keys below, plus `group_id`
+ * for a group send; every other push carries an `event` key instead.
  */
 
 export const PUSH_KIND_IMAGE = 'image';
@@ -13,6 +13,8 @@ export interface ImagePushFacts {
   messageId: number;
   messageKey: string;
   sendTime: Date;
+  /** Set for a group send. */
+  groupId?: number;
 }
 
 export function imagePushPayload(f: ImagePushFacts): string {
@@ -22,7 +24,27 @@ export function imagePushPayload(f: ImagePushFacts): string {
     message_id: f.messageId,
     message_key: f.messageKey,
     send_time: f.sendTime.toISOString(),
+    ...(f.groupId !== undefined ? { group_id: f.groupId } : {}),
   });
+}
+
+export const PUSH_KIND_FRIEND_REQUEST = 'friend_request';
+export const PUSH_KIND_FRIEND_ACCEPTED = 'friend_accepted';
+
+interface Person {
+  uid: number;
+  nickname: string;
+  phoneHash: string;
+}
+
+/** Someone asked the receiver to be friends. */
+export function friendRequestPush(from: Person): Record<string, unknown> {
+  return { event: PUSH_KIND_FRIEND_REQUEST, uid: from.uid, nickname: from.nickname, phone_hash: from.phoneHash };
+}
+
+/** The receiver's request was accepted by `by`. */
+export function friendAcceptedPush(by: Person): Record<string, unknown> {
+  return { event: PUSH_KIND_FRIEND_ACCEPTED, uid: by.uid, nickname: by.nickname, phone_hash: by.phoneHash };
 }
 
 /**
@@ -33,6 +55,10 @@ export function pushAlert(kind: string): { title: string; body: string } {
   switch (kind) {
     case PUSH_KIND_IMAGE:
       return { title: 'Glimpse', body: 'You have a new image' };
+    case PUSH_KIND_FRIEND_REQUEST:
+      return { title: 'Glimpse', body: 'You have a new friend request' };
+    case PUSH_KIND_FRIEND_ACCEPTED:
+      return { title: 'Glimpse', body: 'A friend request was accepted' };
     default:
       return { title: 'Glimpse', body: 'You have something new' };
   }

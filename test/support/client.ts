@@ -167,3 +167,14 @@ export function steppedUpload(baseUrl: string, opts: UploadOptions): SteppedUplo
     response,
   };
 }
+
+/** sendGroupImage with the image bytes; `size` is declared unless set to null. */
+export function sendGroupImage(api: ApiClient, token: string, groupId: number, bytes: Buffer, size: number | null = bytes.length) {
+  return api.upload<{ sendGroupImage: SentMessage[] }>({
+    token,
+    query: `mutation($groupId: Int!, $image: Upload!, $size: Int) {
+      sendGroupImage(groupId: $groupId, image: $image, size: $size) { ${MESSAGE_FIELDS} } }`,
+    variables: { groupId, size },
+    file: bytes,
+  });
+}

@@ -7,13 +7,16 @@ import { VerificationCode } from '../../src/entities/verification-code.entity';
 import type { NewVerificationCode, VerificationCodeRepository } from '../../src/repositories/verification-code.repository';
 import { Image } from '../../src/entities/image.entity';
 import { Message, MessageEndReason } from '../../src/entities/message.entity';
-import { User } from '../../src/entities/user.entity';
+import { User, WhoCanSend } from '../../src/entities/user.entity';
 import type { EndResult, MessageRepository, NewImage, NewMessage } from '../../src/repositories/message.repository';
 import type { DeviceRegistration, UserRepository } from '../../src/repositories/user.repository';
 import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
 import { PushJob } from '../../src/entities/push-job.entity';
 import type { PushMessage, PushProvider, PushResult } from '../../src/adapters/push-provider';
 import { Readable as ReadableStream } from 'node:stream';
+import { FriendshipState, pairOf } from '../../src/entities/friendship.entity';
+import type { FriendRequestOutcome, Relation, SettingsPatch, SocialRepository } from '../../src/repositories/social.repository';
+import type { PushItem, PushQueue } from '../../src/services/push-queue';
 
 /** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
 
@@ -22,6 +25,10 @@ export class FakeUserRepository implements UserRepository {
 
   async findById(uid: number) {
     return this.rows.find((u) => u.uid === uid) ?? null;
+  }
+
+  async findByIds(uids: number[]) {
+    return this.rows.filter((u) => uids.includes(u.uid));
   }
 
   async findByPhoneHash(phoneHash: string) {
@@ -34,7 +41,7 @@ export class FakeUserRepository implements UserRepository {
       Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, updatedAt: reg.now });
       return { user: existing, created: false };
     }
-    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now });
+    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now, whoCanSendMe: WhoCanSend.EVERYONE, discoverable: true });
     delete (user as unknown as { now?: Date }).now;
     this.rows.push(user);
     return { user, created: true };
@@ -56,18 +63,30 @@ export class FakeMessageRepository implements MessageRepository {
 
   constructor(private readonly users: FakeUserRepository) {}
 
-  async createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (m: Message) => NewPushJob) {
+  async createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (m: Message) => NewPushJob | null) {
     if (this.failNextCreate) {
       const e = this.failNextCreate;
       this.failNextCreate = null;
       throw e;
     }
-    const img = Object.assign(new Image(), { ...image, id: this.images.length + 1, blobDeletedAt: null, endedAt: null, gcLeaseUntil: null });
+    const { discarded, ...facts } = image;
+    const over = discarded ? image.createdAt : null;
+    const img = Object.assign(new Image(), { ...facts, id: this.images.length + 1, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
     this.images.push(img);
     return messages.map((m) => {
-      const row = Object.assign(new Message(), { ...m, id: this.messages.length + 1, imageId: img.id, image: img, exist: true, endReason: null, endedAt: null });
+      const row = Object.assign(new Message(), {
+        ...m,
+        groupId: m.groupId ?? null,
+        id: this.messages.length + 1,
+        imageId: img.id,
+        image: img,
+        exist: !m.endReason,
+        endReason: m.endReason ?? null,
+        endedAt: m.endReason ? m.sendTime : null,
+      });
       this.messages.push(row);
-      this.pushJobs.push(pushFor(row));
+      const push = pushFor(row);
+      if (push) this.pushJobs.push(push);
       return row;
     });
   }
@@ -79,7 +98,7 @@ export class FakeMessageRepository implements MessageRepository {
   }
 
   async findForReceiver(messageKey: string, receiverUid: number) {
-    return this.withSender(this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid));
+    return this.withSender(this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid && m.endReason !== 'blocked'));
   }
 
   async findByKey(messageKey: string) {
@@ -309,4 +328,113 @@ export class FakeRateLimiter implements RateLimiter {
   }
 
   async close() {}
+}
+
+/** Records every push instead of delivering it. */
+export class MemoryPushQueue implements PushQueue {
+  readonly items: PushItem[] = [];
+
+  async enqueue(items: PushItem[]) {
+    this.items.push(...items);
+  }
+}
+
+/** Friendships and blocks in memory, with the same one-row-per-pair rules as the database. */
+export class FakeSocialRepository implements SocialRepository {
+  readonly friendships: { userLow: number; userHigh: number; requesterUid: number; state: FriendshipState; at: number }[] = [];
+  readonly blocks: { blockerUid: number; blockedUid: number; at: number }[] = [];
+  discoverCalls = 0;
+  failNextDiscover: Error | null = null;
+  private tick = 0;
+
+  constructor(private readonly users: FakeUserRepository) {}
+
+  private row(a: number, b: number) {
+    const p = pairOf(a, b);
+    return this.friendships.find((f) => f.userLow === p.userLow && f.userHigh === p.userHigh);
+  }
+
+  private blockedBy(blocker: number, blocked: number) {
+    return this.blocks.some((b) => b.blockerUid === blocker && b.blockedUid === blocked);
+  }
+
+  async relation(viewerUid: number, otherUid: number): Promise<Relation> {
+    const f = this.row(viewerUid, otherUid);
+    return { state: f?.state ?? null, requesterUid: f?.requesterUid ?? null, viewerBlocked: this.blockedBy(viewerUid, otherUid), blockedByOther: this.blockedBy(otherUid, viewerUid) };
+  }
+
+  async requestFriend(fromUid: number, toUid: number): Promise<FriendRequestOutcome> {
+    const f = this.row(fromUid, toUid);
+    if (!f) {
+      this.friendships.push({ ...pairOf(fromUid, toUid), requesterUid: fromUid, state: FriendshipState.REQUESTED, at: ++this.tick });
+      return { state: FriendshipState.REQUESTED, created: true, accepted: false };
+    }
+    if (f.state === FriendshipState.FRIENDS || f.requesterUid === fromUid) return { state: f.state, created: false, accepted: false };
+    Object.assign(f, { state: FriendshipState.FRIENDS, at: ++this.tick });
+    return { state: FriendshipState.FRIENDS, created: false, accepted: true };
+  }
+
+  async removeFriendship(a: number, b: number) {
+    const f = this.row(a, b);
+    if (f) this.friendships.splice(this.friendships.indexOf(f), 1);
+  }
+
+  async block(blockerUid: number, blockedUid: number) {
+    if (!this.blockedBy(blockerUid, blockedUid)) this.blocks.push({ blockerUid, blockedUid, at: ++this.tick });
+    await this.removeFriendship(blockerUid, blockedUid);
+  }
+
+  async unblock(blockerUid: number, blockedUid: number) {
+    const i = this.blocks.findIndex((b) => b.blockerUid === blockerUid && b.blockedUid === blockedUid);
+    if (i >= 0) this.blocks.splice(i, 1);
+  }
+
+  private async others(uid: number, state: FriendshipState) {
+    const rows = this.friendships.filter((f) => f.state === state && (f.userLow === uid || f.userHigh === uid)).sort((a, b) => b.at - a.at);
+    return rows.map((f) => ({ other: f.userLow === uid ? f.userHigh : f.userLow, requester: f.requesterUid }));
+  }
+
+  private async usersOf(uids: number[]) {
+    return (await Promise.all(uids.map((id) => this.users.findById(id)))).filter((u): u is User => u !== null);
+  }
+
+  async listFriends(uid: number) {
+    return this.usersOf((await this.others(uid, FriendshipState.FRIENDS)).map((r) => r.other));
+  }
+
+  async listRequests(uid: number) {
+    const rows = await this.others(uid, FriendshipState.REQUESTED);
+    return {
+      incoming: await this.usersOf(rows.filter((r) => r.requester !== uid && !this.blockedBy(uid, r.other)).map((r) => r.other)),
+      outgoing: await this.usersOf(rows.filter((r) => r.requester === uid).map((r) => r.other)),
+    };
+  }
+
+  async listBlocked(uid: number) {
+    return this.usersOf(this.blocks.filter((b) => b.blockerUid === uid).sort((a, b) => b.at - a.at).map((b) => b.blockedUid));
+  }
+
+  async friendsAmong(uid: number, candidates: number[]) {
+    return new Set(candidates.filter((c) => this.row(uid, c)?.state === FriendshipState.FRIENDS));
+  }
+
+  async blockersAmong(uid: number, candidates: number[]) {
+    return new Set(candidates.filter((c) => this.blockedBy(c, uid)));
+  }
+
+  async discover(viewerUid: number, phoneHashes: string[]) {
+    this.discoverCalls++;
+    if (this.failNextDiscover) {
+      const e = this.failNextDiscover;
+      this.failNextDiscover = null;
+      throw e;
+    }
+    return this.users.rows.filter((u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.blockedBy(u.uid, viewerUid));
+  }
+
+  async updateSettings(uid: number, patch: SettingsPatch) {
+    const u = await this.users.findById(uid);
+    if (u) Object.assign(u, patch);
+    return u;
+  }
 }

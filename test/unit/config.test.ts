@@ -120,4 +120,15 @@ describe('config (unit)', () => {
     expect(loadConfig({ INTROSPECTION: 'false' }).introspection).to.equal(false);
     expect(() => loadConfig({ INTROSPECTION: 'maybe' })).to.throw(ConfigError, 'INTROSPECTION');
   });
+
+  it('reads the social graph limits, scaling the discovery budget by RATE_LIMIT_MULTIPLIER', () => {
+    expect(loadConfig({})).to.include({ discoveryDailyLimit: 10_000, maxGroupMembers: 50, rateLimitMultiplier: 1 });
+    expect(loadConfig({ DISCOVERY_DAILY_LIMIT: '2000', RATE_LIMIT_MULTIPLIER: '2.5', MAX_GROUP_MEMBERS: '8' })).to.include({ discoveryDailyLimit: 5000, maxGroupMembers: 8 });
+    expect(() => loadConfig({ DISCOVERY_DAILY_LIMIT: '0', RATE_LIMIT_MULTIPLIER: '-1', MAX_GROUP_MEMBERS: 'many' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.contains('DISCOVERY_DAILY_LIMIT')
+      .and.contains('RATE_LIMIT_MULTIPLIER')
+      .and.contains('MAX_GROUP_MEMBERS');
+  });
 });

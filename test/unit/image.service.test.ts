@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import pino from 'pino';
 import type { User } from '../../src/entities/user.entity';
 import { DownloadTokens } from '../../src/services/download-tokens';
-import { ImageService } from '../../src/services/image.service';
+import { NotFoundError } from '../../src/errors';
+import { ImageService, SendAudience } from '../../src/services/image.service';
 import { jpegBytes } from '../support/factories';
 import { FakeMessageRepository, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
 
@@ -17,6 +18,9 @@ describe('ImageService (unit)', () => {
   let alice: User;
   let bob: User;
   let wakes: number;
+  /** Receivers who blocked the sender, and the members of group 7. */
+  let blockers: Set<number>;
+  let group7: number[];
 
   const file = (bytes: Buffer) => ({ stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
   const fail = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e) => e);
@@ -27,9 +31,20 @@ describe('ImageService (unit)', () => {
     users = new FakeUserRepository();
     messages = new FakeMessageRepository(users);
     blobs = new MemoryBlobStore();
+    blockers = new Set();
+    group7 = [];
+    const audience: SendAudience = {
+      direct: async (_sender, receiver) => (blockers.has(receiver.uid) ? 'discard' : 'deliver'),
+      group: async (sender, groupId) => {
+        if (groupId !== 7 || !group7.includes(sender.uid)) throw new NotFoundError('Group');
+        const others = group7.filter((u) => u !== sender.uid);
+        return { groupId, deliver: others.filter((u) => !blockers.has(u)), discard: others.filter((u) => blockers.has(u)) };
+      },
+    };
     service = new ImageService(
       messages,
       users,
+      audience,
       blobs,
       new DownloadTokens(Buffer.alloc(32, 7)),
       { committed: () => void wakes++ },
@@ -157,5 +172,82 @@ describe('ImageService (unit)', () => {
     expect((await fail(service.get(alice, m.messageKey))).extensions.code).to.equal('NOT_FOUND');
     expect((await fail(service.confirm(alice, m.messageKey))).extensions.code).to.equal('NOT_FOUND');
     expect(blobs.blobs.size).to.equal(1);
+  });
+
+  describe('group sends', () => {
+    let members: User[];
+
+    beforeEach(async () => {
+      members = [];
+      for (const n of ['c', 'd', 'e']) {
+        members.push((await users.registerDevice({ phoneHash: n.repeat(64), regionNum: '86', phoneNum: n, nickname: n, cid: n, ukeyHash: 'x', now: clock })).user);
+      }
+      group7 = [alice.uid, bob.uid, ...members.map((m) => m.uid)];
+    });
+
+    it('stores one blob under a random name and writes one message per other member, each with its own key', async () => {
+      const bytes = jpegBytes(20_000);
+      const sent = await service.sendToGroup(alice, 7, file(bytes), bytes.length);
+      expect(sent.map((m) => m.receiverUid)).to.deep.equal(group7.slice(1));
+      expect(new Set(sent.map((m) => m.messageKey)).size).to.equal(4);
+      expect(blobs.blobs.size).to.equal(1);
+      const [name] = [...blobs.blobs.keys()];
+      expect(name).to.match(/^[0-9a-f]{64}$/);
+      expect(sent.map((m) => m.messageKey)).not.to.include(name);
+      expect(messages.images).to.have.length(1);
+      expect(sent.every((m) => m.groupId === 7 && m.imageId === messages.images[0].id)).to.equal(true);
+    });
+
+    it('queues one push per delivered message with the five image keys plus group_id', async () => {
+      const sent = await service.sendToGroup(alice, 7, file(jpegBytes(5000)));
+      await new Promise((r) => setImmediate(r));
+      expect(messages.pushJobs.map((p) => p.receiverUid)).to.deep.equal(group7.slice(1));
+      const payload = JSON.parse(messages.pushJobs[0].payload);
+      expect(Object.keys(payload).sort()).to.deep.equal(['group_id', 'message_id', 'message_key', 'send_time', 'sender_phone', 'sender_region']);
+      expect(payload).to.include({ group_id: 7, message_key: sent[0].messageKey, sender_phone: alice.phoneHash, sender_region: '86' });
+    });
+
+    it('keeps the blob until the last member confirms', async () => {
+      const sent = await service.sendToGroup(alice, 7, file(jpegBytes(5000)));
+      const receiverOf = (uid: number) => [bob, ...members].find((u) => u.uid === uid)!;
+      for (const m of sent.slice(0, -1)) {
+        await service.confirm(receiverOf(m.receiverUid), m.messageKey);
+        expect(blobs.blobs.size).to.equal(1);
+      }
+      const last = sent[sent.length - 1];
+      await service.confirm(receiverOf(last.receiverUid), last.messageKey);
+      expect(blobs.blobs.size).to.equal(0);
+    });
+
+    it('answers a non-member NOT_FOUND and drains the upload without storing', async () => {
+      group7 = [bob.uid, ...members.map((m) => m.uid)];
+      expect((await fail(service.sendToGroup(alice, 7, file(jpegBytes(5000))))).extensions.code).to.equal('NOT_FOUND');
+      expect(blobs.blobs.size).to.equal(0);
+    });
+
+    it('gives members who blocked the sender a message born ended, with no push, yet answers it like the others', async () => {
+      blockers.add(bob.uid);
+      const sent = await service.sendToGroup(alice, 7, file(jpegBytes(5000)));
+      await new Promise((r) => setImmediate(r));
+      expect(sent).to.have.length(4);
+      expect(sent.every((m) => m.exist)).to.equal(true);
+      expect(messages.messages.find((m) => m.receiverUid === bob.uid)).to.include({ exist: false, endReason: 'blocked' });
+      expect(messages.pushJobs.map((p) => p.receiverUid)).not.to.include(bob.uid);
+      expect(await service.listPending(bob)).to.have.length(0);
+    });
+  });
+
+  it('reads but stores nothing for a receiver who blocked the sender, and answers like a normal send', async () => {
+    blockers.add(bob.uid);
+    const bytes = jpegBytes(5000);
+    const m = await service.send(alice, bob.uid, file(bytes), bytes.length);
+    expect(m).to.include({ exist: true, size: 5000, filetype: 'image/jpeg', receiverUid: bob.uid });
+    expect(blobs.blobs.size).to.equal(0);
+    expect(messages.images[0].blobDeletedAt).to.equal(clock);
+    expect(await service.listPending(bob)).to.have.length(0);
+    expect((await fail(service.get(bob, m.messageKey))).extensions.code).to.equal('NOT_FOUND');
+    // The checks every send gets still apply, so a refusal reveals nothing either.
+    expect((await fail(service.send(alice, bob.uid, file(Buffer.from('not an image at all')))))).to.have.nested.property('extensions.code', 'UNSUPPORTED_MEDIA_TYPE');
+    expect((await fail(service.send(alice, bob.uid, file(bytes), 4999)))).to.have.nested.property('extensions.code', 'BAD_USER_INPUT');
   });
 });

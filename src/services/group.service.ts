@@ -1,0 +1,111 @@
+import type { Group } from '../entities/group.entity';
+import type { User } from '../entities/user.entity';
+import { BadInputError, ForbiddenError, NotFoundError } from '../errors';
+import type { GroupRepository } from '../repositories/group.repository';
+import type { SocialRepository } from '../repositories/social.repository';
+import type { UserRepository } from '../repositories/user.repository';
+import type { GroupDelivery } from './image.service';
+
+export interface GroupServiceOptions {
+  /** Most members a group may have, its owner included. */
+  maxGroupMembers: number;
+}
+
+// Control and format characters make a name that renders as something else.
+const NAME_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * Groups: an owner and up to maxGroupMembers members. A member adds its own friends; the owner
+ * removes anyone; anyone leaves. A group answers NOT_FOUND to everyone who is not in it.
+ */
+export class GroupService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly groups: GroupRepository,
+    private readonly social: SocialRepository,
+    private readonly options: GroupServiceOptions,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async createGroup(viewer: User, nameRaw: string, memberUids: number[]): Promise<Group> {
+    const name = checkName(nameRaw);
+    const uids = [...new Set(memberUids)].filter((uid) => uid !== viewer.uid);
+    this.checkSize(1 + uids.length);
+    await this.checkAddable(viewer, uids);
+    return this.groups.create(viewer.uid, name, uids, this.now());
+  }
+
+  async addMembers(viewer: User, groupId: number, uids: number[]): Promise<Group> {
+    const group = await this.memberGroup(viewer, groupId);
+    const present = new Set(group.members.map((m) => m.uid));
+    const fresh = [...new Set(uids)].filter((uid) => !present.has(uid));
+    if (fresh.length === 0) return group;
+    this.checkSize(present.size + fresh.length);
+    await this.checkAddable(viewer, fresh);
+    const outcome = await this.groups.addMembers(groupId, fresh, this.options.maxGroupMembers, this.now());
+    if (outcome.ok) return outcome.group;
+    throw outcome.reason === 'gone' ? new NotFoundError('Group') : this.tooLarge();
+  }
+
+  /** The owner removes anyone; a member removes only itself (leaves). */
+  async removeMember(viewer: User, groupId: number, uid: number): Promise<Group> {
+    const group = await this.memberGroup(viewer, groupId);
+    if (uid !== viewer.uid) {
+      if (group.ownerUid !== viewer.uid) throw new ForbiddenError('Only the owner removes other members');
+      if (!group.members.some((m) => m.uid === uid)) throw new NotFoundError('Member');
+    }
+    return (await this.groups.removeMember(groupId, uid)).group;
+  }
+
+  listGroups(viewer: User): Promise<Group[]> {
+    return this.groups.listForUser(viewer.uid);
+  }
+
+  /** The group, to its members only; null for anyone else. */
+  visibleGroup(viewer: User, groupId: number): Promise<Group | null> {
+    return this.groups.findForMember(groupId, viewer.uid);
+  }
+
+  /**
+   * Who a group send goes to: every other member, those who blocked the sender apart (their
+   * messages are born ended). Membership is consent: whoCanSendMe does not apply here.
+   */
+  async groupDelivery(sender: User, groupId: number): Promise<GroupDelivery> {
+    const members = await this.groups.memberUidsFor(groupId, sender.uid);
+    if (!members) throw new NotFoundError('Group');
+    const others = members.filter((uid) => uid !== sender.uid);
+    const blockers = await this.social.blockersAmong(sender.uid, others);
+    return { groupId, deliver: others.filter((uid) => !blockers.has(uid)), discard: others.filter((uid) => blockers.has(uid)) };
+  }
+
+  private async memberGroup(viewer: User, groupId: number): Promise<Group> {
+    const group = await this.groups.findForMember(groupId, viewer.uid);
+    if (!group) throw new NotFoundError('Group');
+    return group;
+  }
+
+  private checkSize(members: number): void {
+    if (members > this.options.maxGroupMembers) throw this.tooLarge();
+  }
+
+  private tooLarge(): BadInputError {
+    return new BadInputError(`A group has at most ${this.options.maxGroupMembers} members`, 'memberUids');
+  }
+
+  /** Every uid must exist (NOT_FOUND) and be a friend of the one adding (FORBIDDEN). */
+  private async checkAddable(viewer: User, uids: number[]): Promise<void> {
+    if (uids.length === 0) return;
+    const existing = new Set((await this.users.findByIds(uids)).map((u) => u.uid));
+    if (uids.some((uid) => !existing.has(uid))) throw new NotFoundError('User');
+    const friends = await this.social.friendsAmong(viewer.uid, uids);
+    if (uids.some((uid) => !friends.has(uid))) throw new ForbiddenError('Only your friends can be added to a group');
+  }
+}
+
+function checkName(raw: string): string {
+  const name = raw.trim().normalize('NFC');
+  const length = [...name].length;
+  if (length < 1 || length > 64) throw new BadInputError('name must be 1 to 64 characters after trimming', 'name');
+  if (NAME_FORBIDDEN.test(name)) throw new BadInputError('name must not contain control characters', 'name');
+  return name;
+}

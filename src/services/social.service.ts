@@ -1,0 +1,144 @@
+import type { DiscoveryBudget } from '../adapters/discovery-budget';
+import { FriendshipState } from '../entities/friendship.entity';
+import { User, WhoCanSend } from '../entities/user.entity';
+import { BadInputError, ForbiddenError, NotFoundError, RateLimitedError } from '../errors';
+import type { Logger } from '../logger';
+import type { SocialRepository } from '../repositories/social.repository';
+import type { UserRepository } from '../repositories/user.repository';
+import type { DirectDelivery } from './image.service';
+import { PHONE_HASH } from './phone';
+import { friendAcceptedPush, friendRequestPush } from './push.payloads';
+import type { PushQueue } from './push-queue';
+
+/** The most phone hashes one discovery call may carry. */
+export const MAX_HASHES_PER_CALL = 1000;
+
+export interface Settings {
+  whoCanSendMe: WhoCanSend;
+  discoverable: boolean;
+}
+
+/**
+ * Friends, blocks, settings and contact discovery. A block is never revealed to the blocked
+ * user: what they send or ask the blocker looks accepted, and nothing of it reaches the blocker.
+ */
+export class SocialService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly social: SocialRepository,
+    private readonly budget: DiscoveryBudget,
+    private readonly pushes: PushQueue,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /**
+   * The registered, discoverable users among the hashes who have not blocked the viewer. Spends
+   * the distinct hashes from the viewer's daily budget; a refused or malformed call spends
+   * nothing. The hashes asked are not stored.
+   */
+  async discoverContacts(viewer: User, phoneHashes: string[]): Promise<User[]> {
+    if (phoneHashes.length > MAX_HASHES_PER_CALL) {
+      throw new BadInputError(`At most ${MAX_HASHES_PER_CALL} phone hashes per call`, 'phoneHashes');
+    }
+    if (!phoneHashes.every((h) => PHONE_HASH.test(h))) {
+      throw new BadInputError('Every phone hash must be 64 lowercase hex digits', 'phoneHashes');
+    }
+    const hashes = [...new Set(phoneHashes)];
+    if (hashes.length === 0) return [];
+    const answer = await this.budget.spend(viewer.uid, hashes.length);
+    if (!answer.ok) throw new RateLimitedError(answer.retryAfterSeconds, 'The daily contact discovery budget is used up');
+    try {
+      return await this.social.discover(viewer.uid, hashes);
+    } catch (e) {
+      await this.budget.refund(viewer.uid, hashes.length).catch((err) => this.log.warn({ err }, 'could not refund discovery budget'));
+      throw e;
+    }
+  }
+
+  /** Asks the user for friendship, or accepts their pending request. Asking again changes nothing. */
+  async requestFriend(viewer: User, uid: number): Promise<{ user: User; state: FriendshipState }> {
+    const other = await this.otherUser(viewer, uid);
+    const relation = await this.social.relation(viewer.uid, uid);
+    if (relation.viewerBlocked) throw new ForbiddenError('You blocked this user; unblock them first');
+    const outcome = await this.social.requestFriend(viewer.uid, uid, this.now());
+    if (relation.blockedByOther) {
+      // Kept for the asker's outgoing list only: the blocker is never shown it nor told.
+      return { user: other, state: FriendshipState.REQUESTED };
+    }
+    if (outcome.created) this.push(uid, friendRequestPush(viewer));
+    if (outcome.accepted) this.push(uid, friendAcceptedPush(viewer));
+    return { user: other, state: outcome.state };
+  }
+
+  /** Unfriends, declines an incoming request or cancels an outgoing one. Idempotent. */
+  async removeFriend(viewer: User, uid: number): Promise<boolean> {
+    await this.otherUser(viewer, uid);
+    await this.social.removeFriendship(viewer.uid, uid);
+    return true;
+  }
+
+  /** Ends friendship and requests both ways; from now on nothing of theirs reaches the viewer. */
+  async block(viewer: User, uid: number): Promise<boolean> {
+    await this.otherUser(viewer, uid);
+    await this.social.block(viewer.uid, uid, this.now());
+    return true;
+  }
+
+  async unblock(viewer: User, uid: number): Promise<boolean> {
+    await this.otherUser(viewer, uid);
+    await this.social.unblock(viewer.uid, uid);
+    return true;
+  }
+
+  friends(viewer: User): Promise<User[]> {
+    return this.social.listFriends(viewer.uid);
+  }
+
+  friendRequests(viewer: User): Promise<{ incoming: User[]; outgoing: User[] }> {
+    return this.social.listRequests(viewer.uid);
+  }
+
+  blocked(viewer: User): Promise<User[]> {
+    return this.social.listBlocked(viewer.uid);
+  }
+
+  settings(viewer: User): Settings {
+    return { whoCanSendMe: viewer.whoCanSendMe, discoverable: viewer.discoverable };
+  }
+
+  async updateSettings(viewer: User, input: Partial<Settings>): Promise<Settings> {
+    const patch: Partial<Settings> = {};
+    if (input.whoCanSendMe != null) patch.whoCanSendMe = input.whoCanSendMe;
+    if (input.discoverable != null) patch.discoverable = input.discoverable;
+    const user = await this.social.updateSettings(viewer.uid, patch, this.now());
+    if (!user) throw new NotFoundError('User');
+    return this.settings(user);
+  }
+
+  /**
+   * Whether a one-to-one send may go ahead. A blocked sender is told nothing: where anyone
+   * else would be refused they are refused alike, otherwise their send looks accepted and is discarded.
+   */
+  async directDelivery(sender: User, receiver: User): Promise<DirectDelivery> {
+    if (sender.uid === receiver.uid) return 'deliver';
+    const relation = await this.social.relation(sender.uid, receiver.uid);
+    if (relation.viewerBlocked) throw new ForbiddenError('You blocked this user; unblock them first');
+    if (receiver.whoCanSendMe === WhoCanSend.FRIENDS && relation.state !== FriendshipState.FRIENDS) {
+      throw new ForbiddenError('This user accepts images from friends only');
+    }
+    return relation.blockedByOther ? 'discard' : 'deliver';
+  }
+
+  private async otherUser(viewer: User, uid: number): Promise<User> {
+    if (uid === viewer.uid) throw new BadInputError('uid must be another user, not yourself', 'uid');
+    const other = await this.users.findById(uid);
+    if (!other) throw new NotFoundError('User');
+    return other;
+  }
+
+  /** Pushes are queued, not awaited: a slow queue must not slow the answer. */
+  private push(receiverUid: number, payload: Record<string, unknown>): void {
+    this.pushes.enqueue([{ receiverUid, payload }]).catch((err) => this.log.error({ err, receiverUid }, 'could not queue a push'));
+  }
+}

@@ -1,0 +1,114 @@
+import { expect } from 'chai';
+import pino from 'pino';
+import { memoryDiscoveryBudget } from '../../src/adapters/rate-limiter.discovery-budget';
+import { FriendshipState } from '../../src/entities/friendship.entity';
+import { User, WhoCanSend } from '../../src/entities/user.entity';
+import { SocialService } from '../../src/services/social.service';
+import { FakeSocialRepository, FakeUserRepository, MemoryPushQueue } from '../support/fakes';
+
+describe('SocialService (unit)', () => {
+  let users: FakeUserRepository;
+  let social: FakeSocialRepository;
+  let pushes: MemoryPushQueue;
+  let service: SocialService;
+  let alice: User;
+  let bob: User;
+  let carol: User;
+
+  const fail = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e) => e);
+  const hash = (i: number) => i.toString(16).padStart(64, '0');
+  const flush = () => new Promise((r) => setImmediate(r));
+
+  beforeEach(async () => {
+    users = new FakeUserRepository();
+    social = new FakeSocialRepository(users);
+    pushes = new MemoryPushQueue();
+    service = new SocialService(users, social, memoryDiscoveryBudget(1500), pushes, pino({ level: 'silent' }));
+    const reg = async (i: number) => (await users.registerDevice({ phoneHash: hash(i), regionNum: '86', phoneNum: String(i), nickname: `u${i}`, cid: 'c', ukeyHash: 'x', now: new Date() })).user;
+    [alice, bob, carol] = [await reg(1), await reg(2), await reg(3)];
+  });
+
+  describe('discoverContacts', () => {
+    it('refuses malformed hashes and more than 1000 per call with BAD_USER_INPUT, spending nothing', async () => {
+      for (const bad of [['ABC'], [hash(0xabc).toUpperCase()], [`${hash(2)}0`], Array.from({ length: 1001 }, (_, i) => hash(i + 10))]) {
+        expect((await fail(service.discoverContacts(alice, bad))).extensions.code).to.equal('BAD_USER_INPUT');
+      }
+      expect(social.discoverCalls).to.equal(0);
+      // The whole budget is still there.
+      await service.discoverContacts(alice, Array.from({ length: 1000 }, (_, i) => hash(i + 10)));
+      await service.discoverContacts(alice, Array.from({ length: 500 }, (_, i) => hash(i + 2000)));
+    });
+
+    it('counts distinct hashes against the daily budget; past it RATE_LIMITED with retryAfter, and a refused call spends nothing', async () => {
+      const thousand = Array.from({ length: 1000 }, (_, i) => hash(i + 10));
+      await service.discoverContacts(alice, thousand);
+      const refused = await fail(service.discoverContacts(alice, Array.from({ length: 501 }, (_, i) => hash(i + 5000))));
+      expect(refused.extensions.code).to.equal('RATE_LIMITED');
+      expect(refused.extensions.retryAfter).to.be.within(86_000, 86_400);
+      const fiveHundred = Array.from({ length: 500 }, (_, i) => hash(i + 5000));
+      await service.discoverContacts(alice, [...fiveHundred, ...fiveHundred.slice(0, 300)]);
+      expect((await fail(service.discoverContacts(alice, [hash(2)]))).extensions.code).to.equal('RATE_LIMITED');
+      // Budgets are per user.
+      expect(await service.discoverContacts(bob, [hash(1)])).to.have.length(1);
+    });
+
+    it('gives the budget back when the lookup fails', async () => {
+      social.failNextDiscover = new Error('db down');
+      await fail(service.discoverContacts(alice, Array.from({ length: 1000 }, (_, i) => hash(i + 10))));
+      await service.discoverContacts(alice, Array.from({ length: 1000 }, (_, i) => hash(i + 10)));
+    });
+
+    it('finds discoverable users who have not blocked the viewer', async () => {
+      carol.discoverable = false;
+      expect((await service.discoverContacts(alice, [hash(2), hash(3), hash(99)])).map((u) => u.uid)).to.deep.equal([bob.uid]);
+      await service.block(bob, alice.uid);
+      expect(await service.discoverContacts(alice, [hash(2), hash(3)])).to.have.length(0);
+    });
+  });
+
+  describe('friends', () => {
+    it('requests, then accepts when the other asks back, pushing friend_request then friend_accepted', async () => {
+      expect((await service.requestFriend(alice, bob.uid)).state).to.equal(FriendshipState.REQUESTED);
+      expect((await service.requestFriend(alice, bob.uid)).state).to.equal(FriendshipState.REQUESTED);
+      expect((await service.requestFriend(bob, alice.uid)).state).to.equal(FriendshipState.FRIENDS);
+      await flush();
+      expect(pushes.items).to.deep.equal([
+        { receiverUid: bob.uid, payload: { event: 'friend_request', uid: alice.uid, nickname: alice.nickname, phone_hash: alice.phoneHash } },
+        { receiverUid: alice.uid, payload: { event: 'friend_accepted', uid: bob.uid, nickname: bob.nickname, phone_hash: bob.phoneHash } },
+      ]);
+      expect(social.friendships).to.have.length(1);
+    });
+
+    it('refuses yourself with BAD_USER_INPUT and an unknown uid with NOT_FOUND', async () => {
+      expect((await fail(service.requestFriend(alice, alice.uid))).extensions.code).to.equal('BAD_USER_INPUT');
+      expect((await fail(service.requestFriend(alice, 999))).extensions.code).to.equal('NOT_FOUND');
+      expect((await fail(service.block(alice, 999))).extensions.code).to.equal('NOT_FOUND');
+    });
+
+    it("answers a blocked user's request like a pending one, with no push and nothing shown to the blocker", async () => {
+      await service.block(bob, alice.uid);
+      expect((await service.requestFriend(alice, bob.uid)).state).to.equal(FriendshipState.REQUESTED);
+      await flush();
+      expect(pushes.items).to.have.length(0);
+      expect((await service.friendRequests(bob)).incoming).to.have.length(0);
+      expect((await service.friendRequests(alice)).outgoing.map((u) => u.uid)).to.deep.equal([bob.uid]);
+      expect(await service.removeFriend(alice, bob.uid)).to.equal(true);
+    });
+  });
+
+  describe('one-to-one sends', () => {
+    it('with FRIENDS, refuses non-friends with FORBIDDEN; a blocked sender is refused alike, or else discarded', async () => {
+      expect(await service.directDelivery(alice, bob)).to.equal('deliver');
+      bob.whoCanSendMe = WhoCanSend.FRIENDS;
+      expect((await fail(service.directDelivery(alice, bob))).extensions.code).to.equal('FORBIDDEN');
+      await service.requestFriend(alice, bob.uid);
+      await service.requestFriend(bob, alice.uid);
+      expect(await service.directDelivery(alice, bob)).to.equal('deliver');
+      await service.block(bob, alice.uid);
+      expect((await fail(service.directDelivery(alice, bob))).extensions.code).to.equal('FORBIDDEN');
+      bob.whoCanSendMe = WhoCanSend.EVERYONE;
+      expect(await service.directDelivery(alice, bob)).to.equal('discard');
+      expect((await fail(service.directDelivery(bob, alice))).extensions.code).to.equal('FORBIDDEN');
+    });
+  });
+});
