@@ -204,7 +204,10 @@ export class ImageService {
         return rows.map((row) => Object.assign(new Message(), row, { sender, exist: true }));
       } catch (e) {
         if (keep) await this.blobs.delete(objectName).catch((err) => this.log.error({ err, objectName }, 'could not remove blob of a failed send'));
-        throw e;
+        if (isAppError(e)) throw e;
+        // The database failed: to the client this is the same as a store failure, nothing kept.
+        this.log.error({ err: e, objectName }, 'could not record a send');
+        throw new StorageError(e);
       }
     } catch (e) {
       drain(source);

@@ -153,7 +153,15 @@ export function steppedUpload(baseUrl: string, opts: UploadOptions): SteppedUplo
     new Promise<void>((resolve, reject) => {
       const chunk = body.subarray(sent, until);
       sent = until;
-      req.write(chunk, (e) => (e ? reject(e) : resolve()));
+      if (req.destroyed) return reject(new Error('the connection is closed'));
+      // A connection the server drops mid-write may never call back: its close settles the write.
+      const closed = () => reject(new Error('the connection closed during the write'));
+      req.once('close', closed);
+      req.write(chunk, (e) => {
+        req.off('close', closed);
+        if (e) reject(e);
+        else resolve();
+      });
     });
   // The multipart head goes at once, so the server starts the send before the file is complete.
   void write(fileStart);
@@ -161,7 +169,7 @@ export function steppedUpload(baseUrl: string, opts: UploadOptions): SteppedUplo
     send: (n) => write(Math.min(fileStart + opts.file.length, n === undefined ? Infinity : sent + n)),
     finish: async () => {
       await write(body.length);
-      req.end();
+      if (!req.destroyed) req.end();
     },
     abort: () => req.destroy(),
     response,

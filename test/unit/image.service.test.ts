@@ -92,7 +92,8 @@ describe('ImageService (unit)', () => {
   it('deletes the stored blob when the database write fails, and queues no push', async () => {
     messages.failNextCreate = new Error('db down');
     const e = await fail(service.send(alice, bob.uid, file(jpegBytes(5000))));
-    expect(e.message).to.equal('db down');
+    expect(e.extensions.code).to.equal('INTERNAL_SERVER_ERROR');
+    expect(e.message).to.contain('could not be stored');
     expect(blobs.blobs.size).to.equal(0);
     expect(messages.pushJobs).to.have.length(0);
     expect(wakes).to.equal(0);
