@@ -61,14 +61,17 @@ describe('the built server as a process', function () {
       const asked = await api.gql(REQUEST_CODE, { r: phone.regionNum, p: phone.phoneNum });
       expect(asked.errors).to.equal(undefined);
       const hash = phoneHashOf(phone.regionNum, phone.phoneNum);
-      const line = server
-        .stdout()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { phoneHash?: string; smsCode?: string })
-        .find((l) => l.phoneHash === hash && l.smsCode);
+      const codeInLog = () =>
+        server
+          .stdout()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { phoneHash?: string; smsCode?: string })
+          .find((l) => l.phoneHash === hash && l.smsCode)?.smsCode;
+      // The log line may reach the pipe a moment after the answer.
+      await eventually(() => expect(codeInLog()).to.be.a('string'));
       expect(server.stdout()).not.to.contain(phone.phoneNum);
-      return registerUser(api, { ...phone, verificationCode: line!.smsCode });
+      return registerUser(api, { ...phone, verificationCode: codeInLog() });
     };
     const [alice, bob] = [await register(), await register()];
     const bytes = jpegBytes(150_000);
