@@ -13,27 +13,27 @@ export class TypeormImageRepository implements ImageRepository {
 
   claimDue(now: Date, endedBefore: Date, limit: number, leaseMs: number): Promise<Image[]> {
     return inTransaction(this.db, async (tx) => {
-        const due = (which: 'expired' | 'ended') => {
-          const q = tx
-            .getRepository(Image)
-            .createQueryBuilder('i')
-            .select('i.id', 'id')
-            .where('i.blob_deleted_at IS NULL')
-            .andWhere(new Brackets((b) => b.where('i.gc_lease_until IS NULL').orWhere('i.gc_lease_until <= :now', { now })));
-          if (which === 'expired') q.andWhere('i.expires_at <= :now', { now }).orderBy('i.expires_at', 'ASC');
-          else q.andWhere('i.ended_at <= :endedBefore', { endedBefore }).orderBy('i.ended_at', 'ASC');
-          q.limit(limit);
-          // Several instances sweep at once: each skips the rows another has locked.
-          if (this.mysql) q.setLock('pessimistic_write').setOnLocked('skip_locked');
-          return q.getRawMany<{ id: number }>();
-        };
-        const ids = [...new Set([...(await due('expired')), ...(await due('ended'))].map((r) => Number(r.id)))].slice(0, limit);
-        if (ids.length === 0) return [];
-        await tx.getRepository(Image).update({ id: In(ids) }, { gcLeaseUntil: new Date(now.getTime() + leaseMs) });
-        await tx.getRepository(Message).update({ imageId: In(ids), exist: true }, { exist: false, endReason: 'expired', endedAt: now });
-        await tx.getRepository(Image).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now });
-        return tx.getRepository(Image).findBy({ id: In(ids) });
-      });
+      const due = (which: 'expired' | 'ended') => {
+        const q = tx
+          .getRepository(Image)
+          .createQueryBuilder('i')
+          .select('i.id', 'id')
+          .where('i.blob_deleted_at IS NULL')
+          .andWhere(new Brackets((b) => b.where('i.gc_lease_until IS NULL').orWhere('i.gc_lease_until <= :now', { now })));
+        if (which === 'expired') q.andWhere('i.expires_at <= :now', { now }).orderBy('i.expires_at', 'ASC');
+        else q.andWhere('i.ended_at <= :endedBefore', { endedBefore }).orderBy('i.ended_at', 'ASC');
+        q.limit(limit);
+        // Several instances sweep at once: each skips the rows another has locked.
+        if (this.mysql) q.setLock('pessimistic_write').setOnLocked('skip_locked');
+        return q.getRawMany<{ id: number }>();
+      };
+      const ids = [...new Set([...(await due('expired')), ...(await due('ended'))].map((r) => Number(r.id)))].slice(0, limit);
+      if (ids.length === 0) return [];
+      await tx.getRepository(Image).update({ id: In(ids) }, { gcLeaseUntil: new Date(now.getTime() + leaseMs) });
+      await tx.getRepository(Message).update({ imageId: In(ids), exist: true }, { exist: false, endReason: 'expired', endedAt: now });
+      await tx.getRepository(Image).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now });
+      return tx.getRepository(Image).findBy({ id: In(ids) });
+    });
   }
 
   async markBlobDeleted(imageId: number, now: Date): Promise<void> {
@@ -58,10 +58,10 @@ export class TypeormImageRepository implements ImageRepository {
 
   closeMissing(imageId: number, now: Date): Promise<number> {
     return inTransaction(this.db, async (tx) => {
-        const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
-        await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now });
-        return ended.affected ?? 0;
-      });
+      const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
+      await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now });
+      return ended.affected ?? 0;
+    });
   }
 }
 

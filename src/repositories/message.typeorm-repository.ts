@@ -24,26 +24,26 @@ export class TypeormMessageRepository implements MessageRepository {
 
   createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob | null): Promise<Message[]> {
     return inTransaction(this.db, async (tx) => {
-        const { discarded, ...facts } = image;
-        const over = discarded ? facts.createdAt : null;
-        const img = tx.getRepository(Image).create({ ...facts, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
-        await tx.getRepository(Image).insert(img);
-        const rows = messages.map((m) =>
-          Object.assign(new Message(), {
-            ...m,
-            groupId: m.groupId ?? null,
-            imageId: img.id,
-            image: img,
-            exist: !m.endReason,
-            endReason: m.endReason ?? null,
-            endedAt: m.endReason ? m.sendTime : null,
-          }),
-        );
-        await insertMessages(tx, rows);
-        const pushes = rows.map(pushFor).filter((p): p is NewPushJob => p !== null);
-        await insertPushJobs(tx, pushes, image.createdAt);
-        return rows;
-      });
+      const { discarded, ...facts } = image;
+      const over = discarded ? facts.createdAt : null;
+      const img = tx.getRepository(Image).create({ ...facts, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+      await tx.getRepository(Image).insert(img);
+      const rows = messages.map((m) =>
+        Object.assign(new Message(), {
+          ...m,
+          groupId: m.groupId ?? null,
+          imageId: img.id,
+          image: img,
+          exist: !m.endReason,
+          endReason: m.endReason ?? null,
+          endedAt: m.endReason ? m.sendTime : null,
+        }),
+      );
+      await insertMessages(tx, rows);
+      const pushes = rows.map(pushFor).filter((p): p is NewPushJob => p !== null);
+      await insertPushJobs(tx, pushes, image.createdAt);
+      return rows;
+    });
   }
 
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null> {
@@ -72,33 +72,33 @@ export class TypeormMessageRepository implements MessageRepository {
 
   endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult> {
     return inTransaction(this.db, async (tx) => {
-        // Lock order message → image, and count only after both locks: two receivers of one
-        // image confirming at once then agree on which of them ends the image.
-        const found = await tx
-          .getRepository(Message)
-          .createQueryBuilder('m')
-          .where('m.message_key = :messageKey AND m.receiver_uid = :receiverUid', { messageKey, receiverUid })
+      // Lock order message → image, and count only after both locks: two receivers of one
+      // image confirming at once then agree on which of them ends the image.
+      const found = await tx
+        .getRepository(Message)
+        .createQueryBuilder('m')
+        .where('m.message_key = :messageKey AND m.receiver_uid = :receiverUid', { messageKey, receiverUid })
+        .setLock(this.lock as 'pessimistic_write')
+        .getOne();
+      if (!found) return { message: null, orphanedImage: null };
+      let orphanedImage: Image | null = null;
+      if (found.exist) {
+        const image = await tx
+          .getRepository(Image)
+          .createQueryBuilder('i')
+          .where('i.id = :id', { id: found.imageId })
           .setLock(this.lock as 'pessimistic_write')
-          .getOne();
-        if (!found) return { message: null, orphanedImage: null };
-        let orphanedImage: Image | null = null;
-        if (found.exist) {
-          const image = await tx
-            .getRepository(Image)
-            .createQueryBuilder('i')
-            .where('i.id = :id', { id: found.imageId })
-            .setLock(this.lock as 'pessimistic_write')
-            .getOneOrFail();
-          await tx.getRepository(Message).update({ id: found.id }, { exist: false, endReason: reason, endedAt: now });
-          const live = await tx.getRepository(Message).countBy({ imageId: found.imageId, exist: true });
-          if (live === 0) {
-            await tx.getRepository(Image).update({ id: image.id }, { endedAt: now });
-            orphanedImage = image;
-          }
+          .getOneOrFail();
+        await tx.getRepository(Message).update({ id: found.id }, { exist: false, endReason: reason, endedAt: now });
+        const live = await tx.getRepository(Message).countBy({ imageId: found.imageId, exist: true });
+        if (live === 0) {
+          await tx.getRepository(Image).update({ id: image.id }, { endedAt: now });
+          orphanedImage = image;
         }
-        const message = await this.withRelations(tx).where('m.id = :id', { id: found.id }).getOneOrFail();
-        return { message, orphanedImage };
-      });
+      }
+      const message = await this.withRelations(tx).where('m.id = :id', { id: found.id }).getOneOrFail();
+      return { message, orphanedImage };
+    });
   }
 
   async markBlobDeleted(imageId: number, now: Date): Promise<void> {
