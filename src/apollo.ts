@@ -31,6 +31,10 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
     includeStacktraceInErrorResponses: development,
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
+    // main.ts owns shutdown. Apollo's own SIGTERM handler stops the server first, and a second
+    // stop() called meanwhile waits on a barrier Apollo 5 never resolves on success: the
+    // process then hung until SIGKILL instead of exiting.
+    stopOnTerminationSignals: false,
     plugins: [
       config.env === 'production'
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
