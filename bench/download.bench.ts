@@ -5,7 +5,7 @@ import { getCounting, timed } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
 import { BenchStack, GLIMPSE_BUCKET } from './stack';
-import { fmtCell, medians, rotate, ThroughputCell } from './upload.bench';
+import { context, fmtCell, medians, rotate, ThroughputCell } from './upload.bench';
 
 type DownloadVariant = 'downloadUrl' | 'direct' | 'rawGet';
 const VARIANTS: DownloadVariant[] = ['downloadUrl', 'direct', 'rawGet'];
@@ -32,7 +32,7 @@ export async function benchDownloads(stack: BenchStack, plan: Plan, sender: Benc
       const samples: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < plan.rounds; r++) {
         for (const v of rotate(VARIANTS, r)) {
-          const ms = await timed(clients, perClient, () => run[v]());
+          const ms = await timed(clients, perClient, () => run[v]().catch((e) => Promise.reject(context(e, v, size, clients))));
           samples[v].push((clients * perClient * size) / MiB / (ms / 1000));
         }
       }

@@ -1,7 +1,11 @@
 import http from 'node:http';
 
-/** One keep-alive agent for every client request the bench makes, as a phone app would hold. */
-export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+/**
+ * One keep-alive agent for every client request the bench makes, as a phone app would hold.
+ * Node honours a server's `Keep-Alive: timeout=N` only when the agent has a timeout of its own;
+ * without one it reuses sockets the server has just closed (ECONNRESET under load).
+ */
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 30_000 });
 
 export interface HttpResult {
   status: number;

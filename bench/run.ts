@@ -73,6 +73,12 @@ async function main(): Promise<void> {
       const r = await benchImages(stack, plan, viewer, log);
       results.images = { ...r, ratio: r.large.p50 / r.small.p50 };
     }
+  } catch (e) {
+    // What the servers said is usually the why.
+    for (const svc of [stack.glimpse, stack.bareUpload, stack.bareApollo]) {
+      if (svc.stderr().trim()) log(`${svc.name} stderr (last lines):\n${svc.stderr().split('\n').slice(-30).join('\n')}`);
+    }
+    throw e;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -41,7 +41,7 @@ export async function benchUploads(stack: BenchStack, plan: Plan, senders: Bench
       const samples: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < plan.rounds; r++) {
         for (const v of rotate(VARIANTS, r)) {
-          const ms = await timed(clients, perClient, (c) => run[v](c));
+          const ms = await timed(clients, perClient, (c) => run[v](c).catch((e) => Promise.reject(context(e, v, size, clients))));
           samples[v].push((clients * perClient * size) / MiB / (ms / 1000));
           await emptyAll(stack);
         }
@@ -85,6 +85,11 @@ function bareBody(image: Buffer): PreparedUpload {
 
 async function emptyAll(stack: BenchStack) {
   for (const b of [GLIMPSE_BUCKET, DIRECT_BUCKET, BARE_BUCKET]) await stack.emptyBucket(b);
+}
+
+/** Names the variant and cell a failure happened in. */
+export function context(e: Error, variant: string, size: number, clients: number): Error {
+  return new Error(`${variant} (${size / MiB} MiB × ${clients} clients): ${e?.message ?? e}`, { cause: e });
 }
 
 export function rotate<T>(xs: T[], by: number): T[] {
