@@ -19,6 +19,8 @@ export interface Results {
   machine: { cores: number; cpu: string; node: string; loadavgStart: number[]; loadavgEnd: number[] };
   rounds: number;
   seconds: number;
+  /** Wall time of each section, for keeping BENCH_QUICK under a minute. */
+  sectionSeconds: Record<string, number>;
   upload?: (ThroughputCell & { ratios: Record<string, number> })[];
   download?: (ThroughputCell & { ratios: Record<string, number> })[];
   memory?: { declared: MemoryFigure; undeclared: MemoryFigure };

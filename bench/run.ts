@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { jpegBytes } from '../test/support/factories';
 import { benchDownloads } from './download.bench';
-import { prepareSendImage, register, sendImage } from './glimpse-api';
+import { BenchUser, prepareSendImage, register, sendImage } from './glimpse-api';
 import { benchImages } from './images.bench';
 import { benchMemory } from './memory.bench';
 import { makePlan, MiB } from './plan';
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavgStart: os.loadavg(), loadavgEnd: [] },
     rounds: plan.rounds,
     seconds: 0,
+    sectionSeconds: {},
     goals: [],
   };
 
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     const prefix = 10 + Math.floor(Math.random() * 40);
     const receiver = await register(stack.glimpse.url, prefix, 0);
     const viewer = await register(stack.glimpse.url, prefix, 1);
-    const senders = [];
+    const senders: BenchUser[] = [];
     for (let i = 0; i < Math.max(...plan.upload.clients); i++) senders.push(await register(stack.glimpse.url, prefix, 100 + i));
 
     // Warm the server's code paths and connections before anything is measured.
@@ -62,17 +63,30 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) await sendImage(stack.glimpse.url, warm, MiB);
     await stack.emptyBucket(GLIMPSE_BUCKET);
 
-    if (only.has('memory')) results.memory = await benchMemory(stack, plan, senders[0], receiver, log);
-    if (only.has('upload')) results.upload = (await benchUploads(stack, plan, senders, receiver, log)).map(withUploadRatios);
-    if (only.has('download')) results.download = (await benchDownloads(stack, plan, senders[0], receiver, log)).map(withDownloadRatios);
-    if (only.has('requests')) {
+    results.sectionSeconds.setup = (Date.now() - started) / 1000;
+    const section = async (name: (typeof SECTIONS)[number], run: () => Promise<void>) => {
+      if (!only.has(name)) return;
+      const t = Date.now();
+      await run();
+      results.sectionSeconds[name] = (Date.now() - t) / 1000;
+    };
+    await section('memory', async () => {
+      results.memory = await benchMemory(stack, plan, senders[0], receiver, log);
+    });
+    await section('upload', async () => {
+      results.upload = (await benchUploads(stack, plan, senders, receiver, log)).map(withUploadRatios);
+    });
+    await section('download', async () => {
+      results.download = (await benchDownloads(stack, plan, senders[0], receiver, log)).map(withDownloadRatios);
+    });
+    await section('requests', async () => {
       const r = await benchRequests(stack, plan, viewer, log);
       results.requests = { ...r, ratios: requestRatios(r) };
-    }
-    if (only.has('images')) {
+    });
+    await section('images', async () => {
       const r = await benchImages(stack, plan, viewer, log);
       results.images = { ...r, ratio: r.large.p50 / r.small.p50 };
-    }
+    });
   } catch (e) {
     // What the servers said is usually the why.
     for (const svc of [stack.glimpse, stack.bareUpload, stack.bareApollo]) {

@@ -18,7 +18,7 @@ export interface BenchStack {
   glimpse: Service & { url: string };
   bareUpload: Service & { url: string };
   bareApollo: Service & { url: string };
-  s3: { endpoint: string; accessKey: string; secretKey: string; client: Minio.Client };
+  s3: { endpoint: string; accessKey: string; secretKey: string; client: Minio.Client; pid: number };
   databaseUrl: string;
   /** Removes every object of a bucket (between rounds, untimed: s3rver keeps them on disk). */
   emptyBucket(bucket: string): Promise<void>;
@@ -55,6 +55,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     const endpoint = new URL(s3Info.endpoint);
     const s3 = {
       endpoint: s3Info.endpoint,
+      pid: s3Svc.pid,
       accessKey: 'S3RVER',
       secretKey: 'S3RVER',
       client: new Minio.Client({
