@@ -29,6 +29,8 @@ export interface StackOptions {
   maxImageBytes: number;
   /** Folder for --cpu-prof output of the Glimpse process (BENCH_CPU_PROF). */
   cpuProfDir?: string;
+  /** More node flags for the Glimpse process (e.g. `-r` a probe while investigating). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -94,7 +96,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
         DATA_DIR: dataDir,
       },
       () => waitForHttp(`${glimpseUrl}/healthz`),
-      opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [],
+      [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeArgs ?? [])],
     );
     cleanups.push(() => glimpse.stop());
 
