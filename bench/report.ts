@@ -141,7 +141,7 @@ export function renderTables(r: Results): string {
     out.push(`p50 ratio ${f(r.images.ratio, 2)}`, '');
   }
   out.push('Goals:', '');
-  table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 2), g.target, g.met ? 'yes' : '**no**']));
+  table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
   return out.join('\n');
 }
 
