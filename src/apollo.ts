@@ -61,8 +61,9 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
     csrfPrevention: true,
     logger: log,
     validationRules: armor.validationRules,
-    // main.ts owns SIGTERM/SIGINT and stops HTTP, Apollo and the database in order; Apollo's own
-    // handler racing it left the process hanging at shutdown.
+    // main.ts owns shutdown. Apollo's own SIGTERM handler stops the server first, and a second
+    // stop() called meanwhile waits on a barrier Apollo 5 never resolves on success: the
+    // process then hung until SIGKILL instead of exiting.
     stopOnTerminationSignals: false,
     plugins: [
       ...armor.plugins,

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+import { jpegBytes } from '../test/support/factories';
+import { BenchUser, downloadUrlOf, prepareSendImage, sendImage } from './glimpse-api';
+import { getCounting, timed } from './http';
+import type { Plan } from './plan';
+import { MiB } from './plan';
+import { BenchStack, GLIMPSE_BUCKET } from './stack';
+import { context, fmtCell, medians, rotate, ThroughputCell } from './upload.bench';
+
+type DownloadVariant = 'downloadUrl' | 'direct' | 'rawGet';
+const VARIANTS: DownloadVariant[] = ['downloadUrl', 'direct', 'rawGet'];
+
+/**
+ * Download throughput of a downloadUrl (a plain GET that Glimpse serves by streaming the blob
+ * from S3) beside the same object read straight from the S3 server with minio's getObject, and
+ * with one raw presigned GET.
+ */
+export async function benchDownloads(stack: BenchStack, plan: Plan, sender: BenchUser, receiver: BenchUser, log: (s: string) => void): Promise<ThroughputCell[]> {
+  const cells: ThroughputCell[] = [];
+  for (const size of plan.download.sizes) {
+    const messageKey = await sendImage(stack.glimpse.url, prepareSendImage(sender.token, receiver.uid, jpegBytes(size)), size);
+    const url = await downloadUrlOf(stack.glimpse.url, receiver.token, messageKey);
+    const rawUrl = await stack.s3.client.presignedUrl('GET', GLIMPSE_BUCKET, messageKey, 3600);
+    const run: Record<DownloadVariant, () => Promise<void>> = {
+      downloadUrl: () => getCounting(url, size),
+      direct: async () => consume(await stack.s3.client.getObject(GLIMPSE_BUCKET, messageKey), size),
+      rawGet: () => getCounting(rawUrl, size),
+    };
+    for (const clients of plan.download.clients) {
+      const perClient = plan.download.perClient(size, clients);
+      if (plan.warmup) for (const v of VARIANTS) await timed(clients, 1, () => run[v]());
+      const samples: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+      for (let r = 0; r < plan.rounds; r++) {
+        for (const v of rotate(VARIANTS, r)) {
+          const ms = await timed(clients, perClient, () => run[v]().catch((e) => Promise.reject(context(e, v, size, clients))));
+          samples[v].push((clients * perClient * size) / MiB / (ms / 1000));
+        }
+      }
+      const cell: ThroughputCell = { size, clients, perClient, mibps: medians(samples), samples };
+      log(`download ${size / MiB} MiB × ${clients} clients: ${fmtCell(cell)}`);
+      cells.push(cell);
+    }
+  }
+  return cells;
+}
+
+async function consume(stream: Readable, expected: number): Promise<void> {
+  let n = 0;
+  for await (const c of stream) n += (c as Buffer).length;
+  if (n !== expected) throw new Error(`getObject gave ${n} bytes, expected ${expected}`);
+}

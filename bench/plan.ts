@@ -1,0 +1,48 @@
+const MiB = 1024 * 1024;
+
+/** What one run measures, and how much of it: BENCH_QUICK=1 is the small version (under a minute). */
+export interface Plan {
+  quick: boolean;
+  /** Interleaved rounds per figure; the figure is their median. */
+  rounds: number;
+  /** An untimed round per variant first (connections, JIT); the quick version goes without. */
+  warmup: boolean;
+  /** Quiet time before reading a server's idle RSS. */
+  idleMs: number;
+  upload: { sizes: number[]; clients: number[]; perClient(size: number, clients: number): number };
+  download: { sizes: number[]; clients: number[]; perClient(size: number, clients: number): number };
+  memory: { bytes: number; rounds: number; maxImageBytes: number };
+  requests: { connections: number; seconds: number; rounds: number };
+  images: { smallRows: number; largeRows: number; samples: number; settleMs: number };
+}
+
+export function makePlan(quick: boolean): Plan {
+  const cells = { sizes: [1 * MiB, 10 * MiB], clients: [1, 16] };
+  if (quick) {
+    return {
+      quick,
+      rounds: 1,
+      warmup: false,
+      idleMs: 200,
+      upload: { ...cells, perClient: (size, clients) => (clients > 1 || size > MiB ? 1 : 3) },
+      download: { ...cells, perClient: (size, clients) => (clients > 1 || size > MiB ? 1 : 3) },
+      memory: { bytes: 32 * MiB, rounds: 1, maxImageBytes: 256 * MiB },
+      requests: { connections: 32, seconds: 1, rounds: 1 },
+      images: { smallRows: 1_000, largeRows: 10_000, samples: 30, settleMs: 0 },
+    };
+  }
+  return {
+    quick,
+    rounds: 7,
+    warmup: true,
+    idleMs: 1000,
+    // Enough per round that a round lasts well beyond timer and scheduling noise (~0.2-1 s).
+    upload: { ...cells, perClient: (size, clients) => (clients > 1 ? (size > MiB ? 1 : 3) : size > MiB ? 4 : 16) },
+    download: { ...cells, perClient: (size, clients) => (clients > 1 ? (size > MiB ? 2 : 6) : size > MiB ? 8 : 32) },
+    memory: { bytes: 200 * MiB, rounds: 3, maxImageBytes: 256 * MiB },
+    requests: { connections: 32, seconds: 5, rounds: 3 },
+    images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
+  };
+}
+
+export { MiB };

@@ -1,0 +1,151 @@
+import type { LatencyFigure } from './images.bench';
+import type { MemoryFigure } from './memory.bench';
+import { MiB } from './plan';
+import type { RateFigure } from './requests.bench';
+import type { ThroughputCell } from './upload.bench';
+
+export interface Goal {
+  goal: string;
+  value: number;
+  target: string;
+  met: boolean;
+}
+
+export interface Results {
+  commit: string;
+  dirty: boolean;
+  date: string;
+  quick: boolean;
+  machine: { cores: number; cpu: string; node: string; loadavgStart: number[]; loadavgEnd: number[] };
+  rounds: number;
+  seconds: number;
+  /** Wall time of each section, for keeping BENCH_QUICK under a minute. */
+  sectionSeconds: Record<string, number>;
+  upload?: (ThroughputCell & { ratios: Record<string, number> })[];
+  download?: (ThroughputCell & { ratios: Record<string, number> })[];
+  memory?: { declared: MemoryFigure; undeclared: MemoryFigure };
+  requests?: Record<'register' | 'me' | 'bareQuery', RateFigure> & { ratios: Record<string, number> };
+  images?: { small: LatencyFigure; large: LatencyFigure; ratio: number };
+  goals: Goal[];
+}
+
+export function withUploadRatios(cell: ThroughputCell) {
+  const m = cell.mibps;
+  return { ...cell, ratios: { 'sendImage/direct': m.sendImage / m.direct, 'sendImage/bare': m.sendImage / m.bare, 'sendImage/rawPut': m.sendImage / m.rawPut } };
+}
+
+export function withDownloadRatios(cell: ThroughputCell) {
+  const m = cell.mibps;
+  return { ...cell, ratios: { 'downloadUrl/direct': m.downloadUrl / m.direct, 'downloadUrl/rawGet': m.downloadUrl / m.rawGet } };
+}
+
+export function requestRatios(r: Record<'register' | 'me' | 'bareQuery', RateFigure>) {
+  return {
+    'register/bareQuery': r.register.rps / r.bareQuery.rps,
+    'me/bareQuery': r.me.rps / r.bareQuery.rps,
+    'register p99/p50': r.register.p99 / r.register.p50,
+    'me p99/p50': r.me.p99 / r.me.p50,
+  };
+}
+
+/** The issue's goals, checked against one run's ratios. */
+export function checkGoals(r: Results): Goal[] {
+  const goals: Goal[] = [];
+  const add = (goal: string, value: number, op: '>=' | '<=', bound: number) =>
+    goals.push({ goal, value: round(value, 3), target: `${op} ${bound}`, met: op === '>=' ? value >= bound : value <= bound });
+  for (const c of r.upload ?? []) {
+    add(`upload ${cellName(c)}: sendImage ÷ direct putObject`, c.ratios['sendImage/direct'], '>=', 0.9);
+    add(`upload ${cellName(c)}: sendImage ÷ bare handler`, c.ratios['sendImage/bare'], '>=', 0.97);
+  }
+  for (const c of r.download ?? []) add(`download ${cellName(c)}: downloadUrl ÷ direct getObject`, c.ratios['downloadUrl/direct'], '>=', 0.9);
+  if (r.memory) {
+    for (const mode of ['declared', 'undeclared'] as const) {
+      const m = r.memory[mode];
+      add(`${m.bytes / MiB} MiB upload, size ${mode}: RSS growth (MiB)`, m.growthMiB, '<=', 32);
+    }
+  }
+  if (r.requests) {
+    add('register ÷ bare Apollo query (req/s)', r.requests.ratios['register/bareQuery'], '>=', 0.4);
+    add('register p99 ÷ p50', r.requests.ratios['register p99/p50'], '<=', 3);
+  }
+  if (r.images) add(`images p50 at ${r.images.large.rows} rows ÷ at ${r.images.small.rows}`, r.images.ratio, '<=', 1.5);
+  return goals;
+}
+
+export function cellName(c: { size: number; clients: number }): string {
+  return `${c.size / MiB} MiB × ${c.clients}`;
+}
+
+/** The run as Markdown tables (printed, and pasted into bench/README.md). */
+export function renderTables(r: Results): string {
+  const out: string[] = [];
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  const table = (head: string[], rows: (string | number)[][]) => {
+    out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    for (const row of rows) out.push(`| ${row.join(' | ')} |`);
+    out.push('');
+  };
+  out.push(
+    `Commit ${r.commit}${r.dirty ? ' (with uncommitted changes)' : ''}, ${r.date}, ${r.quick ? 'BENCH_QUICK (small version), ' : ''}` +
+      `${r.machine.cores} cores (${r.machine.cpu}), Node ${r.machine.node}, load average ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start; ` +
+      `medians of ${r.rounds} interleaved rounds; ${f(r.seconds, 0)} s in all.`,
+    '',
+  );
+  if (r.upload) {
+    out.push('Upload throughput, MiB/s (clients × uploads each per round):', '');
+    table(
+      ['size × clients', 'sendImage', 'direct putObject', 'raw PUT', 'bare busboy→minio', '÷ direct', '÷ bare', '÷ raw PUT'],
+      r.upload.map((c) => [
+        `${cellName(c)} (×${c.perClient})`, f(c.mibps.sendImage), f(c.mibps.direct), f(c.mibps.rawPut), f(c.mibps.bare),
+        f(c.ratios['sendImage/direct'], 2), f(c.ratios['sendImage/bare'], 2), f(c.ratios['sendImage/rawPut'], 2),
+      ]),
+    );
+  }
+  if (r.download) {
+    out.push('Download throughput, MiB/s:', '');
+    table(
+      ['size × clients', 'downloadUrl', 'direct getObject', 'raw GET', '÷ direct', '÷ raw GET'],
+      r.download.map((c) => [
+        `${cellName(c)} (×${c.perClient})`, f(c.mibps.downloadUrl), f(c.mibps.direct), f(c.mibps.rawGet),
+        f(c.ratios['downloadUrl/direct'], 2), f(c.ratios['downloadUrl/rawGet'], 2),
+      ]),
+    );
+  }
+  if (r.memory) {
+    out.push('Server RSS while one large upload streams, MiB:', '');
+    table(
+      ['upload', 'idle', 'peak', 'growth'],
+      (['declared', 'undeclared'] as const).map((mode) => {
+        const m = r.memory![mode];
+        return [`${m.bytes / MiB} MiB, size ${mode}`, f(m.idleMiB), f(m.peakMiB), f(m.growthMiB)];
+      }),
+    );
+  }
+  if (r.requests) {
+    const q = r.requests;
+    out.push('Request rates at 32 connections (autocannon):', '');
+    table(
+      ['request', 'req/s', 'p50 ms', 'p99 ms', 'p99 ÷ p50', '÷ bare query'],
+      (['register', 'me', 'bareQuery'] as const).map((t) => [
+        t === 'bareQuery' ? 'bare Apollo `{ hello }`' : t, f(q[t].rps, 0), f(q[t].p50, 0), f(q[t].p99, 0),
+        f(q[t].p99 / q[t].p50, 2), t === 'bareQuery' ? '' : f(q[t].rps / q.bareQuery.rps, 2),
+      ]),
+    );
+  }
+  if (r.images) {
+    out.push('`images` latency, one request at a time, ms:', '');
+    table(
+      ['messages in the table', 'p50', 'p99'],
+      [r.images.small, r.images.large].map((x) => [String(x.rows), f(x.p50, 2), f(x.p99, 2)]),
+    );
+    out.push(`p50 ratio ${f(r.images.ratio, 2)}`, '');
+  }
+  out.push('Goals:', '');
+  table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
+  return out.join('\n');
+}
+
+function round(x: number, d: number): number {
+  const k = 10 ** d;
+  return Math.round(x * k) / k;
+}

@@ -1,0 +1,128 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { jpegBytes } from '../test/support/factories';
+import { benchDownloads } from './download.bench';
+import { BenchUser, prepareSendImage, register, sendImage } from './glimpse-api';
+import { benchImages } from './images.bench';
+import { benchMemory } from './memory.bench';
+import { makePlan, MiB } from './plan';
+import { benchRequests } from './requests.bench';
+import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
+import { ROOT, startBenchStack, GLIMPSE_BUCKET } from './stack';
+import { benchUploads } from './upload.bench';
+
+/**
+ * `npm run bench`: starts everything on loopback, measures the upload and download paths, memory,
+ * request rates and `images` latency against their baselines, prints the tables and writes
+ * bench/results.json. The bench's own knobs (it is a tool, not the server):
+ *   BENCH_QUICK=1       the small version (under a minute)
+ *   BENCH_OUT=path      where results.json goes (default bench/results.json)
+ *   BENCH_ONLY=a,b      only these sections: memory, upload, download, requests, images
+ *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
+ */
+const SECTIONS = ['memory', 'upload', 'download', 'requests', 'images'] as const;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const env = process.env;
+  const plan = makePlan(env.BENCH_QUICK === '1');
+  const only = new Set((env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
+  const outFile = path.resolve(env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results.json'));
+  const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+  const results: Results = {
+    ...commitOf(),
+    date: new Date().toISOString(),
+    quick: plan.quick,
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavgStart: os.loadavg(), loadavgEnd: [] },
+    rounds: plan.rounds,
+    seconds: 0,
+    sectionSeconds: {},
+    goals: [],
+  };
+
+  log(`starting s3rver, MariaDB database, Glimpse (production), bare upload handler, bare Apollo${plan.quick ? ' (BENCH_QUICK)' : ''}`);
+  const stack = await startBenchStack({
+    maxImageBytes: plan.memory.maxImageBytes,
+    cpuProfDir: env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined,
+  });
+  const stop = () => void stack.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const receiver = await register(stack.glimpse.url, 'fixed', 0);
+    const viewer = await register(stack.glimpse.url, 'fixed', 1);
+    const senders: BenchUser[] = [];
+    for (let i = 0; i < Math.max(...plan.upload.clients); i++) senders.push(await register(stack.glimpse.url, 'fixed', 100 + i));
+
+    // Warm the server's code paths and connections before anything is measured.
+    const warm = prepareSendImage(senders[0].token, receiver.uid, jpegBytes(MiB));
+    for (let i = 0; i < 5; i++) await sendImage(stack.glimpse.url, warm, MiB);
+    await stack.emptyBucket(GLIMPSE_BUCKET);
+
+    results.sectionSeconds.setup = (Date.now() - started) / 1000;
+    const section = async (name: (typeof SECTIONS)[number], run: () => Promise<void>) => {
+      if (!only.has(name)) return;
+      const t = Date.now();
+      await run();
+      results.sectionSeconds[name] = (Date.now() - t) / 1000;
+    };
+    await section('memory', async () => {
+      results.memory = await benchMemory(stack, plan, senders[0], receiver, log);
+    });
+    await section('upload', async () => {
+      results.upload = (await benchUploads(stack, plan, senders, receiver, log)).map(withUploadRatios);
+    });
+    await section('download', async () => {
+      results.download = (await benchDownloads(stack, plan, senders[0], receiver, log)).map(withDownloadRatios);
+    });
+    await section('requests', async () => {
+      const r = await benchRequests(stack, plan, viewer, log);
+      results.requests = { ...r, ratios: requestRatios(r) };
+    });
+    await section('images', async () => {
+      const r = await benchImages(stack, plan, viewer, log);
+      results.images = { ...r, ratio: r.large.p50 / r.small.p50 };
+    });
+  } catch (e) {
+    // What the servers said is usually the why.
+    for (const svc of [stack.glimpse, stack.bareUpload, stack.bareApollo]) {
+      if (svc.stderr().trim()) log(`${svc.name} stderr (last lines):\n${svc.stderr().split('\n').slice(-30).join('\n')}`);
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await stack.stop();
+  }
+
+  results.machine.loadavgEnd = os.loadavg();
+  results.seconds = (Date.now() - started) / 1000;
+  results.goals = checkGoals(results);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${renderTables(results)}\n`);
+  log(`wrote ${path.relative(process.cwd(), outFile) || outFile}`);
+}
+
+function commitOf(): { commit: string; dirty: boolean } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
+    // The results file itself changing does not make the measured code dirty.
+    const dirty = status.split('\n').some((l) => l.trim() && !/bench\/(results\.json|README\.md)$/.test(l));
+    return { commit, dirty };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`bench failed: ${e?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,143 @@
+import { smsTestNumbersEnv } from './glimpse-api';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as Minio from 'minio';
+import { createTestDatabase } from '../test/support/mysql';
+import { agent } from './http';
+import { freePort, Service, startService, waitForHttp } from './procs';
+
+/** The repository's root, from dist/bench/. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist');
+
+export const GLIMPSE_BUCKET = 'glimpse-images';
+export const DIRECT_BUCKET = 'bench-direct';
+export const BARE_BUCKET = 'bench-bare';
+
+export interface BenchStack {
+  glimpse: Service & { url: string };
+  bareUpload: Service & { url: string };
+  bareApollo: Service & { url: string };
+  s3: { endpoint: string; accessKey: string; secretKey: string; client: Minio.Client; pid: number };
+  databaseUrl: string;
+  /** Removes every object of a bucket (between rounds, untimed: s3rver keeps them on disk). */
+  emptyBucket(bucket: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  maxImageBytes: number;
+  /** Folder for --cpu-prof output of the Glimpse process (BENCH_CPU_PROF). */
+  cpuProfDir?: string;
+  /** More node flags for the Glimpse process (e.g. `-r` a probe while investigating). */
+  nodeArgs?: string[];
+}
+
+/**
+ * Everything on loopback, each in its own process: s3rver, a fresh MariaDB database, Glimpse
+ * built for production, the bare express + busboy upload handler, and a bare Apollo server.
+ */
+export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch((e) => process.stderr.write(`cleanup: ${e?.message ?? e}\n`));
+  };
+  try {
+    const production = { NODE_ENV: 'production' };
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-bench-'));
+    cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+    const s3Svc = await startService('s3rver', path.join(DIST, 'test/support/s3.server.js'), production, async (svc) => void (await svc.firstLine));
+    const s3Info = JSON.parse(await s3Svc.firstLine) as { endpoint: string; directory: string };
+    const s3Dir = s3Info.directory;
+    cleanups.push(async () => {
+      await s3Svc.stop();
+      fs.rmSync(s3Dir, { recursive: true, force: true });
+    });
+    const endpoint = new URL(s3Info.endpoint);
+    const s3 = {
+      endpoint: s3Info.endpoint,
+      pid: s3Svc.pid,
+      accessKey: 'S3RVER',
+      secretKey: 'S3RVER',
+      client: new Minio.Client({
+        endPoint: endpoint.hostname,
+        port: Number(endpoint.port),
+        useSSL: false,
+        accessKey: 'S3RVER',
+        secretKey: 'S3RVER',
+        region: 'us-east-1',
+        transportAgent: agent,
+      }),
+    };
+    await s3.client.makeBucket(DIRECT_BUCKET, 'us-east-1');
+
+    const db = await createTestDatabase('glimpse_bench');
+    cleanups.push(db.drop);
+
+    const glimpsePort = await freePort();
+    const glimpseUrl = `http://127.0.0.1:${glimpsePort}`;
+    const glimpse = await startService(
+      'glimpse',
+      path.join(DIST, 'src/main.js'),
+      {
+        ...production,
+        HOST: '127.0.0.1',
+        PORT: String(glimpsePort),
+        DATABASE_URL: db.url,
+        S3_ENDPOINT: s3.endpoint,
+        S3_ACCESS_KEY: s3.accessKey,
+        S3_SECRET_KEY: s3.secretKey,
+        S3_BUCKET: GLIMPSE_BUCKET,
+        MAX_IMAGE_BYTES: String(opts.maxImageBytes),
+        DOWNLOAD_URL_TTL_SECONDS: '3600',
+        LOG_LEVEL: 'warn',
+        // Production refuses the log SMS provider; the bench registers only test numbers, so the
+        // Aliyun settings are never used (its endpoint is a closed port).
+        SMS_PROVIDER: 'aliyun',
+        ALIYUN_ACCESS_KEY_ID: 'bench',
+        ALIYUN_ACCESS_KEY_SECRET: 'bench',
+        ALIYUN_SMS_SIGN_NAME: 'bench',
+        ALIYUN_SMS_TEMPLATE_CODE: 'SMS_0',
+        ALIYUN_SMS_ENDPOINT: 'http://127.0.0.1:9',
+        SMS_TEST_NUMBERS: smsTestNumbersEnv(),
+        RATE_LIMIT_MULTIPLIER: '100000',
+        DATA_DIR: dataDir,
+      },
+      () => waitForHttp(`${glimpseUrl}/healthz`),
+      [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeArgs ?? [])],
+    );
+    cleanups.push(() => glimpse.stop());
+
+    const bareUpload = await startService(
+      'bare-upload',
+      path.join(DIST, 'bench/bare-upload.server.js'),
+      { ...production, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKey, S3_SECRET_KEY: s3.secretKey, S3_BUCKET: BARE_BUCKET },
+      async (svc) => void (await svc.firstLine),
+    );
+    cleanups.push(() => bareUpload.stop());
+    const bareApollo = await startService('bare-apollo', path.join(DIST, 'bench/bare-apollo.server.js'), production, async (svc) => void (await svc.firstLine));
+    cleanups.push(() => bareApollo.stop());
+
+    const emptyBucket = async (bucket: string) => {
+      const names: string[] = [];
+      for await (const o of s3.client.listObjectsV2(bucket, '', true)) if ((o as { name?: string }).name) names.push((o as { name: string }).name);
+      for (let i = 0; i < names.length; i += 16) await Promise.all(names.slice(i, i + 16).map((n) => s3.client.removeObject(bucket, n)));
+    };
+
+    return {
+      glimpse: Object.assign(glimpse, { url: glimpseUrl }),
+      bareUpload: Object.assign(bareUpload, { url: JSON.parse(await bareUpload.firstLine).url as string }),
+      bareApollo: Object.assign(bareApollo, { url: JSON.parse(await bareApollo.firstLine).url as string }),
+      s3,
+      databaseUrl: db.url,
+      emptyBucket,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+
+/**
+ * `npm run bench` must keep working: this runs its small version (BENCH_QUICK=1) end to end and
+ * checks that results.json holds every figure. It asserts no speed: numbers come from the bench.
+ */
+describe('benchmark (BENCH_QUICK=1)', function () {
+  this.timeout(180_000);
+
+  it('runs end to end and writes every figure, baseline and ratio to results.json', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-bench-test-'));
+    const out = path.join(dir, 'results.json');
+    try {
+      const child = spawn(process.execPath, [path.resolve(__dirname, '../../bench/run.js')], {
+        env: { ...process.env, BENCH_QUICK: '1', BENCH_OUT: out },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+      child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code, output).to.equal(0);
+
+      const r = JSON.parse(fs.readFileSync(out, 'utf8'));
+      const figure = (x: unknown, label: string) => expect(Number.isFinite(x) && (x as number) >= 0, `${label} = ${x}`).to.equal(true);
+      expect(r.quick).to.equal(true);
+      expect(r.commit).to.match(/^[0-9a-f]{7,}$|^unknown$/);
+      figure(r.machine.cores, 'cores');
+
+      const cells = (xs: { size: number; clients: number }[]) => xs.map((c) => `${c.size}x${c.clients}`).sort();
+      const matrix = ['10485760x1', '10485760x16', '1048576x1', '1048576x16'];
+      expect(cells(r.upload)).to.deep.equal(matrix);
+      for (const c of r.upload) {
+        for (const v of ['sendImage', 'direct', 'rawPut', 'bare']) figure(c.mibps[v], `upload ${v}`);
+        for (const k of ['sendImage/direct', 'sendImage/bare', 'sendImage/rawPut']) figure(c.ratios[k], `upload ${k}`);
+      }
+      expect(cells(r.download)).to.deep.equal(matrix);
+      for (const c of r.download) {
+        for (const v of ['downloadUrl', 'direct', 'rawGet']) figure(c.mibps[v], `download ${v}`);
+        for (const k of ['downloadUrl/direct', 'downloadUrl/rawGet']) figure(c.ratios[k], `download ${k}`);
+      }
+      for (const mode of ['declared', 'undeclared']) {
+        for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.memory[mode][k], `memory ${mode} ${k}`);
+        expect(Number.isFinite(r.memory[mode].growthMiB), `memory ${mode} growth`).to.equal(true);
+      }
+      for (const t of ['register', 'me', 'bareQuery']) for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
+      for (const k of ['register/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50']) figure(r.requests.ratios[k], k);
+      for (const size of ['small', 'large']) for (const k of ['rows', 'p50', 'p99']) figure(r.images[size][k], `images ${size} ${k}`);
+      expect(r.images.large.rows).to.be.greaterThan(r.images.small.rows);
+      figure(r.images.ratio, 'images ratio');
+      expect(r.goals).to.have.length(17);
+      for (const g of r.goals) expect(g.met, g.goal).to.be.a('boolean');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
