@@ -1,7 +1,7 @@
+export { freePort } from '../test/support/stack';
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 
 /** A child process the bench started, and how to stop it. */
 export interface Service {
@@ -94,16 +94,6 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** VmRSS and VmHWM (peak since the last reset) of a process, in bytes. */
 export function memoryOf(pid: number): { rss: number; hwm: number } {

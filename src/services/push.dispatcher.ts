@@ -1,17 +1,12 @@
 import { MAX_PUSH_TTL_MS, PushProvider, PushResult } from '../adapters/push-provider';
+import type { PushConfig } from '../config';
 import type { Logger } from '../logger';
 import type { ClaimedPushJob, PushJobOutcome, PushJobRepository } from '../repositories/push-job.repository';
 import type { PushWaker } from './push.outbox';
 import { pushAlert } from './push.payloads';
 
-export interface PushDispatcherOptions {
-  pollMs: number;
-  batchSize: number;
-  maxAttempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  leaseMs: number;
-}
+/** The dispatcher is tuned by the push settings (src/config.ts documents each). */
+export type PushDispatcherOptions = PushConfig;
 
 /** What one pass did, for tests and logs. */
 export interface DispatchCounts {
