@@ -32,6 +32,8 @@ export class TypeormImageRepository implements ImageRepository {
         await tx.getRepository(Image).update({ id: In(ids) }, { gcLeaseUntil: new Date(now.getTime() + leaseMs) });
         await tx.getRepository(Message).update({ imageId: In(ids), exist: true }, { exist: false, endReason: 'expired', endedAt: now });
         await tx.getRepository(Image).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now });
+        // Every message of these images has ended: their keys go in this same commit.
+        await tx.getRepository(Image).update({ id: In(ids) }, { wrappedKey: null });
         return tx.getRepository(Image).findBy({ id: In(ids) });
       });
   }
@@ -59,7 +61,7 @@ export class TypeormImageRepository implements ImageRepository {
   closeMissing(imageId: number, now: Date): Promise<number> {
     return inTransaction(this.db, async (tx) => {
         const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
-        await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now });
+        await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, wrappedKey: null });
         return ended.affected ?? 0;
       });
   }

@@ -7,6 +7,9 @@ export interface NewImage {
   filetype: string;
   size: number;
   sha256: string;
+  /** How the blob is sealed and its wrapped key; both null for a blob stored as sent. */
+  cipher: string | null;
+  wrappedKey: string | null;
   expiresAt: Date;
   createdAt: Date;
   /** True when no blob was stored (every message is born ended): the image is over at once. */

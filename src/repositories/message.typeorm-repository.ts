@@ -26,7 +26,7 @@ export class TypeormMessageRepository implements MessageRepository {
     return inTransaction(this.db, async (tx) => {
         const { discarded, ...facts } = image;
         const over = discarded ? facts.createdAt : null;
-        const img = tx.getRepository(Image).create({ ...facts, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+        const img = tx.getRepository(Image).create({ ...facts, wrappedKey: discarded ? null : facts.wrappedKey, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
         await tx.getRepository(Image).insert(img);
         const rows = messages.map((m) =>
           Object.assign(new Message(), {
@@ -92,7 +92,8 @@ export class TypeormMessageRepository implements MessageRepository {
           await tx.getRepository(Message).update({ id: found.id }, { exist: false, endReason: reason, endedAt: now });
           const live = await tx.getRepository(Message).countBy({ imageId: found.imageId, exist: true });
           if (live === 0) {
-            await tx.getRepository(Image).update({ id: image.id }, { endedAt: now });
+            // The key goes in the same commit as the last message: from then on no copy of the blob can be read.
+            await tx.getRepository(Image).update({ id: image.id }, { endedAt: now, wrappedKey: null });
             orphanedImage = image;
           }
         }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
 import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import { Message } from '../entities/message.entity';
@@ -19,6 +19,7 @@ import type { Logger } from '../logger';
 import type { MessageRepository, NewMessage } from '../repositories/message.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
+import { CIPHER_NAME, KeyWrapper, newImageKey, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -35,6 +36,10 @@ export interface ImageServiceOptions {
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
   publicUrl: string;
+  /** ENCRYPTION_KEY: wraps each image's key. Without it (unit tests) blobs are stored as sent. */
+  keys?: KeyWrapper;
+  /** False only for the benchmark's comparison (ENCRYPTION=off): new blobs are stored as sent. */
+  encryptUploads?: boolean;
 }
 
 export interface Download {
@@ -177,6 +182,8 @@ export class ImageService {
             filetype: stored.filetype,
             size: stored.size,
             sha256: stored.sha256,
+            cipher: stored.cipher,
+            wrappedKey: stored.wrappedKey,
             createdAt: sendTime,
             expiresAt,
             discarded: !keep,
@@ -219,6 +226,14 @@ export class ImageService {
     const filetype = await sniffImageType(head);
     if (!filetype) throw new UnsupportedMediaTypeError();
     const meter = new ImageMeter(this.options.maxImageBytes, size);
+    // The key exists only in memory until the row that holds it (wrapped) is committed.
+    const sealing = name !== null && this.options.keys && this.options.encryptUploads !== false ? newImageKey() : null;
+    let body: Readable = meter;
+    if (sealing) {
+      const encryptor = new SegmentEncryptor(sealing);
+      meter.once('error', (e) => encryptor.destroy(e));
+      body = meter.pipe(encryptor);
+    }
     meter.write(head);
     if (ended) meter.end();
     else {
@@ -227,8 +242,8 @@ export class ImageService {
       source.pipe(meter);
     }
     try {
-      if (name === null) await discard(meter);
-      else await this.blobs.put(name, meter, { size, contentType: filetype });
+      if (name === null) await discard(body);
+      else await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size), contentType: sealing ? 'application/octet-stream' : filetype });
     } catch (e) {
       source.unpipe(meter);
       const reason = meter.errored ?? e;
@@ -236,7 +251,13 @@ export class ImageService {
       this.log.error({ err: e, name }, 'blob store write failed');
       throw new StorageError(e);
     }
-    return { filetype, size: meter.bytes, sha256: meter.digest() };
+    return {
+      filetype,
+      size: meter.bytes,
+      sha256: meter.digest(),
+      cipher: sealing ? CIPHER_NAME : null,
+      wrappedKey: sealing ? this.options.keys!.wrap(sealing, name!) : null,
+    };
   }
 
   /** One message addressed to the viewer; everyone else is told it does not exist. */
@@ -288,8 +309,14 @@ export class ImageService {
     const message = await this.messages.findByKey(checked.messageKey);
     if (!message || !this.withExpiry(message).exist) throw new NotFoundError('Image');
     try {
-      const stream = await this.blobs.get(message.image.objectName);
-      return { stream, size: message.image.size, filetype: message.image.filetype };
+      const image = message.image;
+      if (image.cipher === null) return { stream: await this.blobs.get(image.objectName), size: image.size, filetype: image.filetype };
+      if (!image.wrappedKey || !this.options.keys) throw new NotFoundError('Image');
+      const key = this.options.keys.unwrap(image.wrappedKey, image.objectName);
+      const sealed = await this.blobs.get(image.objectName);
+      // pipeline: a failure on either side (a tampered segment, a reader gone) closes both.
+      const plain = pipeline(sealed, new SegmentDecryptor(key, image.size), () => undefined);
+      return { stream: plain, size: image.size, filetype: image.filetype };
     } catch (e) {
       if (e instanceof BlobNotFoundError) {
         this.log.warn({ messageId: message.id }, 'live message has no blob');

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { BlobNotFoundError, BlobStore } from '../../src/adapters/blob-store';
+import { BlobNotFoundError, BlobStore, ByteRange } from '../../src/adapters/blob-store';
 import type { RateDecision, RateLimitCharge, RateLimiter } from '../../src/adapters/rate-limiter';
 import { SmsDeliveryError, SmsProvider, VerificationSms } from '../../src/adapters/sms-provider';
 import type { RateLimitName, RateLimitRule } from '../../src/config';
@@ -123,6 +123,7 @@ export class FakeMessageRepository implements MessageRepository {
       Object.assign(m, { exist: false, endReason: reason, endedAt: now });
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) {
         m.image.endedAt = now;
+        m.image.wrappedKey = null;
         orphanedImage = m.image;
       }
     }
@@ -156,10 +157,10 @@ export class MemoryBlobStore implements BlobStore {
     this.blobs.set(name, { bytes: Buffer.concat(chunks), contentType: opts.contentType, modifiedAt: new Date() });
   }
 
-  async get(name: string) {
+  async get(name: string, range?: ByteRange) {
     const b = this.blobs.get(name);
     if (!b) throw new BlobNotFoundError(name);
-    return ReadableStream.from([b.bytes]);
+    return ReadableStream.from([range ? b.bytes.subarray(range.start, range.start + range.length) : b.bytes]);
   }
 
   async delete(name: string) {
