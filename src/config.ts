@@ -113,6 +113,8 @@ export interface Config {
   encryptionKey: Buffer | null;
   /** False only for the benchmark's comparison (ENCRYPTION=off): new images are stored unencrypted. */
   encryptUploads: boolean;
+  /** A fully downloaded, unconfirmed message is confirmed this long after its first complete download. */
+  autoConfirmSeconds: number;
   /** How often each instance ends expired images and deletes their blobs. */
   sweepIntervalSeconds: number;
   /** How often each instance looks for blobs with no row and rows with no blob. */
@@ -358,6 +360,7 @@ export function loadConfig(env: Env = process.env): Config {
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),
     encryptionKey,
     encryptUploads,
+    autoConfirmSeconds: int('AUTO_CONFIRM_SECONDS', 300, 1, 7 * 86_400),
     sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
     orphanGcIntervalSeconds: int('ORPHAN_GC_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
     orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),

@@ -182,6 +182,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         publicUrl: config.publicUrl,
         keys,
         encryptUploads: config.encryptUploads,
+        autoConfirmSeconds: config.autoConfirmSeconds,
       },
       log,
       undefined,
@@ -196,7 +197,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
     const scheduler = new Scheduler(log)
       .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
-      .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans());
+      .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans())
+      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm());
     const health = new HealthService(
       [
         { name: 'database', ping: async () => void (await db.query('SELECT 1')) },

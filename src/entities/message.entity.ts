@@ -67,6 +67,10 @@ export class Message {
   @Column({ name: 'ended_at', type: 'datetime', precision: 3, nullable: true })
   endedAt: Date | null;
 
+  /** The first complete download; an unconfirmed message is confirmed AUTO_CONFIRM_SECONDS later. */
+  @Column({ name: 'downloaded_at', type: 'datetime', precision: 3, nullable: true })
+  downloadedAt: Date | null;
+
   @Field(() => String, { description: 'MIME type decided from the image bytes' })
   get filetype(): string {
     return this.image.filetype;

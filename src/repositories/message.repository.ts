@@ -52,4 +52,12 @@ export interface MessageRepository {
   /** Ends the receiver's message (idempotent) in one transaction. */
   endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult>;
   markBlobDeleted(imageId: number, now: Date): Promise<void>;
+  /** A new one-time download grant for the message; returns its id. */
+  createGrant(messageId: number, now: Date): Promise<number>;
+  /** The grant's message id and whether it is used up; null when there is no such grant. */
+  findGrant(grantId: number): Promise<{ messageId: number; completed: boolean } | null>;
+  /** The grant served a complete download: it is used up, and the message counts as downloaded from now (the first time). */
+  completeGrant(grantId: number, messageId: number, now: Date): Promise<void>;
+  /** Live messages fully downloaded before `before` and not confirmed, oldest first. */
+  listDownloadedBefore(before: Date, limit: number): Promise<{ messageKey: string; receiverUid: number }[]>;
 }

@@ -1,4 +1,5 @@
-import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, IsNull, SelectQueryBuilder } from 'typeorm';
+import { DownloadGrant } from '../entities/download-grant.entity';
 import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
 import { inTransaction } from '../database';
@@ -37,6 +38,7 @@ export class TypeormMessageRepository implements MessageRepository {
             exist: !m.endReason,
             endReason: m.endReason ?? null,
             endedAt: m.endReason ? m.sendTime : null,
+            downloadedAt: null,
           }),
         );
         await insertMessages(tx, rows);
@@ -104,6 +106,35 @@ export class TypeormMessageRepository implements MessageRepository {
 
   async markBlobDeleted(imageId: number, now: Date): Promise<void> {
     await this.db.getRepository(Image).update({ id: imageId }, { blobDeletedAt: now });
+  }
+
+  async createGrant(messageId: number, now: Date): Promise<number> {
+    const result = await this.db.getRepository(DownloadGrant).insert({ messageId, createdAt: now, completedAt: null });
+    return Number(result.identifiers[0].id);
+  }
+
+  async findGrant(grantId: number) {
+    const grant = await this.db.getRepository(DownloadGrant).findOneBy({ id: grantId });
+    return grant ? { messageId: grant.messageId, completed: grant.completedAt !== null } : null;
+  }
+
+  completeGrant(grantId: number, messageId: number, now: Date): Promise<void> {
+    return inTransaction(this.db, async (tx) => {
+      await tx.getRepository(DownloadGrant).update({ id: grantId, completedAt: IsNull() }, { completedAt: now });
+      await tx.getRepository(Message).update({ id: messageId, downloadedAt: IsNull() }, { downloadedAt: now });
+    });
+  }
+
+  async listDownloadedBefore(before: Date, limit: number) {
+    const rows = await this.db
+      .getRepository(Message)
+      .createQueryBuilder('m')
+      .select(['m.messageKey', 'm.receiverUid'])
+      .where('m.exist = :exist AND m.downloaded_at <= :before', { exist: true, before })
+      .orderBy('m.downloaded_at', 'ASC')
+      .limit(limit)
+      .getMany();
+    return rows.map((m) => ({ messageKey: m.messageKey, receiverUid: m.receiverUid }));
   }
 }
 

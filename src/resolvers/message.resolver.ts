@@ -62,7 +62,7 @@ export class MessageResolver {
     nullable: true,
     description: 'Only for the receiver while exist is true: a short-lived URL a plain GET can fetch',
   })
-  downloadUrl(@Root() message: Message, @Ctx() ctx: Context): string | null {
+  async downloadUrl(@Root() message: Message, @Ctx() ctx: Context): Promise<string | null> {
     return ctx.viewer ? this.imageService.downloadUrl(ctx.viewer, message) : null;
   }
 

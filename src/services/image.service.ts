@@ -8,6 +8,7 @@ import {
   AppError,
   BadInputError,
   ForbiddenError,
+  GoneError,
   isAppError,
   NotFoundError,
   PayloadTooLargeError,
@@ -19,7 +20,7 @@ import type { Logger } from '../logger';
 import type { MessageRepository, NewMessage } from '../repositories/message.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
-import { CIPHER_NAME, KeyWrapper, newImageKey, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -38,14 +39,28 @@ export interface ImageServiceOptions {
   publicUrl: string;
   /** ENCRYPTION_KEY: wraps each image's key. Without it (unit tests) blobs are stored as sent. */
   keys?: KeyWrapper;
+  /** A fully downloaded, unconfirmed message is confirmed this long after its first complete download. */
+  autoConfirmSeconds?: number;
   /** False only for the benchmark's comparison (ENCRYPTION=off): new blobs are stored as sent. */
   encryptUploads?: boolean;
 }
 
 export interface Download {
   stream: Readable;
+  /** The whole image's size. */
   size: number;
   filetype: string;
+  /** The bytes `stream` carries, inclusive (the whole image unless a range was asked for). */
+  start: number;
+  end: number;
+  /** Call once the response has sent every byte of `stream`: with the image's last byte, the grant is used up. */
+  delivered(): Promise<void>;
+}
+
+/** An HTTP byte range (inclusive), already resolved against the image's size. */
+export interface RequestedRange {
+  start: number;
+  end: number;
 }
 
 /** A one-to-one send goes ahead, or (the receiver blocked the sender) is read and discarded. */
@@ -292,31 +307,69 @@ export class ImageService {
     return message;
   }
 
-  /** A short-lived URL a plain GET can fetch, for the receiver of a live message only. */
-  downloadUrl(viewer: User, message: Message): string | null {
+  /**
+   * The original specification deletes an image once it has "finished downloading": a message
+   * fully downloaded but never confirmed is confirmed AUTO_CONFIRM_SECONDS after its first
+   * complete download. Returns how many were confirmed.
+   */
+  async autoConfirm(): Promise<number> {
+    const due = await this.messages.listDownloadedBefore(new Date(this.now().getTime() - (this.options.autoConfirmSeconds ?? 300) * 1000), 100);
+    let done = 0;
+    for (const m of due) {
+      try {
+        await this.confirm({ uid: m.receiverUid } as User, m.messageKey);
+        done++;
+      } catch (err) {
+        this.log.warn({ err }, 'could not auto-confirm a downloaded image; will retry');
+      }
+    }
+    return done;
+  }
+
+  /**
+   * A short-lived URL a plain GET can fetch, for the receiver of a live message only. Each call
+   * makes a new one-time grant: one complete download, then 410.
+   */
+  async downloadUrl(viewer: User, message: Message): Promise<string | null> {
     const now = this.now();
     if (message.receiverUid !== viewer.uid || !message.exist || message.image.expiresAt <= now) return null;
     const until = Math.min(now.getTime() + this.options.downloadUrlTtlSeconds * 1000, message.image.expiresAt.getTime());
-    return `${this.options.publicUrl}/download/${this.tokens.mint(message.messageKey, new Date(until))}`;
+    const grantId = await this.messages.createGrant(message.id, now);
+    return `${this.options.publicUrl}/download/${this.tokens.mint(message.messageKey, new Date(until), grantId)}`;
   }
 
-  /** Opens the bytes behind a download token: FORBIDDEN when forged or expired, NOT_FOUND once gone. */
-  async openDownload(token: string): Promise<Download> {
+  /**
+   * Opens the bytes behind a download token (all, or `range` of them): FORBIDDEN when forged or
+   * expired, NOT_FOUND once the image is gone, GONE once the URL served a complete download.
+   */
+  async openDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Download> {
     const checked = this.tokens.check(token, this.now());
     if (!checked.ok) {
       throw checked.reason === 'expired' ? new ForbiddenError('This download link has expired') : new ForbiddenError('Invalid download link');
     }
-    const message = await this.messages.findByKey(checked.messageKey);
+    const [message, grant] = await Promise.all([this.messages.findByKey(checked.messageKey), this.messages.findGrant(checked.grantId)]);
     if (!message || !this.withExpiry(message).exist) throw new NotFoundError('Image');
+    if (!grant || grant.messageId !== message.id) throw new ForbiddenError('Invalid download link');
+    if (grant.completed) throw new GoneError('This download link has served its one download; ask for the image again for a new one');
+    const image = message.image;
+    const wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
+    const delivered = async () => {
+      if (wanted.end === image.size - 1) await this.messages.completeGrant(checked.grantId, message.id, this.now());
+    };
+    const opened = { size: image.size, filetype: image.filetype, start: wanted.start, end: wanted.end, delivered };
+    const whole = wanted.start === 0 && wanted.end === image.size - 1;
     try {
-      const image = message.image;
-      if (image.cipher === null) return { stream: await this.blobs.get(image.objectName), size: image.size, filetype: image.filetype };
+      if (image.cipher === null) {
+        const stream = await this.blobs.get(image.objectName, whole ? undefined : { start: wanted.start, length: wanted.end - wanted.start + 1 });
+        return { ...opened, stream };
+      }
       if (!image.wrappedKey || !this.options.keys) throw new NotFoundError('Image');
       const key = this.options.keys.unwrap(image.wrappedKey, image.objectName);
-      const sealed = await this.blobs.get(image.objectName);
+      const r = sealedRange(image.size, wanted.start, wanted.end);
+      const sealed = await this.blobs.get(image.objectName, whole ? undefined : { start: r.storedStart, length: r.storedLength });
       // pipeline: a failure on either side (a tampered segment, a reader gone) closes both.
-      const plain = pipeline(sealed, new SegmentDecryptor(key, image.size), () => undefined);
-      return { stream: plain, size: image.size, filetype: image.filetype };
+      const plain = pipeline(sealed, new SegmentDecryptor(key, image.size, wanted.start, wanted.end), () => undefined);
+      return { ...opened, stream: plain };
     } catch (e) {
       if (e instanceof BlobNotFoundError) {
         this.log.warn({ messageId: message.id }, 'live message has no blob');

@@ -83,6 +83,7 @@ export class FakeMessageRepository implements MessageRepository {
         exist: !m.endReason,
         endReason: m.endReason ?? null,
         endedAt: m.endReason ? m.sendTime : null,
+        downloadedAt: null,
       });
       this.messages.push(row);
       const push = pushFor(row);
@@ -133,6 +134,32 @@ export class FakeMessageRepository implements MessageRepository {
   async markBlobDeleted(imageId: number, now: Date) {
     const img = this.images.find((i) => i.id === imageId);
     if (img) img.blobDeletedAt = now;
+  }
+
+  readonly grants: { messageId: number; completedAt: Date | null }[] = [];
+
+  async createGrant(messageId: number) {
+    this.grants.push({ messageId, completedAt: null });
+    return this.grants.length;
+  }
+
+  async findGrant(grantId: number) {
+    const g = this.grants[grantId - 1];
+    return g ? { messageId: g.messageId, completed: g.completedAt !== null } : null;
+  }
+
+  async completeGrant(grantId: number, messageId: number, now: Date) {
+    const g = this.grants[grantId - 1];
+    if (g && !g.completedAt) g.completedAt = now;
+    const m = this.messages.find((x) => x.id === messageId);
+    if (m && !m.downloadedAt) m.downloadedAt = now;
+  }
+
+  async listDownloadedBefore(before: Date, limit: number) {
+    return this.messages
+      .filter((m) => m.exist && m.downloadedAt && m.downloadedAt <= before)
+      .slice(0, limit)
+      .map((m) => ({ messageKey: m.messageKey, receiverUid: m.receiverUid }));
   }
 }
 
