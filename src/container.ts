@@ -37,6 +37,7 @@ import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { KeyWrapper } from './services/image-cipher';
+import { receiptJobs, ReceiptSigner } from './services/receipts';
 import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
 import { ImageService } from './services/image.service';
@@ -69,6 +70,8 @@ export interface Container {
   sms: SmsProvider;
   limiter: RateLimiter;
   health: HealthService;
+  /** Signs image_destroyed receipts; its public key is served at /.well-known/glimpse-receipt-key. */
+  receipts: ReceiptSigner;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -131,6 +134,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const messages = new TypeormMessageRepository(db);
     const secrets = new TypeormSecretRepository(db);
     const downloadSecret = await secrets.getOrCreate('download-url-hmac', () => randomBytes(32).toString('base64'));
+    const receipts = new ReceiptSigner(await secrets.getOrCreate('receipt-ed25519-pkcs8', () => ReceiptSigner.newKey()));
     const keys = new KeyWrapper(config.encryptionKey ?? (await masterKeyFile(config.dataDir, log)));
     // The first server to start records which master key the images are wrapped with; a server
     // with another key would serve nothing readable, so it refuses to start instead.
@@ -183,6 +187,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         keys,
         encryptUploads: config.encryptUploads,
         autoConfirmSeconds: config.autoConfirmSeconds,
+        receipts: receiptJobs(receipts),
       },
       log,
       undefined,
@@ -192,7 +197,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const lifecycle = new LifecycleService(
       new TypeormImageRepository(db),
       blobs,
-      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000 },
+      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
       log,
     );
     const scheduler = new Scheduler(log)
@@ -241,6 +246,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       sms,
       limiter: rateLimiter,
       health,
+      receipts,
       resolvers,
       close: async () => {
         await scheduler.stop();

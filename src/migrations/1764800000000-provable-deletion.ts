@@ -9,7 +9,10 @@ export class ProvableDeletion1764800000000 implements MigrationInterface {
       new TableColumn({ name: 'cipher', type: 'varchar', length: '32', isNullable: true }),
       new TableColumn({ name: 'wrapped_key', type: 'varchar', length: '128', isNullable: true }),
     ]);
-    await q.addColumn('message', new TableColumn({ name: 'downloaded_at', type: 'datetime', precision: 3, isNullable: true }));
+    await q.addColumns('message', [
+      new TableColumn({ name: 'downloaded_at', type: 'datetime', precision: 3, isNullable: true }),
+      new TableColumn({ name: 'screenshot_at', type: 'datetime', precision: 3, isNullable: true }),
+    ]);
     await q.createIndex('message', new TableIndex({ name: 'idx_message_downloaded', columnNames: ['exist', 'downloaded_at'] }));
     await q.createTable(
       new Table({
@@ -29,6 +32,7 @@ export class ProvableDeletion1764800000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.dropTable('download_grant');
     await q.dropIndex('message', 'idx_message_downloaded');
+    await q.dropColumn('message', 'screenshot_at');
     await q.dropColumn('message', 'downloaded_at');
     await q.dropColumn('image', 'wrapped_key');
     await q.dropColumn('image', 'cipher');

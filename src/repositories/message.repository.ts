@@ -30,6 +30,17 @@ export interface NewMessage {
   endReason?: 'blocked';
 }
 
+/** A message whose image's key was just destroyed: its sender gets a receipt. */
+export interface DestroyedMessage {
+  id: number;
+  senderUid: number;
+  endReason: MessageEndReason;
+  destroyedAt: Date;
+}
+
+/** Builds the receipt pushes for the messages of an image whose key is destroyed, in the same transaction. */
+export type ReceiptJobs = (destroyed: DestroyedMessage[]) => NewPushJob[];
+
 export interface EndResult {
   /** The message as it stands after the call; null when the viewer has no such message. */
   message: Message | null;
@@ -50,7 +61,11 @@ export interface MessageRepository {
   /** Live, unexpired messages to the receiver, oldest first, optionally from one sender; none from users the receiver blocked. */
   listPending(receiverUid: number, now: Date, senderPhoneHash?: string): Promise<Message[]>;
   /** Ends the receiver's message (idempotent) in one transaction. */
-  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult>;
+  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<EndResult>;
+  /** Records the receiver's screenshot report (the first one counts); null when the viewer has no such message. */
+  recordScreenshot(messageKey: string, receiverUid: number, now: Date): Promise<Message | null>;
+  /** Every message the sender sent (born-ended ones to blockers included, as the sender sees them), newest first, with `receiver` and `image` loaded. */
+  listSent(senderUid: number, limit: number): Promise<Message[]>;
   markBlobDeleted(imageId: number, now: Date): Promise<void>;
   /** A new one-time download grant for the message; returns its id. */
   createGrant(messageId: number, now: Date): Promise<number>;

@@ -3,7 +3,8 @@ import { DownloadGrant } from '../entities/download-grant.entity';
 import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
 import { inTransaction } from '../database';
-import type { EndResult, MessageRepository, NewImage, NewMessage } from './message.repository';
+import { User } from '../entities/user.entity';
+import type { DestroyedMessage, EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
 import type { NewPushJob } from './push-job.repository';
 import { insertPushJobs } from './push-job.typeorm-repository';
 
@@ -39,6 +40,7 @@ export class TypeormMessageRepository implements MessageRepository {
             endReason: m.endReason ?? null,
             endedAt: m.endReason ? m.sendTime : null,
             downloadedAt: null,
+            screenshotAt: null,
           }),
         );
         await insertMessages(tx, rows);
@@ -72,7 +74,7 @@ export class TypeormMessageRepository implements MessageRepository {
     return q.getMany();
   }
 
-  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult> {
+  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<EndResult> {
     return inTransaction(this.db, async (tx) => {
         // Lock order message → image, and count only after both locks: two receivers of one
         // image confirming at once then agree on which of them ends the image.
@@ -96,6 +98,7 @@ export class TypeormMessageRepository implements MessageRepository {
           if (live === 0) {
             // The key goes in the same commit as the last message: from then on no copy of the blob can be read.
             await tx.getRepository(Image).update({ id: image.id }, { endedAt: now, wrappedKey: null });
+            if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [image.id], now)), now);
             orphanedImage = image;
           }
         }
@@ -106,6 +109,25 @@ export class TypeormMessageRepository implements MessageRepository {
 
   async markBlobDeleted(imageId: number, now: Date): Promise<void> {
     await this.db.getRepository(Image).update({ id: imageId }, { blobDeletedAt: now });
+  }
+
+  async recordScreenshot(messageKey: string, receiverUid: number, now: Date): Promise<Message | null> {
+    const found = await this.findForReceiver(messageKey, receiverUid);
+    if (!found) return null;
+    await this.db.getRepository(Message).update({ id: found.id, screenshotAt: IsNull() }, { screenshotAt: now });
+    return this.findForReceiver(messageKey, receiverUid);
+  }
+
+  listSent(senderUid: number, limit: number): Promise<Message[]> {
+    return this.db
+      .getRepository(Message)
+      .createQueryBuilder('m')
+      .innerJoinAndSelect('m.image', 'i')
+      .innerJoinAndMapOne('m.receiver', User, 'r', 'r.id = m.receiver_uid')
+      .where('m.sender_uid = :senderUid', { senderUid })
+      .orderBy('m.id', 'DESC')
+      .limit(limit)
+      .getMany();
   }
 
   async createGrant(messageId: number, now: Date): Promise<number> {
@@ -136,6 +158,20 @@ export class TypeormMessageRepository implements MessageRepository {
       .getMany();
     return rows.map((m) => ({ messageKey: m.messageKey, receiverUid: m.receiverUid }));
   }
+}
+
+/** The messages of images whose key was just destroyed, as their senders are told (none to blockers). */
+export async function destroyedMessages(tx: EntityManager, imageIds: number[], now: Date): Promise<DestroyedMessage[]> {
+  if (imageIds.length === 0) return [];
+  const rows = await tx
+    .getRepository(Message)
+    .createQueryBuilder('m')
+    .select(['m.id', 'm.senderUid', 'm.endReason'])
+    .where('m.image_id IN (:...imageIds)', { imageIds })
+    .andWhere("(m.end_reason IS NULL OR m.end_reason <> 'blocked')")
+    .orderBy('m.id', 'ASC')
+    .getMany();
+  return rows.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }));
 }
 
 const MESSAGE_COLUMNS = ['message_key', 'sender_uid', 'receiver_uid', 'image_id', 'group_id', 'send_time', 'exist', 'end_reason', 'ended_at'] as const;

@@ -6,6 +6,7 @@ import { Group } from '../entities/group.entity';
 import { Message } from '../entities/message.entity';
 import { GroupService } from '../services/group.service';
 import { ImageService, IncomingFile } from '../services/image.service';
+import { SentImage } from './types/sent-image.type';
 
 @Resolver(() => Message)
 export class MessageResolver {
@@ -21,9 +22,23 @@ export class MessageResolver {
     // TypeGraphQL awaits the Upload promise: this runs once the file part starts, bytes still arriving.
     @Arg('image', () => GraphQLUpload) image: IncomingFile,
     @Arg('size', () => Int, { nullable: true }) size: number | null,
+    @Arg('ttlSeconds', () => Int, { nullable: true, description: "The image's lifetime: 60 up to the server's IMAGE_TTL_SECONDS (the default)" })
+    ttlSeconds: number | null,
     @Ctx() ctx: Context,
   ): Promise<Message> {
-    return this.imageService.send(viewerOf(ctx), receiverUid, image, size);
+    return this.imageService.send(viewerOf(ctx), receiverUid, image, size, ttlSeconds);
+  }
+
+  @Authorized()
+  @Query(() => [SentImage], { description: "What happened to the viewer's sent images, newest first" })
+  sentImages(@Ctx() ctx: Context): Promise<SentImage[]> {
+    return this.imageService.listSent(viewerOf(ctx));
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'The receiver took a screenshot of the image: its sender is told' })
+  reportScreenshot(@Arg('messageKey', () => String) messageKey: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.imageService.reportScreenshot(viewerOf(ctx), messageKey);
   }
 
   @Authorized()

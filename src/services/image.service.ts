@@ -17,7 +17,8 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
-import type { MessageRepository, NewMessage } from '../repositories/message.repository';
+import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories/message.repository';
+import { DeliveryStatus, SentImage } from '../resolvers/types/sent-image.type';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
 import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
@@ -25,7 +26,7 @@ import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
 import type { PushOutbox } from './push.outbox';
-import { imagePushPayload, PUSH_KIND_IMAGE } from './push.payloads';
+import { imagePushPayload, PUSH_KIND_IMAGE, screenshotPush } from './push.payloads';
 
 /** The live file part of a multipart request: its bytes arrive while the send runs. */
 export interface IncomingFile {
@@ -39,6 +40,8 @@ export interface ImageServiceOptions {
   publicUrl: string;
   /** ENCRYPTION_KEY: wraps each image's key. Without it (unit tests) blobs are stored as sent. */
   keys?: KeyWrapper;
+  /** Signs the deletion receipts pushed to senders; without it (unit tests) none are sent. */
+  receipts?: ReceiptJobs;
   /** A fully downloaded, unconfirmed message is confirmed this long after its first complete download. */
   autoConfirmSeconds?: number;
   /** False only for the benchmark's comparison (ENCRYPTION=off): new blobs are stored as sent. */
@@ -89,6 +92,9 @@ interface SendPlan {
   messages: NewMessage[];
 }
 
+/** The shortest lifetime a sender may choose. */
+const MIN_TTL_SECONDS = 60;
+
 /** Sending, listing, downloading and confirming view-once images. */
 export class ImageService {
   constructor(
@@ -97,7 +103,7 @@ export class ImageService {
     private readonly audience: SendAudience,
     private readonly blobs: BlobStore,
     private readonly tokens: DownloadTokens,
-    private readonly pushes: Pick<PushOutbox, 'committed'>,
+    private readonly pushes: Pick<PushOutbox, 'committed' | 'enqueue'>,
     private readonly options: ImageServiceOptions,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
@@ -114,8 +120,9 @@ export class ImageService {
     receiverUid: number,
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
+    ttlSeconds?: number | null,
   ): Promise<Message> {
-    const [message] = await this.receive(sender, upload, declaredSize, async () => {
+    const [message] = await this.receive(sender, upload, declaredSize, ttlSeconds, async () => {
       const receiver = await this.users.findById(receiverUid);
       if (!receiver) throw new NotFoundError('Receiver');
       const delivery = await this.audience.direct(sender, receiver);
@@ -138,7 +145,7 @@ export class ImageService {
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
   ): Promise<Message[]> {
-    const messages = await this.receive(sender, upload, declaredSize, async () => {
+    const messages = await this.receive(sender, upload, declaredSize, null, async () => {
       const delivery = await this.audience.group(sender, groupId);
       const sendTime = this.now();
       const message = (receiverUid: number): NewMessage => ({
@@ -170,6 +177,7 @@ export class ImageService {
     sender: User,
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize: number | null | undefined,
+    ttlSeconds: number | null | undefined,
     plan: () => Promise<SendPlan>,
   ): Promise<Message[]> {
     const file = Promise.resolve(upload);
@@ -180,6 +188,10 @@ export class ImageService {
         throw new BadInputError('size must be the image size in bytes (a positive whole number)', 'size');
       }
       if (size !== undefined && size > this.options.maxImageBytes) throw new PayloadTooLargeError(this.options.maxImageBytes);
+      const ttl = ttlSeconds ?? this.options.imageTtlSeconds;
+      if (!Number.isSafeInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > this.options.imageTtlSeconds) {
+        throw new BadInputError(`ttlSeconds must be between ${MIN_TTL_SECONDS} and ${this.options.imageTtlSeconds}`, 'ttlSeconds');
+      }
       const decision = await this.limiter.consume([{ rule: 'sendUser', key: String(sender.uid) }]);
       if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs / 1000);
       const { objectName, sendTime, messages } = await plan();
@@ -187,7 +199,7 @@ export class ImageService {
 
       const keep = messages.some((m) => !m.endReason);
       const stored = await this.store(keep ? objectName : null, source, size);
-      const expiresAt = new Date(sendTime.getTime() + this.options.imageTtlSeconds * 1000);
+      const expiresAt = new Date(sendTime.getTime() + ttl * 1000);
       try {
         // Each delivered message and its push are written in one transaction; the outbox sends
         // the push, so the sender never waits on GeTui.
@@ -289,13 +301,48 @@ export class ImageService {
     return this.messages.listPending(viewer.uid, this.now(), senderPhoneHash ?? undefined);
   }
 
+  /** What happened to the viewer's sent images, newest first. */
+  async listSent(viewer: User): Promise<SentImage[]> {
+    const now = this.now();
+    const rows = await this.messages.listSent(viewer.uid, 500);
+    return rows.map((m) => {
+      // A send to someone who blocked the sender looks like an image never opened.
+      const blocked = m.endReason === 'blocked';
+      const expired = m.image.expiresAt <= now;
+      let status: DeliveryStatus;
+      if (m.endReason === 'confirmed') status = DeliveryStatus.VIEWED;
+      else if (m.exist && !expired) status = m.downloadedAt ? DeliveryStatus.DOWNLOADED : DeliveryStatus.PENDING;
+      else if (blocked && !expired) status = DeliveryStatus.PENDING;
+      else status = DeliveryStatus.EXPIRED;
+      return Object.assign(new SentImage(), {
+        id: m.id,
+        receiver: m.receiver!,
+        sendTime: m.sendTime,
+        status,
+        downloadedAt: m.downloadedAt,
+        destroyedAt: blocked ? null : m.image.endedAt,
+        screenshotAt: m.screenshotAt,
+      });
+    });
+  }
+
+  /** The receiver reports a screenshot: recorded (the first time) and pushed to the sender. */
+  async reportScreenshot(viewer: User, messageKey: string): Promise<boolean> {
+    const now = this.now();
+    const message = PHONE_HASH.test(messageKey) ? await this.messages.recordScreenshot(messageKey, viewer.uid, now) : null;
+    if (!message) throw new NotFoundError('Message');
+    if (message.screenshotAt?.getTime() === now.getTime()) await this.pushes.enqueue([{ receiverUid: message.senderUid, payload: screenshotPush(message.id) }]);
+    return true;
+  }
+
   /** The receiver has the image: the message ends and, with the last message, the blob goes. Idempotent. */
   async confirm(viewer: User, messageKey: string): Promise<Message> {
     if (!PHONE_HASH.test(messageKey)) throw new NotFoundError('Message');
     const now = this.now();
-    const { message, orphanedImage } = await this.messages.endForReceiver(messageKey, viewer.uid, 'confirmed', now);
+    const { message, orphanedImage } = await this.messages.endForReceiver(messageKey, viewer.uid, 'confirmed', now, this.options.receipts);
     if (!message) throw new NotFoundError('Message');
     if (orphanedImage) {
+      this.pushes.committed();
       try {
         await this.blobs.delete(orphanedImage.objectName);
         await this.messages.markBlobDeleted(orphanedImage.id, now);

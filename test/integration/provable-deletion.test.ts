@@ -4,6 +4,7 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Image } from '../../src/entities/image.entity';
+import { PushJob } from '../../src/entities/push-job.entity';
 import { KeyWrapper, sealedSize, SegmentDecryptor } from '../../src/services/image-cipher';
 import { ApiClient, httpGet, sendGroupImage } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
@@ -123,7 +124,7 @@ describeEachStack(
       const bytes = jpegBytes(80_000);
       const sent = await sendGroupImage(api, alice.token, group.data!.createGroup.id, bytes);
       expect(sent.errors).to.equal(undefined);
-      const keys = sent.data!.sendGroupImage as { messageKey: string; receiverUid: number }[];
+      const keys = sent.data!.sendGroupImage as { id: number; messageKey: string; receiverUid: number }[];
       const tokenOf = (uid: number) => (uid === bob.uid ? bob.token : carol.token);
       const imageId = (await db().query('SELECT image_id FROM message WHERE message_key = ?', [keys[0].messageKey]))[0].image_id;
       const wrapped = async () => (await db().getRepository(Image).findOneByOrFail({ id: imageId })).wrappedKey;
@@ -134,8 +135,17 @@ describeEachStack(
       expect(await wrapped()).to.be.a('string');
       const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: keys[1].messageKey }, tokenOf(keys[1].receiverUid))).data!.image.downloadUrl;
       expect((await httpGet(url)).body.equals(bytes)).to.equal(true);
+      const receiptsFor = async () =>
+        (await db().getRepository(PushJob).findBy({ receiverUid: alice.uid, kind: 'image_destroyed' }))
+          .map((j) => JSON.parse(j.payload))
+          .filter((p) => keys.some((k) => k.id === p.message_id));
+      expect(await receiptsFor()).to.have.length(0);
       await confirm(keys[1]);
       expect(await wrapped()).to.equal(null);
+      // Every member's message gets its receipt when the shared key goes, at the same instant.
+      const receipts = await receiptsFor();
+      expect(receipts.map((p) => p.message_id).sort()).to.deep.equal(keys.map((k) => k.id).sort());
+      expect(new Set(receipts.map((p) => p.destroyed_at)).size).to.equal(1);
     });
 
     it('the sweeper destroys the key of an expired image in the transaction that ends it', async () => {

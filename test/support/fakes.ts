@@ -84,6 +84,7 @@ export class FakeMessageRepository implements MessageRepository {
         endReason: m.endReason ?? null,
         endedAt: m.endReason ? m.sendTime : null,
         downloadedAt: null,
+        screenshotAt: null,
       });
       this.messages.push(row);
       const push = pushFor(row);
@@ -134,6 +135,21 @@ export class FakeMessageRepository implements MessageRepository {
   async markBlobDeleted(imageId: number, now: Date) {
     const img = this.images.find((i) => i.id === imageId);
     if (img) img.blobDeletedAt = now;
+  }
+
+  async recordScreenshot(messageKey: string, receiverUid: number, now: Date) {
+    const m = this.messages.find((x) => x.messageKey === messageKey && x.receiverUid === receiverUid && x.endReason !== 'blocked');
+    if (!m) return null;
+    m.screenshotAt ??= now;
+    return this.withSender(m);
+  }
+
+  async listSent(senderUid: number, limit: number) {
+    const out: Message[] = [];
+    for (const m of [...this.messages].reverse().filter((x) => x.senderUid === senderUid).slice(0, limit)) {
+      out.push(Object.assign(new Message(), m, { receiver: (await this.users.findById(m.receiverUid))! }));
+    }
+    return out;
   }
 
   readonly grants: { messageId: number; completedAt: Date | null }[] = [];

@@ -47,7 +47,7 @@ describe('ImageService (unit)', () => {
       audience,
       blobs,
       new DownloadTokens(Buffer.alloc(32, 7)),
-      { committed: () => void wakes++ },
+      { committed: () => void wakes++, enqueue: async () => undefined },
       { maxImageBytes: 100_000, imageTtlSeconds: 3600, downloadUrlTtlSeconds: 300, publicUrl: 'http://glimpse.test' },
       pino({ level: 'silent' }),
       () => clock,

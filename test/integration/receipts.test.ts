@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { createPublicKey, verify } from 'node:crypto';
+import { Image } from '../../src/entities/image.entity';
+import { PushJob } from '../../src/entities/push-job.entity';
+import { ApiClient, httpGet } from '../support/client';
+import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { describeEachStack, TestStack } from '../support/stack';
+
+type Jwk = { kty: string; crv: string; x: string };
+
+/** What an app does with a receipt: rebuild the signed string from the push and check it with the published key. */
+function receiptHolds(jwk: Jwk, push: { message_id: number; reason: string; destroyed_at: string; receipt: string }): boolean {
+  const signed = `glimpse-receipt-v1|${push.message_id}|${push.reason}|${push.destroyed_at}`;
+  return verify(null, Buffer.from(signed), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(push.receipt, 'base64url'));
+}
+
+describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screenshots', (stack: () => TestStack) => {
+  let api: ApiClient;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  before(async () => {
+    api = new ApiClient(stack().url);
+    [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+  });
+
+  const db = () => stack().server.container.db;
+  const pushesTo = async (uid: number, kind: string) =>
+    (await db().getRepository(PushJob).find({ where: { receiverUid: uid, kind }, order: { id: 'ASC' } })).map((j) => JSON.parse(j.payload));
+  const sentImages = async () =>
+    (await api.gql('{ sentImages { id receiver { uid } sendTime status downloadedAt destroyedAt screenshotAt } }', {}, alice.token)).data!.sentImages as {
+      id: number;
+      status: string;
+      downloadedAt: string | null;
+      destroyedAt: string | null;
+      screenshotAt: string | null;
+      receiver: { uid: number };
+    }[];
+  const statusOf = async (id: number) => (await sentImages()).find((s) => s.id === id)!;
+  const confirm = (key: string) => api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: key }, bob.token);
+
+  async function send(ttlSeconds?: number) {
+    const sent = await api.upload<{ sendImage: { id: number; messageKey: string } }>({
+      token: alice.token,
+      query: 'mutation($r: Int!, $image: Upload!, $t: Int) { sendImage(receiverUid: $r, image: $image, ttlSeconds: $t) { id messageKey } }',
+      variables: { r: bob.uid, t: ttlSeconds ?? null },
+      file: jpegBytes(3_000),
+    });
+    return sent;
+  }
+
+  it('a viewed image gets a receipt that verifies with the published JWK; a modified one does not', async () => {
+    const jwk = JSON.parse((await httpGet(`${stack().url}/.well-known/glimpse-receipt-key`)).body.toString()) as Jwk;
+    expect(Object.keys(jwk).sort()).to.deep.equal(['crv', 'kty', 'x']);
+    expect(jwk).to.include({ kty: 'OKP', crv: 'Ed25519' });
+    const m = (await send()).data!.sendImage;
+    await confirm(m.messageKey);
+    const [push] = (await pushesTo(alice.uid, 'image_destroyed')).filter((p) => p.message_id === m.id);
+    expect(Object.keys(push).sort()).to.deep.equal(['destroyed_at', 'event', 'message_id', 'reason', 'receipt']);
+    expect(push).to.include({ event: 'image_destroyed', message_id: m.id, reason: 'viewed' });
+    expect(new Date(push.destroyed_at).toISOString()).to.equal(push.destroyed_at);
+    expect(receiptHolds(jwk, push)).to.equal(true);
+    expect(receiptHolds(jwk, { ...push, reason: 'expired' })).to.equal(false);
+    expect(receiptHolds(jwk, { ...push, message_id: m.id + 1 })).to.equal(false);
+    expect(receiptHolds(jwk, { ...push, destroyed_at: new Date(Date.parse(push.destroyed_at) + 1).toISOString() })).to.equal(false);
+    const status = await statusOf(m.id);
+    expect(status).to.include({ status: 'VIEWED', destroyedAt: push.destroyed_at });
+  });
+
+  it('sentImages shows PENDING, DOWNLOADED, then EXPIRED with a receipt saying expired', async () => {
+    const m = (await send()).data!.sendImage;
+    expect(await statusOf(m.id)).to.include({ status: 'PENDING', downloadedAt: null, destroyedAt: null });
+    const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, bob.token)).data!.image.downloadUrl;
+    expect((await httpGet(url)).status).to.equal(200);
+    const downloaded = await statusOf(m.id);
+    expect(downloaded.status).to.equal('DOWNLOADED');
+    expect(downloaded.downloadedAt).to.be.a('string');
+    await db().getRepository(Image).update({ objectName: m.messageKey }, { expiresAt: new Date(Date.now() - 1000) });
+    await stack().server.container.lifecycle.sweep();
+    const expired = await statusOf(m.id);
+    expect(expired.status).to.equal('EXPIRED');
+    const [push] = (await pushesTo(alice.uid, 'image_destroyed')).filter((p) => p.message_id === m.id);
+    expect(push).to.include({ reason: 'expired', destroyed_at: expired.destroyedAt });
+    const jwk = stack().server.container.receipts.jwk();
+    expect(receiptHolds(jwk, push)).to.equal(true);
+  });
+
+  it('ttlSeconds sets the lifetime between 60 s and IMAGE_TTL_SECONDS', async () => {
+    const m = (await send(120)).data!.sendImage;
+    const image = await db().getRepository(Image).findOneByOrFail({ objectName: m.messageKey });
+    expect(image.expiresAt.getTime() - image.createdAt.getTime()).to.equal(120_000);
+    for (const bad of [59, stack().config.imageTtlSeconds + 1]) {
+      const refused = await send(bad);
+      expect(refused.errors![0].extensions).to.include({ code: 'BAD_USER_INPUT', field: 'ttlSeconds' });
+    }
+  });
+
+  it('reportScreenshot by the receiver is recorded, shown to the sender and pushed once; anyone else gets NOT_FOUND', async () => {
+    const m = (await send()).data!.sendImage;
+    const report = (token: string) => api.gql('mutation($k: String!) { reportScreenshot(messageKey: $k) }', { k: m.messageKey }, token);
+    expect((await report(bob.token)).data!.reportScreenshot).to.equal(true);
+    expect((await report(bob.token)).data!.reportScreenshot).to.equal(true);
+    expect((await report(alice.token)).errors![0].extensions!.code).to.equal('NOT_FOUND');
+    expect((await pushesTo(alice.uid, 'screenshot')).filter((p) => p.message_id === m.id)).to.deep.equal([{ event: 'screenshot', message_id: m.id }]);
+    expect((await statusOf(m.id)).screenshotAt).to.be.a('string');
+  });
+});
