@@ -1,6 +1,7 @@
 import { MigrationInterface, QueryRunner, Table, TableColumn, TableForeignKey, TableIndex } from 'typeorm';
 
-/** Per-image keys (wrapped by ENCRYPTION_KEY) for encryption at rest; one-time download grants. */
+/** Per-image keys (wrapped by ENCRYPTION_KEY) for encryption at rest; one-time download grants; delivery facts
+ * for the sender (downloaded, screenshot); users' public keys for sealed sends. */
 export class ProvableDeletion1764800000000 implements MigrationInterface {
   name = 'ProvableDeletion1764800000000';
 
@@ -14,6 +15,7 @@ export class ProvableDeletion1764800000000 implements MigrationInterface {
       new TableColumn({ name: 'screenshot_at', type: 'datetime', precision: 3, isNullable: true }),
     ]);
     await q.createIndex('message', new TableIndex({ name: 'idx_message_downloaded', columnNames: ['exist', 'downloaded_at'] }));
+    await q.addColumn('user', new TableColumn({ name: 'public_key', type: 'varchar', length: '44', isNullable: true }));
     await q.createTable(
       new Table({
         name: 'download_grant',
@@ -31,6 +33,7 @@ export class ProvableDeletion1764800000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.dropTable('download_grant');
+    await q.dropColumn('user', 'public_key');
     await q.dropIndex('message', 'idx_message_downloaded');
     await q.dropColumn('message', 'screenshot_at');
     await q.dropColumn('message', 'downloaded_at');

@@ -24,9 +24,11 @@ export class MessageResolver {
     @Arg('size', () => Int, { nullable: true }) size: number | null,
     @Arg('ttlSeconds', () => Int, { nullable: true, description: "The image's lifetime: 60 up to the server's IMAGE_TTL_SECONDS (the default)" })
     ttlSeconds: number | null,
+    @Arg('sealed', () => Boolean, { nullable: true, description: 'The bytes are end-to-end encrypted by the client (to the receiver\'s publicKey): stored unread, filetype application/octet-stream' })
+    sealed: boolean | null,
     @Ctx() ctx: Context,
   ): Promise<Message> {
-    return this.imageService.send(viewerOf(ctx), receiverUid, image, size, ttlSeconds);
+    return this.imageService.send(viewerOf(ctx), receiverUid, image, size, { ttlSeconds, sealed });
   }
 
   @Authorized()

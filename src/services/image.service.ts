@@ -92,6 +92,16 @@ interface SendPlan {
   messages: NewMessage[];
 }
 
+/** What the sender chooses about one send. */
+export interface SendChoices {
+  /** The image's lifetime: MIN_TTL_SECONDS up to imageTtlSeconds (the default). */
+  ttlSeconds?: number | null;
+  /** Client-encrypted bytes the server stores without reading (no type check). */
+  sealed?: boolean | null;
+}
+
+const SEALED_FILETYPE = 'application/octet-stream';
+
 /** The shortest lifetime a sender may choose. */
 const MIN_TTL_SECONDS = 60;
 
@@ -120,9 +130,9 @@ export class ImageService {
     receiverUid: number,
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
-    ttlSeconds?: number | null,
+    choices: SendChoices = {},
   ): Promise<Message> {
-    const [message] = await this.receive(sender, upload, declaredSize, ttlSeconds, async () => {
+    const [message] = await this.receive(sender, upload, declaredSize, choices, async () => {
       const receiver = await this.users.findById(receiverUid);
       if (!receiver) throw new NotFoundError('Receiver');
       const delivery = await this.audience.direct(sender, receiver);
@@ -145,7 +155,7 @@ export class ImageService {
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
   ): Promise<Message[]> {
-    const messages = await this.receive(sender, upload, declaredSize, null, async () => {
+    const messages = await this.receive(sender, upload, declaredSize, {}, async () => {
       const delivery = await this.audience.group(sender, groupId);
       const sendTime = this.now();
       const message = (receiverUid: number): NewMessage => ({
@@ -177,7 +187,7 @@ export class ImageService {
     sender: User,
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize: number | null | undefined,
-    ttlSeconds: number | null | undefined,
+    choices: SendChoices,
     plan: () => Promise<SendPlan>,
   ): Promise<Message[]> {
     const file = Promise.resolve(upload);
@@ -188,7 +198,7 @@ export class ImageService {
         throw new BadInputError('size must be the image size in bytes (a positive whole number)', 'size');
       }
       if (size !== undefined && size > this.options.maxImageBytes) throw new PayloadTooLargeError(this.options.maxImageBytes);
-      const ttl = ttlSeconds ?? this.options.imageTtlSeconds;
+      const ttl = choices.ttlSeconds ?? this.options.imageTtlSeconds;
       if (!Number.isSafeInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > this.options.imageTtlSeconds) {
         throw new BadInputError(`ttlSeconds must be between ${MIN_TTL_SECONDS} and ${this.options.imageTtlSeconds}`, 'ttlSeconds');
       }
@@ -198,7 +208,7 @@ export class ImageService {
       source = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
 
       const keep = messages.some((m) => !m.endReason);
-      const stored = await this.store(keep ? objectName : null, source, size);
+      const stored = await this.store(keep ? objectName : null, source, size, choices.sealed === true);
       const expiresAt = new Date(sendTime.getTime() + ttl * 1000);
       try {
         // Each delivered message and its push are written in one transaction; the outbox sends
@@ -248,9 +258,10 @@ export class ImageService {
   }
 
   /** Reads the upload through the meter into the store, or into nothing when `name` is null. */
-  private async store(name: string | null, source: Readable, size: number | undefined) {
+  private async store(name: string | null, source: Readable, size: number | undefined, sealed: boolean) {
     const { head, ended } = await readHead(source, SNIFF_BYTES);
-    const filetype = await sniffImageType(head);
+    // Sealed bytes are encrypted by the client for the receiver: the server cannot read them, so it does not try.
+    const filetype = sealed ? SEALED_FILETYPE : await sniffImageType(head);
     if (!filetype) throw new UnsupportedMediaTypeError();
     const meter = new ImageMeter(this.options.maxImageBytes, size);
     // The key exists only in memory until the row that holds it (wrapped) is committed.

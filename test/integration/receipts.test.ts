@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { Image } from '../../src/entities/image.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
 import { ApiClient, httpGet } from '../support/client';
@@ -103,5 +103,55 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
     expect((await report(alice.token)).errors![0].extensions!.code).to.equal('NOT_FOUND');
     expect((await pushesTo(alice.uid, 'screenshot')).filter((p) => p.message_id === m.id)).to.deep.equal([{ event: 'screenshot', message_id: m.id }]);
     expect((await statusOf(m.id)).screenshotAt).to.be.a('string');
+  });
+
+  describe('public keys and sealed sends', () => {
+    const x25519 = () => generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x!;
+    const b64 = (jwkX: string) => Buffer.from(jwkX, 'base64url').toString('base64');
+
+    it('register takes a publicKey, setPublicKey replaces it, User.publicKey returns it; a malformed one is BAD_USER_INPUT', async () => {
+      const first = b64(x25519());
+      const carol = await registerUser(api, { publicKey: first });
+      const me = async () => (await api.gql('{ me { publicKey } }', {}, carol.token)).data!.me.publicKey;
+      expect(await me()).to.equal(first);
+      const second = b64(x25519());
+      const set = await api.gql('mutation($k: String!) { setPublicKey(publicKey: $k) { uid publicKey } }', { k: second }, carol.token);
+      expect(set.data!.setPublicKey).to.deep.equal({ uid: carol.uid, publicKey: second });
+      for (const bad of ['abc', Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64')]) {
+        const refused = await api.gql('mutation($k: String!) { setPublicKey(publicKey: $k) { uid } }', { k: bad }, carol.token);
+        expect(refused.errors![0].extensions).to.include({ code: 'BAD_USER_INPUT', field: 'publicKey' });
+        expect(refused.errors![0].message).not.to.contain(bad);
+      }
+      expect(await me()).to.equal(second);
+      const plain = await registerUser(api);
+      expect((await api.gql('{ me { publicKey } }', {}, plain.token)).data!.me.publicKey).to.equal(null);
+    });
+
+    it('sealed: true stores bytes the server cannot read, as application/octet-stream, with the same size cap', async () => {
+      const sealed = randomBytes(40_000);
+      const sent = await api.upload<{ sendImage: { messageKey: string; filetype: string; size: number } }>({
+        token: alice.token,
+        query: 'mutation($r: Int!, $image: Upload!, $s: Int) { sendImage(receiverUid: $r, image: $image, size: $s, sealed: true) { messageKey filetype size } }',
+        variables: { r: bob.uid, s: sealed.length },
+        file: sealed,
+      });
+      expect(sent.errors).to.equal(undefined);
+      expect(sent.data!.sendImage).to.include({ filetype: 'application/octet-stream', size: sealed.length });
+      const got = await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.data!.sendImage.messageKey }, bob.token);
+      const download = await httpGet(got.data!.image.downloadUrl);
+      expect(download.headers['content-type']).to.equal('application/octet-stream');
+      expect(download.body.equals(sealed)).to.equal(true);
+      // Without sealed the same bytes are not an image.
+      const unsealed = await api.sendImage(alice.token, bob.uid, sealed);
+      expect(unsealed.errors![0].extensions!.code).to.equal('UNSUPPORTED_MEDIA_TYPE');
+      const tooBig = randomBytes(stack().config.maxImageBytes + 1);
+      const refused = await api.upload({
+        token: alice.token,
+        query: 'mutation($r: Int!, $image: Upload!) { sendImage(receiverUid: $r, image: $image, sealed: true) { id } }',
+        variables: { r: bob.uid },
+        file: tooBig,
+      });
+      expect(refused.errors![0].extensions!.code).to.equal('PAYLOAD_TOO_LARGE');
+    });
   });
 });

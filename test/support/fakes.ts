@@ -38,13 +38,19 @@ export class FakeUserRepository implements UserRepository {
   async registerDevice(reg: DeviceRegistration) {
     const existing = this.rows.find((u) => u.phoneHash === reg.phoneHash);
     if (existing) {
-      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, updatedAt: reg.now });
+      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now });
       return { user: existing, created: false };
     }
-    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now, whoCanSendMe: WhoCanSend.EVERYONE, discoverable: true });
+    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now, whoCanSendMe: WhoCanSend.EVERYONE, discoverable: true, publicKey: reg.publicKey ?? null });
     delete (user as unknown as { now?: Date }).now;
     this.rows.push(user);
     return { user, created: true };
+  }
+
+  async updatePublicKey(uid: number, publicKey: string, now: Date) {
+    const u = await this.findById(uid);
+    if (u) Object.assign(u, { publicKey, updatedAt: now });
+    return u;
   }
 
   async updateCid(uid: number, cid: string, now: Date) {
