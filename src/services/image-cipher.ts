@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, DecipherGCM, randomBytes } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 
 /**
@@ -109,11 +109,16 @@ export function sealedRange(plainSize: number, start: number, end: number): Seal
  * checked: a segment that fails makes the stream fail, so a download is cut short, never wrong.
  */
 export class SegmentDecryptor extends Transform {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   private index: number;
   private readonly lastIndex: number;
+  /** Plaintext offset (in the whole image) where the current segment starts. */
   private position: number;
+  private decipher: DecipherGCM | null = null;
+  /** Stored bytes of the current segment read so far. */
+  private consumed = 0;
+  /** The current segment's plaintext, held until its tag has been checked. */
+  private held: Buffer[] = [];
+  private tag: Buffer[] = [];
 
   constructor(
     private readonly k: ImageKey,
@@ -128,11 +133,25 @@ export class SegmentDecryptor extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     try {
-      while (this.index <= this.lastIndex && this.position <= this.last && this.pendingBytes >= this.storedLengthOf(this.index)) {
-        this.open(this.storedLengthOf(this.index));
+      // Fed piece by piece as it arrives (no copy of the segment); only the plaintext waits for the tag.
+      let at = 0;
+      while (at < chunk.length && this.index <= this.lastIndex && this.position <= this.last) {
+        const stored = this.storedLengthOf(this.index);
+        if (!this.decipher) this.decipher = createDecipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+        const body = stored - TAG_BYTES;
+        if (this.consumed < body) {
+          const n = Math.min(body - this.consumed, chunk.length - at);
+          this.held.push(this.decipher.update(chunk.subarray(at, at + n)));
+          this.consumed += n;
+          at += n;
+          continue;
+        }
+        const n = Math.min(stored - this.consumed, chunk.length - at);
+        this.tag.push(chunk.subarray(at, at + n));
+        this.consumed += n;
+        at += n;
+        if (this.consumed === stored) this.open(body);
       }
     } catch (e) {
       return done(e as Error);
@@ -150,39 +169,26 @@ export class SegmentDecryptor extends Transform {
     return this.plainSize - this.lastIndex * SEGMENT_BYTES + TAG_BYTES;
   }
 
-  private open(stored: number): void {
-    const whole = this.takeBytes(stored);
-    const last = this.index === this.lastIndex;
-    const decipher = createDecipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, last));
-    decipher.setAuthTag(whole.subarray(stored - TAG_BYTES));
-    const plain = decipher.update(whole.subarray(0, stored - TAG_BYTES));
-    decipher.final(); // throws when the segment was altered
+  /** The segment's tag is in: check it (throws when the segment was altered), then pass its wanted bytes on. */
+  private open(body: number): void {
+    const decipher = this.decipher!;
+    decipher.setAuthTag(this.tag.length === 1 ? this.tag[0] : Buffer.concat(this.tag));
+    decipher.final();
     const from = Math.max(0, this.first - this.position);
-    const to = Math.min(plain.length, this.last + 1 - this.position);
-    if (to > from) this.push(from === 0 && to === plain.length ? plain : plain.subarray(from, to));
-    this.position += plain.length;
-    this.index++;
-  }
-
-  /** The next `n` buffered bytes as one buffer (a segment must be whole before it is opened). */
-  private takeBytes(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const head = this.pending[0];
-      const want = n - at;
-      if (head.length <= want) {
-        head.copy(out, at);
-        at += head.length;
-        this.pending.shift();
-      } else {
-        head.copy(out, at, 0, want);
-        this.pending[0] = head.subarray(want);
-        at += want;
-      }
+    const to = Math.min(body, this.last + 1 - this.position);
+    let offset = 0;
+    for (const piece of this.held) {
+      const a = Math.max(from - offset, 0);
+      const b = Math.min(to - offset, piece.length);
+      if (b > a) this.push(a === 0 && b === piece.length ? piece : piece.subarray(a, b));
+      offset += piece.length;
     }
-    this.pendingBytes -= n;
-    return out;
+    this.position += body;
+    this.index++;
+    this.decipher = null;
+    this.consumed = 0;
+    this.held = [];
+    this.tag = [];
   }
 }
 
