@@ -15,5 +15,5 @@ export interface ImageRepository {
   /** True when any image row, ended or not, names this blob. */
   existsByObjectName(objectName: string): Promise<boolean>;
   /** The blob is gone: end the image's live messages (reason `missing`) and record it; returns how many ended. */
-  closeMissing(imageId: number, now: Date): Promise<number>;
+  closeMissing(imageId: number, now: Date, receipts?: ReceiptJobs): Promise<number>;
 }

@@ -64,10 +64,13 @@ export class TypeormImageRepository implements ImageRepository {
     return (await this.db.getRepository(Image).countBy({ objectName })) > 0;
   }
 
-  closeMissing(imageId: number, now: Date): Promise<number> {
+  closeMissing(imageId: number, now: Date, receipts?: ReceiptJobs): Promise<number> {
     return inTransaction(this.db, async (tx) => {
+        const ending = (await tx.getRepository(Image).countBy({ id: imageId, endedAt: IsNull() })) > 0;
         const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
         await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, wrappedKey: null });
+        // The image ends here (its blob is gone): its key goes and its senders get their receipts.
+        if (ending && receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [imageId], now)), now);
         return ended.affected ?? 0;
       });
   }

@@ -77,7 +77,7 @@ export class LifecycleService {
     let row = await rows.next();
 
     const closeMissing = async (id: number, objectName: string) => {
-      const ended = await this.images.closeMissing(id, this.now());
+      const ended = await this.images.closeMissing(id, this.now(), this.options.receipts);
       result.missingClosed++;
       this.log.error({ imageId: id, objectName, messagesEnded: ended }, 'image blob is missing from the store; its messages are closed');
     };

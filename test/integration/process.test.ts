@@ -91,6 +91,9 @@ describe('the built server as a process', function () {
     expect((await httpGet(`${url}/healthz`)).status).to.equal(200);
     expect(JSON.parse((await httpGet(`${url}/readyz`)).body.toString())).to.deep.include({ status: 'ready' });
     expect(fs.existsSync(path.join(cwd, 'data', 'glimpse.sqlite'))).to.equal(true);
+    // The zero-setup start made the master key for encryption at rest in DATA_DIR, and said so.
+    expect(Buffer.from(fs.readFileSync(path.join(cwd, 'data', 'encryption.key'), 'utf8').trim(), 'base64')).to.have.length(32);
+    expect(server.stdout()).to.contain('ENCRYPTION_KEY is not set: generated a master key in DATA_DIR');
     expect(await server.stop()).to.equal(0);
   });
 

@@ -2,6 +2,10 @@ import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { Image } from '../../src/entities/image.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
+import pino from 'pino';
+import { TypeormImageRepository } from '../../src/repositories/image.typeorm-repository';
+import { LifecycleService } from '../../src/services/lifecycle.service';
+import { receiptJobs } from '../../src/services/receipts';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { describeEachStack, TestStack } from '../support/stack';
@@ -83,6 +87,23 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
     expect(push).to.include({ reason: 'expired', destroyed_at: expired.destroyedAt });
     const jwk = stack().server.container.receipts.jwk();
     expect(receiptHolds(jwk, push)).to.equal(true);
+  });
+
+  it('an image whose blob went missing ends with its key destroyed and a receipt saying expired', async () => {
+    const m = (await send()).data!.sendImage;
+    await stack().server.container.blobs.delete(m.messageKey);
+    const lifecycle = new LifecycleService(
+      new TypeormImageRepository(db()),
+      stack().server.container.blobs,
+      { orphanGraceMs: -60_000, batchSize: 10, leaseMs: 60_000, receipts: receiptJobs(stack().server.container.receipts) },
+      pino({ level: 'silent' }),
+    );
+    await lifecycle.collectOrphans();
+    expect((await db().getRepository(Image).findOneByOrFail({ objectName: m.messageKey })).wrappedKey).to.equal(null);
+    const [push] = (await pushesTo(alice.uid, 'image_destroyed')).filter((p) => p.message_id === m.id);
+    expect(push).to.include({ reason: 'expired' });
+    expect(receiptHolds(stack().server.container.receipts.jwk(), push)).to.equal(true);
+    expect((await statusOf(m.id)).status).to.equal('EXPIRED');
   });
 
   it('ttlSeconds sets the lifetime between 60 s and IMAGE_TTL_SECONDS', async () => {
