@@ -19,19 +19,31 @@ export async function benchDownloads(stack: BenchStack, plan: Plan, sender: Benc
   const cells: ThroughputCell[] = [];
   for (const size of plan.download.sizes) {
     const messageKey = await sendImage(stack.glimpse.url, prepareSendImage(sender.token, receiver.uid, jpegBytes(size)), size);
-    const url = await downloadUrlOf(stack.glimpse.url, receiver.token, messageKey);
     const rawUrl = await stack.s3.client.presignedUrl('GET', GLIMPSE_BUCKET, messageKey, 3600);
+    // The store holds the encrypted image: 16 bytes more per segment than the image itself.
+    const stored = (await stack.s3.client.statObject(GLIMPSE_BUCKET, messageKey)).size;
+    // A downloadUrl serves one complete download: each timed GET gets a URL minted beforehand,
+    // as a phone gets one from its `image` query before it downloads.
+    let urls: string[] = [];
+    const mint = async (n: number) => {
+      urls = [];
+      for (let i = 0; i < n; i++) urls.push(await downloadUrlOf(stack.glimpse.url, receiver.token, messageKey));
+    };
     const run: Record<DownloadVariant, () => Promise<void>> = {
-      downloadUrl: () => getCounting(url, size),
-      direct: async () => consume(await stack.s3.client.getObject(GLIMPSE_BUCKET, messageKey), size),
-      rawGet: () => getCounting(rawUrl, size),
+      downloadUrl: () => getCounting(urls.pop()!, size),
+      direct: async () => consume(await stack.s3.client.getObject(GLIMPSE_BUCKET, messageKey), stored),
+      rawGet: () => getCounting(rawUrl, stored),
     };
     for (const clients of plan.download.clients) {
       const perClient = plan.download.perClient(size, clients);
-      if (plan.warmup) for (const v of VARIANTS) await timed(clients, 1, () => run[v]());
+      if (plan.warmup) {
+        await mint(clients);
+        for (const v of VARIANTS) await timed(clients, 1, () => run[v]());
+      }
       const samples: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < plan.rounds; r++) {
         for (const v of rotate(VARIANTS, r)) {
+          if (v === 'downloadUrl') await mint(clients * perClient);
           const ms = await timed(clients, perClient, () => run[v]().catch((e) => Promise.reject(context(e, v, size, clients))));
           samples[v].push((clients * perClient * size) / MiB / (ms / 1000));
         }

@@ -109,6 +109,12 @@ export interface Config {
   maxImageBytes: number;
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
+  /** ENCRYPTION_KEY (32 bytes); null means: use the one kept in DATA_DIR, made on first run. */
+  encryptionKey: Buffer | null;
+  /** False only for the benchmark's comparison (ENCRYPTION=off): new images are stored unencrypted. */
+  encryptUploads: boolean;
+  /** A fully downloaded, unconfirmed message is confirmed this long after its first complete download. */
+  autoConfirmSeconds: number;
   /** How often each instance ends expired images and deletes their blobs. */
   sweepIntervalSeconds: number;
   /** How often each instance looks for blobs with no row and rows with no blob. */
@@ -326,6 +332,17 @@ export function loadConfig(env: Env = process.env): Config {
 
   const discoveryDailyLimit = int('DISCOVERY_DAILY_LIMIT', 10_000, 1);
 
+  const encryptionKeyRaw = str('ENCRYPTION_KEY', '');
+  let encryptionKey: Buffer | null = null;
+  if (encryptionKeyRaw) {
+    const key = Buffer.from(encryptionKeyRaw, 'base64');
+    // The message never echoes the value: it is a secret.
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(encryptionKeyRaw) || key.length !== 32) {
+      problems.push('ENCRYPTION_KEY: expected 32 random bytes in base64 (44 characters; `openssl rand -base64 32`)');
+    } else encryptionKey = key;
+  }
+  const encryptUploads = oneOf('ENCRYPTION', 'on', ['on', 'off'] as const) === 'on';
+
   const config: Config = {
     env: envKind,
     port,
@@ -341,6 +358,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * MiB, 1, 2 ** 31 - 1),
     imageTtlSeconds: int('IMAGE_TTL_SECONDS', 7 * 24 * 3600, 60),
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),
+    encryptionKey,
+    encryptUploads,
+    autoConfirmSeconds: int('AUTO_CONFIRM_SECONDS', 300, 1, 7 * 86_400),
     sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
     orphanGcIntervalSeconds: int('ORPHAN_GC_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
     orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -35,6 +36,8 @@ import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
+import { KeyWrapper } from './services/image-cipher';
+import { receiptJobs, ReceiptSigner } from './services/receipts';
 import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
 import { ImageService } from './services/image.service';
@@ -67,6 +70,8 @@ export interface Container {
   sms: SmsProvider;
   limiter: RateLimiter;
   health: HealthService;
+  /** Signs image_destroyed receipts; its public key is served at /.well-known/glimpse-receipt-key. */
+  receipts: ReceiptSigner;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -129,6 +134,16 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const messages = new TypeormMessageRepository(db);
     const secrets = new TypeormSecretRepository(db);
     const downloadSecret = await secrets.getOrCreate('download-url-hmac', () => randomBytes(32).toString('base64'));
+    const receipts = new ReceiptSigner(await secrets.getOrCreate('receipt-ed25519-pkcs8', () => ReceiptSigner.newKey()));
+    const keys = new KeyWrapper(config.encryptionKey ?? (await masterKeyFile(config.dataDir, log)));
+    // The first server to start records which master key the images are wrapped with; a server
+    // with another key would serve nothing readable, so it refuses to start instead.
+    const keyCheck = await secrets.getOrCreate('encryption-key-check', () => keys.checkValue());
+    if (keyCheck !== keys.checkValue()) {
+      throw new StartupError(
+        `ENCRYPTION_KEY is not the key this database's images were encrypted with (${config.encryptionKey ? 'from ENCRYPTION_KEY' : `from ${path.join(config.dataDir, MASTER_KEY_FILE)}`}); start with the original key`,
+      );
+    }
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);
@@ -169,6 +184,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         imageTtlSeconds: config.imageTtlSeconds,
         downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
         publicUrl: config.publicUrl,
+        keys,
+        encryptUploads: config.encryptUploads,
+        autoConfirmSeconds: config.autoConfirmSeconds,
+        receipts: receiptJobs(receipts),
       },
       log,
       undefined,
@@ -178,12 +197,13 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const lifecycle = new LifecycleService(
       new TypeormImageRepository(db),
       blobs,
-      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000 },
+      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
       log,
     );
     const scheduler = new Scheduler(log)
       .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
-      .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans());
+      .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans())
+      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm());
     const health = new HealthService(
       [
         { name: 'database', ping: async () => void (await db.query('SELECT 1')) },
@@ -226,6 +246,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       sms,
       limiter: rateLimiter,
       health,
+      receipts,
       resolvers,
       close: async () => {
         await scheduler.stop();
@@ -239,6 +260,36 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     await db.destroy().catch(() => undefined);
     throw e;
   }
+}
+
+const MASTER_KEY_FILE = 'encryption.key';
+
+/**
+ * The zero-setup start: without ENCRYPTION_KEY, the master key is kept in DATA_DIR, made on
+ * first run (and said so, since losing the file makes every stored image unreadable).
+ */
+async function masterKeyFile(dataDir: string, log: Logger): Promise<Buffer> {
+  const file = path.join(dataDir, MASTER_KEY_FILE);
+  try {
+    const key = Buffer.from((await fs.promises.readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length !== 32) throw new StartupError(`${file} does not hold a 32-byte base64 key (ENCRYPTION_KEY unset, DATA_DIR=${dataDir})`);
+    return key;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const key = randomBytes(32);
+  await fs.promises.mkdir(dataDir, { recursive: true });
+  // 'wx': two processes starting on one DATA_DIR at once must not each write a key of their own.
+  const made = await fs.promises.writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' }).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+      return false;
+    },
+  );
+  if (!made) return Buffer.from((await fs.promises.readFile(file, 'utf8')).trim(), 'base64');
+  log.warn({ file }, 'ENCRYPTION_KEY is not set: generated a master key in DATA_DIR; keep it (and back it up) with the database, or no stored image can be read');
+  return key;
 }
 
 /** A connection error's message can be empty (an AggregateError of every address tried). */

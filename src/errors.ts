@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  | 'GONE'
+  | 'RANGE_NOT_SATISFIABLE'
   | 'BAD_USER_INPUT'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -20,6 +22,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  GONE: 410,
+  RANGE_NOT_SATISFIABLE: 416,
   BAD_USER_INPUT: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -53,6 +57,19 @@ export class ForbiddenError extends AppError {
 export class NotFoundError extends AppError {
   constructor(what: string) {
     super('NOT_FOUND', `${what} not found`);
+  }
+}
+
+/** A download URL that has served its one complete download. */
+export class GoneError extends AppError {
+  constructor(message: string) {
+    super('GONE', message);
+  }
+}
+
+export class RangeNotSatisfiableError extends AppError {
+  constructor(readonly size: number) {
+    super('RANGE_NOT_SATISFIABLE', `The requested range is not within the image's ${size} bytes`);
   }
 }
 

@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
  *   rejects and leaves no object and no half-finished upload behind. It never holds the whole
  *   body in memory: with `size` it streams into one request; without, in bounded parts.
  *   It does not drain `body` after a failure: the caller owns the source.
- * - `get` streams a stored blob, or rejects with BlobNotFoundError.
+ * - `get` streams a stored blob (or `range.length` bytes of it from `range.start`), or rejects
+ *   with BlobNotFoundError.
  * - `delete` removes a blob; one already gone is not an error.
  * - `list` yields every blob in the store, sorted by name, a page at a time.
  * - Names are chosen by the caller from [A-Za-z0-9._-] only.
@@ -19,12 +20,17 @@ export interface BlobStore {
   /** Creates the bucket or folder when missing. */
   init(): Promise<void>;
   put(name: string, body: Readable, opts: { size?: number; contentType: string }): Promise<void>;
-  get(name: string): Promise<Readable>;
+  get(name: string, range?: ByteRange): Promise<Readable>;
   delete(name: string): Promise<void>;
   /** Rejects when the store cannot be reached (readiness checks). */
   ping(): Promise<void>;
   /** Every stored blob, in ascending order of name (the orphan collector merges it with the database). */
   list(): AsyncIterable<BlobInfo>;
+}
+
+export interface ByteRange {
+  start: number;
+  length: number;
 }
 
 export interface BlobInfo {

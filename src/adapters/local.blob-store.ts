@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { assertSafeBlobName, BlobInfo, BlobNotFoundError, BlobStore } from './blob-store';
+import { assertSafeBlobName, BlobInfo, BlobNotFoundError, BlobStore, ByteRange } from './blob-store';
 
 /**
  * Blobs as files under one folder, for the zero-setup start. A blob is written to a temporary
@@ -62,12 +62,12 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async get(name: string): Promise<Readable> {
+  async get(name: string, range?: ByteRange): Promise<Readable> {
     const file = this.fileOf(name);
     const handle = await fs.promises.open(file, 'r').catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT' ? new BlobNotFoundError(name) : e;
     });
-    return handle.createReadStream();
+    return range ? handle.createReadStream({ start: range.start, end: range.start + range.length - 1 }) : handle.createReadStream();
   }
 
   async delete(name: string): Promise<void> {

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import type { S3Config } from '../config';
-import { assertSafeBlobName, BlobInfo, BlobNotFoundError, BlobStore } from './blob-store';
+import { assertSafeBlobName, BlobInfo, BlobNotFoundError, BlobStore, ByteRange } from './blob-store';
 
 /** S3's smallest multipart part: the most one upload of unknown size holds in memory. */
 const PART_SIZE = 5 * 1024 * 1024;
@@ -163,9 +163,10 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  async get(name: string): Promise<Readable> {
+  async get(name: string, range?: ByteRange): Promise<Readable> {
     assertSafeBlobName(name);
     try {
+      if (range) return await this.client.getPartialObject(this.cfg.bucket, name, range.start, range.length);
       return await this.client.getObject(this.cfg.bucket, name);
     } catch (e) {
       if ((e as { code?: string }).code === 'NoSuchKey') throw new BlobNotFoundError(name);

@@ -20,7 +20,7 @@ export class Image {
   @Column({ type: 'int' })
   size: number;
 
-  /** Lowercase hex SHA-256 of the stored bytes. */
+  /** Lowercase hex SHA-256 of the image's bytes (before encryption). */
   @Column({ type: 'varchar', length: 64 })
   sha256: string;
 
@@ -37,6 +37,17 @@ export class Image {
   /** The sweeper that claimed this image for deletion holds it until then (several instances). */
   @Column({ name: 'gc_lease_until', type: 'datetime', precision: 3, nullable: true })
   gcLeaseUntil: Date | null;
+
+  /** How the blob is sealed (`aes256gcm-64k`), or null for a blob stored as sent. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  cipher: string | null;
+
+  /**
+   * The image's own key, wrapped by ENCRYPTION_KEY; the only copy. Set to null in the transaction
+   * that ends the image's last message, after which no copy of the blob can be read.
+   */
+  @Column({ name: 'wrapped_key', type: 'varchar', length: 128, nullable: true })
+  wrappedKey: string | null;
 
   /** Set once the blob has been removed from the store. */
   @Column({ name: 'blob_deleted_at', type: 'datetime', precision: 3, nullable: true })

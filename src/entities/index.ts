@@ -1,3 +1,4 @@
+import { DownloadGrant } from './download-grant.entity';
 import { Friendship } from './friendship.entity';
 import { Group, GroupMember } from './group.entity';
 import { Image } from './image.entity';
@@ -8,4 +9,4 @@ import { UserBlock } from './user-block.entity';
 import { User } from './user.entity';
 import { VerificationCode } from './verification-code.entity';
 
-export const entities = [User, Image, Message, ServerSecret, PushJob, VerificationCode, Friendship, UserBlock, Group, GroupMember];
+export const entities = [User, Image, Message, ServerSecret, PushJob, VerificationCode, Friendship, UserBlock, Group, GroupMember, DownloadGrant];

@@ -67,6 +67,17 @@ export class Message {
   @Column({ name: 'ended_at', type: 'datetime', precision: 3, nullable: true })
   endedAt: Date | null;
 
+  /** The first complete download; an unconfirmed message is confirmed AUTO_CONFIRM_SECONDS later. */
+  @Column({ name: 'downloaded_at', type: 'datetime', precision: 3, nullable: true })
+  downloadedAt: Date | null;
+
+  /** When the receiver reported a screenshot (the first report). */
+  @Column({ name: 'screenshot_at', type: 'datetime', precision: 3, nullable: true })
+  screenshotAt: Date | null;
+
+  /** Loaded for the sender's list only (sentImages). */
+  receiver?: User;
+
   @Field(() => String, { description: 'MIME type decided from the image bytes' })
   get filetype(): string {
     return this.image.filetype;

@@ -55,4 +55,8 @@ export class User {
   /** False hides the user from contact discovery. */
   @Column({ type: 'boolean' })
   discoverable: boolean;
+
+  @Field(() => String, { nullable: true, description: "The device's X25519 public key (32 bytes, base64) for end-to-end encrypted (sealed) sends" })
+  @Column({ name: 'public_key', type: 'varchar', length: 44, nullable: true })
+  publicKey: string | null;
 }

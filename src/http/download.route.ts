@@ -1,24 +1,34 @@
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
+import { RangeNotSatisfiableError } from '../errors';
 import type { Logger } from '../logger';
-import type { ImageService } from '../services/image.service';
+import type { ImageService, RequestedRange } from '../services/image.service';
 
-/** GET /download/:token — the bytes behind a downloadUrl, for whoever holds the URL while it lasts. */
+/**
+ * GET /download/:token — the bytes behind a downloadUrl, for whoever holds the URL while it
+ * lasts. One byte range (`Range: bytes=a-b`) may be asked for, so an interrupted download
+ * resumes; the URL is used up once a response has delivered the image's last byte.
+ */
 export function downloadRoute(images: ImageService, log: Logger): RequestHandler {
   return async (req, res, next) => {
     let download;
     try {
-      download = await images.openDownload(String(req.params.token));
+      download = await images.openDownload(String(req.params.token), (size) => rangeOf(req, size));
     } catch (e) {
+      if (e instanceof RangeNotSatisfiableError) res.setHeader('Content-Range', `bytes */${e.size}`);
       return next(e);
     }
-    res.status(200);
+    const partial = download.start !== 0 || download.end !== download.size - 1;
+    res.status(partial ? 206 : 200);
     res.setHeader('Content-Type', download.filetype);
-    res.setHeader('Content-Length', String(download.size));
+    res.setHeader('Content-Length', String(download.end - download.start + 1));
+    if (partial) res.setHeader('Content-Range', `bytes ${download.start}-${download.end}/${download.size}`);
+    res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('Cache-Control', 'private, no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     try {
-      await pipeline(download.stream, res);
+      await pipeline(download.stream, lastChunkAfter(download.delivered), res);
     } catch (err) {
       // Headers are gone already: all that is left is to cut the connection, so the client
       // sees a short body rather than a wrong one.
@@ -26,4 +36,34 @@ export function downloadRoute(images: ImageService, log: Logger): RequestHandler
       res.destroy();
     }
   };
+}
+
+/**
+ * Holds back the last chunk until `record` has committed, so that a client that has every byte
+ * always finds its URL used up (a client asking again at once must get 410, not a second copy).
+ */
+function lastChunkAfter(record: () => Promise<void>): Transform {
+  let held: Buffer | null = null;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const previous = held;
+      held = chunk;
+      done(null, previous ?? undefined);
+    },
+    flush(done) {
+      record().then(
+        () => done(null, held ?? undefined),
+        (err: Error) => done(err),
+      );
+    },
+  });
+}
+
+/** One satisfiable range of `Range: bytes=…`, or null for the whole image (no header, or several ranges). */
+function rangeOf(req: Request, size: number): RequestedRange | null {
+  if (!req.headers.range) return null;
+  const ranges = req.range(size, { combine: true });
+  if (ranges === -1) throw new RangeNotSatisfiableError(size);
+  if (ranges === undefined || ranges === -2 || ranges.length !== 1) return null;
+  return { start: ranges[0].start, end: ranges[0].end };
 }

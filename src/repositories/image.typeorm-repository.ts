@@ -3,6 +3,9 @@ import { Image } from '../entities/image.entity';
 import { Message } from '../entities/message.entity';
 import { inTransaction } from '../database';
 import type { ImageRepository } from './image.repository';
+import type { ReceiptJobs } from './message.repository';
+import { destroyedMessages } from './message.typeorm-repository';
+import { insertPushJobs } from './push-job.typeorm-repository';
 
 export class TypeormImageRepository implements ImageRepository {
   private readonly mysql: boolean;
@@ -11,7 +14,7 @@ export class TypeormImageRepository implements ImageRepository {
     this.mysql = db.options.type === 'mysql';
   }
 
-  claimDue(now: Date, endedBefore: Date, limit: number, leaseMs: number): Promise<Image[]> {
+  claimDue(now: Date, endedBefore: Date, limit: number, leaseMs: number, receipts?: ReceiptJobs): Promise<Image[]> {
     return inTransaction(this.db, async (tx) => {
       const due = (which: 'expired' | 'ended') => {
         const q = tx
@@ -29,9 +32,14 @@ export class TypeormImageRepository implements ImageRepository {
       };
       const ids = [...new Set([...(await due('expired')), ...(await due('ended'))].map((r) => Number(r.id)))].slice(0, limit);
       if (ids.length === 0) return [];
+      // Images ending now (not those whose last message ended earlier): their senders get receipts.
+      const ending = (await tx.getRepository(Image).find({ select: { id: true }, where: { id: In(ids), endedAt: IsNull() } })).map((i) => i.id);
       await tx.getRepository(Image).update({ id: In(ids) }, { gcLeaseUntil: new Date(now.getTime() + leaseMs) });
       await tx.getRepository(Message).update({ imageId: In(ids), exist: true }, { exist: false, endReason: 'expired', endedAt: now });
       await tx.getRepository(Image).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now });
+      // Every message of these images has ended: their keys go in this same commit.
+      await tx.getRepository(Image).update({ id: In(ids) }, { wrappedKey: null });
+      if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, ending, now)), now);
       return tx.getRepository(Image).findBy({ id: In(ids) });
     });
   }
@@ -56,10 +64,13 @@ export class TypeormImageRepository implements ImageRepository {
     return (await this.db.getRepository(Image).countBy({ objectName })) > 0;
   }
 
-  closeMissing(imageId: number, now: Date): Promise<number> {
+  closeMissing(imageId: number, now: Date, receipts?: ReceiptJobs): Promise<number> {
     return inTransaction(this.db, async (tx) => {
+      const ending = (await tx.getRepository(Image).countBy({ id: imageId, endedAt: IsNull() })) > 0;
       const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
-      await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now });
+      await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, wrappedKey: null });
+      // The image ends here (its blob is gone): its key goes and its senders get their receipts.
+      if (ending && receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [imageId], now)), now);
       return ended.affected ?? 0;
     });
   }

@@ -7,6 +7,9 @@ export interface NewImage {
   filetype: string;
   size: number;
   sha256: string;
+  /** How the blob is sealed and its wrapped key; both null for a blob stored as sent. */
+  cipher: string | null;
+  wrappedKey: string | null;
   expiresAt: Date;
   createdAt: Date;
   /** True when no blob was stored (every message is born ended): the image is over at once. */
@@ -26,6 +29,17 @@ export interface NewMessage {
    */
   endReason?: 'blocked';
 }
+
+/** A message whose image's key was just destroyed: its sender gets a receipt. */
+export interface DestroyedMessage {
+  id: number;
+  senderUid: number;
+  endReason: MessageEndReason;
+  destroyedAt: Date;
+}
+
+/** Builds the receipt pushes for the messages of an image whose key is destroyed, in the same transaction. */
+export type ReceiptJobs = (destroyed: DestroyedMessage[]) => NewPushJob[];
 
 export interface EndResult {
   /** The message as it stands after the call; null when the viewer has no such message. */
@@ -47,6 +61,18 @@ export interface MessageRepository {
   /** Live, unexpired messages to the receiver, oldest first, optionally from one sender; none from users the receiver blocked. */
   listPending(receiverUid: number, now: Date, senderPhoneHash?: string): Promise<Message[]>;
   /** Ends the receiver's message (idempotent) in one transaction. */
-  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult>;
+  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<EndResult>;
+  /** Records the receiver's screenshot report (the first one counts); null when the viewer has no such message. */
+  recordScreenshot(messageKey: string, receiverUid: number, now: Date): Promise<Message | null>;
+  /** Every message the sender sent (born-ended ones to blockers included, as the sender sees them), newest first, with `receiver` and `image` loaded. */
+  listSent(senderUid: number, limit: number): Promise<Message[]>;
   markBlobDeleted(imageId: number, now: Date): Promise<void>;
+  /** A new one-time download grant for the message; returns its id. */
+  createGrant(messageId: number, now: Date): Promise<number>;
+  /** The grant's message id and whether it is used up; null when there is no such grant. */
+  findGrant(grantId: number): Promise<{ messageId: number; completed: boolean } | null>;
+  /** The grant served a complete download: it is used up, and the message counts as downloaded from now (the first time). */
+  completeGrant(grantId: number, messageId: number, now: Date): Promise<void>;
+  /** Live messages fully downloaded before `before` and not confirmed, oldest first. */
+  listDownloadedBefore(before: Date, limit: number): Promise<{ messageKey: string; receiverUid: number }[]>;
 }

@@ -1,8 +1,10 @@
-import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, IsNull, SelectQueryBuilder } from 'typeorm';
+import { DownloadGrant } from '../entities/download-grant.entity';
 import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
 import { inTransaction } from '../database';
-import type { EndResult, MessageRepository, NewImage, NewMessage } from './message.repository';
+import { User } from '../entities/user.entity';
+import type { DestroyedMessage, EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
 import type { NewPushJob } from './push-job.repository';
 import { insertPushJobs } from './push-job.typeorm-repository';
 
@@ -26,7 +28,7 @@ export class TypeormMessageRepository implements MessageRepository {
     return inTransaction(this.db, async (tx) => {
       const { discarded, ...facts } = image;
       const over = discarded ? facts.createdAt : null;
-      const img = tx.getRepository(Image).create({ ...facts, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+      const img = tx.getRepository(Image).create({ ...facts, wrappedKey: discarded ? null : facts.wrappedKey, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
       await tx.getRepository(Image).insert(img);
       const rows = messages.map((m) =>
         Object.assign(new Message(), {
@@ -37,6 +39,8 @@ export class TypeormMessageRepository implements MessageRepository {
           exist: !m.endReason,
           endReason: m.endReason ?? null,
           endedAt: m.endReason ? m.sendTime : null,
+          downloadedAt: null,
+          screenshotAt: null,
         }),
       );
       await insertMessages(tx, rows);
@@ -70,7 +74,7 @@ export class TypeormMessageRepository implements MessageRepository {
     return q.getMany();
   }
 
-  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult> {
+  endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<EndResult> {
     return inTransaction(this.db, async (tx) => {
       // Lock order message → image, and count only after both locks: two receivers of one
       // image confirming at once then agree on which of them ends the image.
@@ -92,7 +96,9 @@ export class TypeormMessageRepository implements MessageRepository {
         await tx.getRepository(Message).update({ id: found.id }, { exist: false, endReason: reason, endedAt: now });
         const live = await tx.getRepository(Message).countBy({ imageId: found.imageId, exist: true });
         if (live === 0) {
-          await tx.getRepository(Image).update({ id: image.id }, { endedAt: now });
+          // The key goes in the same commit as the last message: from then on no copy of the blob can be read.
+          await tx.getRepository(Image).update({ id: image.id }, { endedAt: now, wrappedKey: null });
+          if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [image.id], now)), now);
           orphanedImage = image;
         }
       }
@@ -104,6 +110,68 @@ export class TypeormMessageRepository implements MessageRepository {
   async markBlobDeleted(imageId: number, now: Date): Promise<void> {
     await this.db.getRepository(Image).update({ id: imageId }, { blobDeletedAt: now });
   }
+
+  async recordScreenshot(messageKey: string, receiverUid: number, now: Date): Promise<Message | null> {
+    const found = await this.findForReceiver(messageKey, receiverUid);
+    if (!found) return null;
+    await this.db.getRepository(Message).update({ id: found.id, screenshotAt: IsNull() }, { screenshotAt: now });
+    return this.findForReceiver(messageKey, receiverUid);
+  }
+
+  listSent(senderUid: number, limit: number): Promise<Message[]> {
+    return this.db
+      .getRepository(Message)
+      .createQueryBuilder('m')
+      .innerJoinAndSelect('m.image', 'i')
+      .innerJoinAndMapOne('m.receiver', User, 'r', 'r.id = m.receiver_uid')
+      .where('m.sender_uid = :senderUid', { senderUid })
+      .orderBy('m.id', 'DESC')
+      .limit(limit)
+      .getMany();
+  }
+
+  async createGrant(messageId: number, now: Date): Promise<number> {
+    const result = await this.db.getRepository(DownloadGrant).insert({ messageId, createdAt: now, completedAt: null });
+    return Number(result.identifiers[0].id);
+  }
+
+  async findGrant(grantId: number) {
+    const grant = await this.db.getRepository(DownloadGrant).findOneBy({ id: grantId });
+    return grant ? { messageId: grant.messageId, completed: grant.completedAt !== null } : null;
+  }
+
+  completeGrant(grantId: number, messageId: number, now: Date): Promise<void> {
+    return inTransaction(this.db, async (tx) => {
+      await tx.getRepository(DownloadGrant).update({ id: grantId, completedAt: IsNull() }, { completedAt: now });
+      await tx.getRepository(Message).update({ id: messageId, downloadedAt: IsNull() }, { downloadedAt: now });
+    });
+  }
+
+  async listDownloadedBefore(before: Date, limit: number) {
+    const rows = await this.db
+      .getRepository(Message)
+      .createQueryBuilder('m')
+      .select(['m.messageKey', 'm.receiverUid'])
+      .where('m.exist = :exist AND m.downloaded_at <= :before', { exist: true, before })
+      .orderBy('m.downloaded_at', 'ASC')
+      .limit(limit)
+      .getMany();
+    return rows.map((m) => ({ messageKey: m.messageKey, receiverUid: m.receiverUid }));
+  }
+}
+
+/** The messages of images whose key was just destroyed, as their senders are told (none to blockers). */
+export async function destroyedMessages(tx: EntityManager, imageIds: number[], now: Date): Promise<DestroyedMessage[]> {
+  if (imageIds.length === 0) return [];
+  const rows = await tx
+    .getRepository(Message)
+    .createQueryBuilder('m')
+    .select(['m.id', 'm.senderUid', 'm.endReason'])
+    .where('m.image_id IN (:...imageIds)', { imageIds })
+    .andWhere("(m.end_reason IS NULL OR m.end_reason <> 'blocked')")
+    .orderBy('m.id', 'ASC')
+    .getMany();
+  return rows.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }));
 }
 
 const MESSAGE_COLUMNS = ['message_key', 'sender_uid', 'receiver_uid', 'image_id', 'group_id', 'send_time', 'exist', 'end_reason', 'ended_at'] as const;

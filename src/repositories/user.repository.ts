@@ -7,6 +7,8 @@ export interface DeviceRegistration {
   nickname: string;
   cid: string;
   ukeyHash: string;
+  /** The new device's public key, or null: a key of the old device must not outlive the move. */
+  publicKey?: string | null;
   now: Date;
 }
 
@@ -19,4 +21,5 @@ export interface UserRepository {
   /** Creates the user, or binds the existing one to the new device; safe under concurrent calls. */
   registerDevice(reg: DeviceRegistration): Promise<{ user: User; created: boolean }>;
   updateCid(uid: number, cid: string, now: Date): Promise<User | null>;
+  updatePublicKey(uid: number, publicKey: string, now: Date): Promise<User | null>;
 }

@@ -37,6 +37,7 @@ export class TypeormUserRepository implements UserRepository {
         updatedAt: reg.now,
         whoCanSendMe: WhoCanSend.EVERYONE,
         discoverable: true,
+        publicKey: reg.publicKey ?? null,
       });
       await this.users.insert(row);
       return { user: row, created: true };
@@ -45,10 +46,15 @@ export class TypeormUserRepository implements UserRepository {
     }
     await this.users.update(
       { phoneHash: reg.phoneHash },
-      { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, updatedAt: reg.now },
+      { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now },
     );
     const user = await this.users.findOneByOrFail({ phoneHash: reg.phoneHash });
     return { user, created: false };
+  }
+
+  async updatePublicKey(uid: number, publicKey: string, now: Date): Promise<User | null> {
+    await this.users.update({ uid }, { publicKey, updatedAt: now });
+    return this.users.findOneBy({ uid });
   }
 
   async updateCid(uid: number, cid: string, now: Date): Promise<User | null> {

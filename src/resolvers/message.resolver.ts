@@ -6,6 +6,7 @@ import { Group } from '../entities/group.entity';
 import { Message } from '../entities/message.entity';
 import { GroupService } from '../services/group.service';
 import { ImageService, IncomingFile } from '../services/image.service';
+import { SentImage } from './types/sent-image.type';
 
 @Resolver(() => Message)
 export class MessageResolver {
@@ -21,9 +22,25 @@ export class MessageResolver {
     // TypeGraphQL awaits the Upload promise: this runs once the file part starts, bytes still arriving.
     @Arg('image', () => GraphQLUpload) image: IncomingFile,
     @Arg('size', () => Int, { nullable: true }) size: number | null,
+    @Arg('ttlSeconds', () => Int, { nullable: true, description: "The image's lifetime: 60 up to the server's IMAGE_TTL_SECONDS (the default)" })
+    ttlSeconds: number | null,
+    @Arg('sealed', () => Boolean, { nullable: true, description: 'The bytes are end-to-end encrypted by the client (to the receiver\'s publicKey): stored unread, filetype application/octet-stream' })
+    sealed: boolean | null,
     @Ctx() ctx: Context,
   ): Promise<Message> {
-    return this.imageService.send(viewerOf(ctx), receiverUid, image, size);
+    return this.imageService.send(viewerOf(ctx), receiverUid, image, size, { ttlSeconds, sealed });
+  }
+
+  @Authorized()
+  @Query(() => [SentImage], { description: "What happened to the viewer's sent images, newest first" })
+  sentImages(@Ctx() ctx: Context): Promise<SentImage[]> {
+    return this.imageService.listSent(viewerOf(ctx));
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'The receiver took a screenshot of the image: its sender is told' })
+  reportScreenshot(@Arg('messageKey', () => String) messageKey: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.imageService.reportScreenshot(viewerOf(ctx), messageKey);
   }
 
   @Authorized()
@@ -62,7 +79,7 @@ export class MessageResolver {
     nullable: true,
     description: 'Only for the receiver while exist is true: a short-lived URL a plain GET can fetch',
   })
-  downloadUrl(@Root() message: Message, @Ctx() ctx: Context): string | null {
+  async downloadUrl(@Root() message: Message, @Ctx() ctx: Context): Promise<string | null> {
     return ctx.viewer ? this.imageService.downloadUrl(ctx.viewer, message) : null;
   }
 

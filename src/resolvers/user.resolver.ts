@@ -24,6 +24,12 @@ export class UserResolver {
   }
 
   @Authorized()
+  @Mutation(() => User, { description: "Publishes or replaces the viewer's X25519 public key (32 bytes, base64)" })
+  setPublicKey(@Arg('publicKey', () => String) publicKey: string, @Ctx() ctx: Context): Promise<User> {
+    return this.accounts.setPublicKey(viewerOf(ctx), publicKey);
+  }
+
+  @Authorized()
   @Mutation(() => User, { description: "The device's push client id changed" })
   updateCid(@Arg('cid', () => String) cid: string, @Ctx() ctx: Context): Promise<User> {
     return this.accounts.updateCid(viewerOf(ctx), cid);

@@ -12,6 +12,8 @@ export interface RegisterArgs {
   nickname: string;
   /** The code sent by SMS to the phone (requestVerificationCode). */
   verificationCode: string;
+  /** The device's X25519 public key, 32 bytes in base64. */
+  publicKey?: string | null;
 }
 
 export interface RegistrationResult {
@@ -42,6 +44,7 @@ export class AccountService {
   async register(args: RegisterArgs, ip: string | undefined): Promise<RegistrationResult> {
     const cid = checkCid(args.cid);
     const nickname = checkNickname(args.nickname);
+    const publicKey = args.publicKey == null ? null : checkPublicKey(args.publicKey);
     const phone = normalizePhone(args.regionNum, args.phoneNum);
     await this.verification.verify(phone, args.verificationCode, ip);
     const ukey = randomBytes(32).toString('base64url');
@@ -50,6 +53,7 @@ export class AccountService {
       nickname,
       cid,
       ukeyHash: hashUkey(ukey),
+      publicKey,
       now: this.now(),
     });
     return { uid: user.uid, ukey, phoneHash: user.phoneHash, user };
@@ -66,6 +70,13 @@ export class AccountService {
     return given.length === stored.length && timingSafeEqual(given, stored) ? user : null;
   }
 
+  /** Publishes (or replaces) the viewer's X25519 public key. */
+  async setPublicKey(viewer: User, raw: string): Promise<User> {
+    const user = await this.users.updatePublicKey(viewer.uid, checkPublicKey(raw), this.now());
+    if (!user) throw new NotFoundError('User');
+    return user;
+  }
+
   async updateCid(viewer: User, cidRaw: string): Promise<User> {
     const user = await this.users.updateCid(viewer.uid, checkCid(cidRaw), this.now());
     if (!user) throw new NotFoundError('User');
@@ -75,6 +86,15 @@ export class AccountService {
 
 export function hashUkey(ukey: string): string {
   return createHash('sha256').update(ukey).digest('hex');
+}
+
+/** 32 bytes in standard base64 (44 characters); the message never echoes the value. */
+function checkPublicKey(raw: string): string {
+  const key = raw.trim();
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(key) || Buffer.from(key, 'base64').length !== 32) {
+    throw new BadInputError('publicKey must be an X25519 public key: 32 bytes in base64 (44 characters)', 'publicKey');
+  }
+  return key;
 }
 
 function checkCid(raw: string): string {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
 import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import { Message } from '../entities/message.entity';
@@ -8,6 +8,7 @@ import {
   AppError,
   BadInputError,
   ForbiddenError,
+  GoneError,
   isAppError,
   NotFoundError,
   PayloadTooLargeError,
@@ -16,14 +17,16 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
-import type { MessageRepository, NewMessage } from '../repositories/message.repository';
+import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories/message.repository';
+import { DeliveryStatus, SentImage } from '../resolvers/types/sent-image.type';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
+import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
 import type { PushOutbox } from './push.outbox';
-import { imagePushPayload, PUSH_KIND_IMAGE } from './push.payloads';
+import { imagePushPayload, PUSH_KIND_IMAGE, screenshotPush } from './push.payloads';
 
 /** The live file part of a multipart request: its bytes arrive while the send runs. */
 export interface IncomingFile {
@@ -35,12 +38,32 @@ export interface ImageServiceOptions {
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
   publicUrl: string;
+  /** ENCRYPTION_KEY: wraps each image's key. Without it (unit tests) blobs are stored as sent. */
+  keys?: KeyWrapper;
+  /** Signs the deletion receipts pushed to senders; without it (unit tests) none are sent. */
+  receipts?: ReceiptJobs;
+  /** A fully downloaded, unconfirmed message is confirmed this long after its first complete download. */
+  autoConfirmSeconds?: number;
+  /** False only for the benchmark's comparison (ENCRYPTION=off): new blobs are stored as sent. */
+  encryptUploads?: boolean;
 }
 
 export interface Download {
   stream: Readable;
+  /** The whole image's size. */
   size: number;
   filetype: string;
+  /** The bytes `stream` carries, inclusive (the whole image unless a range was asked for). */
+  start: number;
+  end: number;
+  /** Call once the response has sent every byte of `stream`: with the image's last byte, the grant is used up. */
+  delivered(): Promise<void>;
+}
+
+/** An HTTP byte range (inclusive), already resolved against the image's size. */
+export interface RequestedRange {
+  start: number;
+  end: number;
 }
 
 /** A one-to-one send goes ahead, or (the receiver blocked the sender) is read and discarded. */
@@ -69,6 +92,19 @@ interface SendPlan {
   messages: NewMessage[];
 }
 
+/** What the sender chooses about one send. */
+export interface SendChoices {
+  /** The image's lifetime: MIN_TTL_SECONDS up to imageTtlSeconds (the default). */
+  ttlSeconds?: number | null;
+  /** Client-encrypted bytes the server stores without reading (no type check). */
+  sealed?: boolean | null;
+}
+
+const SEALED_FILETYPE = 'application/octet-stream';
+
+/** The shortest lifetime a sender may choose. */
+const MIN_TTL_SECONDS = 60;
+
 /** Sending, listing, downloading and confirming view-once images. */
 export class ImageService {
   constructor(
@@ -77,7 +113,7 @@ export class ImageService {
     private readonly audience: SendAudience,
     private readonly blobs: BlobStore,
     private readonly tokens: DownloadTokens,
-    private readonly pushes: Pick<PushOutbox, 'committed'>,
+    private readonly pushes: Pick<PushOutbox, 'committed' | 'enqueue'>,
     private readonly options: ImageServiceOptions,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
@@ -94,8 +130,9 @@ export class ImageService {
     receiverUid: number,
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
+    choices: SendChoices = {},
   ): Promise<Message> {
-    const [message] = await this.receive(sender, upload, declaredSize, async () => {
+    const [message] = await this.receive(sender, upload, declaredSize, choices, async () => {
       const receiver = await this.users.findById(receiverUid);
       if (!receiver) throw new NotFoundError('Receiver');
       const delivery = await this.audience.direct(sender, receiver);
@@ -118,7 +155,7 @@ export class ImageService {
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize?: number | null,
   ): Promise<Message[]> {
-    const messages = await this.receive(sender, upload, declaredSize, async () => {
+    const messages = await this.receive(sender, upload, declaredSize, {}, async () => {
       const delivery = await this.audience.group(sender, groupId);
       const sendTime = this.now();
       const message = (receiverUid: number): NewMessage => ({
@@ -150,6 +187,7 @@ export class ImageService {
     sender: User,
     upload: IncomingFile | Promise<IncomingFile>,
     declaredSize: number | null | undefined,
+    choices: SendChoices,
     plan: () => Promise<SendPlan>,
   ): Promise<Message[]> {
     const file = Promise.resolve(upload);
@@ -160,14 +198,18 @@ export class ImageService {
         throw new BadInputError('size must be the image size in bytes (a positive whole number)', 'size');
       }
       if (size !== undefined && size > this.options.maxImageBytes) throw new PayloadTooLargeError(this.options.maxImageBytes);
+      const ttl = choices.ttlSeconds ?? this.options.imageTtlSeconds;
+      if (!Number.isSafeInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > this.options.imageTtlSeconds) {
+        throw new BadInputError(`ttlSeconds must be between ${MIN_TTL_SECONDS} and ${this.options.imageTtlSeconds}`, 'ttlSeconds');
+      }
       const decision = await this.limiter.consume([{ rule: 'sendUser', key: String(sender.uid) }]);
       if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs / 1000);
       const { objectName, sendTime, messages } = await plan();
       source = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
 
       const keep = messages.some((m) => !m.endReason);
-      const stored = await this.store(keep ? objectName : null, source, size);
-      const expiresAt = new Date(sendTime.getTime() + this.options.imageTtlSeconds * 1000);
+      const stored = await this.store(keep ? objectName : null, source, size, choices.sealed === true);
+      const expiresAt = new Date(sendTime.getTime() + ttl * 1000);
       try {
         // Each delivered message and its push are written in one transaction; the outbox sends
         // the push, so the sender never waits on GeTui.
@@ -177,6 +219,8 @@ export class ImageService {
             filetype: stored.filetype,
             size: stored.size,
             sha256: stored.sha256,
+            cipher: stored.cipher,
+            wrappedKey: stored.wrappedKey,
             createdAt: sendTime,
             expiresAt,
             discarded: !keep,
@@ -217,11 +261,20 @@ export class ImageService {
   }
 
   /** Reads the upload through the meter into the store, or into nothing when `name` is null. */
-  private async store(name: string | null, source: Readable, size: number | undefined) {
+  private async store(name: string | null, source: Readable, size: number | undefined, sealed: boolean) {
     const { head, ended } = await readHead(source, SNIFF_BYTES);
-    const filetype = await sniffImageType(head);
+    // Sealed bytes are encrypted by the client for the receiver: the server cannot read them, so it does not try.
+    const filetype = sealed ? SEALED_FILETYPE : await sniffImageType(head);
     if (!filetype) throw new UnsupportedMediaTypeError();
     const meter = new ImageMeter(this.options.maxImageBytes, size);
+    // The key exists only in memory until the row that holds it (wrapped) is committed.
+    const sealing = name !== null && this.options.keys && this.options.encryptUploads !== false ? newImageKey() : null;
+    let body: Readable = meter;
+    if (sealing) {
+      const encryptor = new SegmentEncryptor(sealing);
+      meter.once('error', (e) => encryptor.destroy(e));
+      body = meter.pipe(encryptor);
+    }
     meter.write(head);
     if (ended) meter.end();
     else {
@@ -230,8 +283,8 @@ export class ImageService {
       source.pipe(meter);
     }
     try {
-      if (name === null) await discard(meter);
-      else await this.blobs.put(name, meter, { size, contentType: filetype });
+      if (name === null) await discard(body);
+      else await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size), contentType: sealing ? 'application/octet-stream' : filetype });
     } catch (e) {
       source.unpipe(meter);
       const reason = meter.errored ?? e;
@@ -239,7 +292,13 @@ export class ImageService {
       this.log.error({ err: e, name }, 'blob store write failed');
       throw new StorageError(e);
     }
-    return { filetype, size: meter.bytes, sha256: meter.digest() };
+    return {
+      filetype,
+      size: meter.bytes,
+      sha256: meter.digest(),
+      cipher: sealing ? CIPHER_NAME : null,
+      wrappedKey: sealing ? this.options.keys!.wrap(sealing, name!) : null,
+    };
   }
 
   /** One message addressed to the viewer; everyone else is told it does not exist. */
@@ -256,13 +315,48 @@ export class ImageService {
     return this.messages.listPending(viewer.uid, this.now(), senderPhoneHash ?? undefined);
   }
 
+  /** What happened to the viewer's sent images, newest first. */
+  async listSent(viewer: User): Promise<SentImage[]> {
+    const now = this.now();
+    const rows = await this.messages.listSent(viewer.uid, 500);
+    return rows.map((m) => {
+      // A send to someone who blocked the sender looks like an image never opened.
+      const blocked = m.endReason === 'blocked';
+      const expired = m.image.expiresAt <= now;
+      let status: DeliveryStatus;
+      if (m.endReason === 'confirmed') status = DeliveryStatus.VIEWED;
+      else if (m.exist && !expired) status = m.downloadedAt ? DeliveryStatus.DOWNLOADED : DeliveryStatus.PENDING;
+      else if (blocked && !expired) status = DeliveryStatus.PENDING;
+      else status = DeliveryStatus.EXPIRED;
+      return Object.assign(new SentImage(), {
+        id: m.id,
+        receiver: m.receiver!,
+        sendTime: m.sendTime,
+        status,
+        downloadedAt: m.downloadedAt,
+        destroyedAt: blocked ? null : m.image.endedAt,
+        screenshotAt: m.screenshotAt,
+      });
+    });
+  }
+
+  /** The receiver reports a screenshot: recorded (the first time) and pushed to the sender. */
+  async reportScreenshot(viewer: User, messageKey: string): Promise<boolean> {
+    const now = this.now();
+    const message = PHONE_HASH.test(messageKey) ? await this.messages.recordScreenshot(messageKey, viewer.uid, now) : null;
+    if (!message) throw new NotFoundError('Message');
+    if (message.screenshotAt?.getTime() === now.getTime()) await this.pushes.enqueue([{ receiverUid: message.senderUid, payload: screenshotPush(message.id) }]);
+    return true;
+  }
+
   /** The receiver has the image: the message ends and, with the last message, the blob goes. Idempotent. */
   async confirm(viewer: User, messageKey: string): Promise<Message> {
     if (!PHONE_HASH.test(messageKey)) throw new NotFoundError('Message');
     const now = this.now();
-    const { message, orphanedImage } = await this.messages.endForReceiver(messageKey, viewer.uid, 'confirmed', now);
+    const { message, orphanedImage } = await this.messages.endForReceiver(messageKey, viewer.uid, 'confirmed', now, this.options.receipts);
     if (!message) throw new NotFoundError('Message');
     if (orphanedImage) {
+      this.pushes.committed();
       try {
         await this.blobs.delete(orphanedImage.objectName);
         await this.messages.markBlobDeleted(orphanedImage.id, now);
@@ -274,25 +368,69 @@ export class ImageService {
     return message;
   }
 
-  /** A short-lived URL a plain GET can fetch, for the receiver of a live message only. */
-  downloadUrl(viewer: User, message: Message): string | null {
+  /**
+   * The original specification deletes an image once it has "finished downloading": a message
+   * fully downloaded but never confirmed is confirmed AUTO_CONFIRM_SECONDS after its first
+   * complete download. Returns how many were confirmed.
+   */
+  async autoConfirm(): Promise<number> {
+    const due = await this.messages.listDownloadedBefore(new Date(this.now().getTime() - (this.options.autoConfirmSeconds ?? 300) * 1000), 100);
+    let done = 0;
+    for (const m of due) {
+      try {
+        await this.confirm({ uid: m.receiverUid } as User, m.messageKey);
+        done++;
+      } catch (err) {
+        this.log.warn({ err }, 'could not auto-confirm a downloaded image; will retry');
+      }
+    }
+    return done;
+  }
+
+  /**
+   * A short-lived URL a plain GET can fetch, for the receiver of a live message only. Each call
+   * makes a new one-time grant: one complete download, then 410.
+   */
+  async downloadUrl(viewer: User, message: Message): Promise<string | null> {
     const now = this.now();
     if (message.receiverUid !== viewer.uid || !message.exist || message.image.expiresAt <= now) return null;
     const until = Math.min(now.getTime() + this.options.downloadUrlTtlSeconds * 1000, message.image.expiresAt.getTime());
-    return `${this.options.publicUrl}/download/${this.tokens.mint(message.messageKey, new Date(until))}`;
+    const grantId = await this.messages.createGrant(message.id, now);
+    return `${this.options.publicUrl}/download/${this.tokens.mint(message.messageKey, new Date(until), grantId)}`;
   }
 
-  /** Opens the bytes behind a download token: FORBIDDEN when forged or expired, NOT_FOUND once gone. */
-  async openDownload(token: string): Promise<Download> {
+  /**
+   * Opens the bytes behind a download token (all, or `range` of them): FORBIDDEN when forged or
+   * expired, NOT_FOUND once the image is gone, GONE once the URL served a complete download.
+   */
+  async openDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Download> {
     const checked = this.tokens.check(token, this.now());
     if (!checked.ok) {
       throw checked.reason === 'expired' ? new ForbiddenError('This download link has expired') : new ForbiddenError('Invalid download link');
     }
-    const message = await this.messages.findByKey(checked.messageKey);
+    const [message, grant] = await Promise.all([this.messages.findByKey(checked.messageKey), this.messages.findGrant(checked.grantId)]);
     if (!message || !this.withExpiry(message).exist) throw new NotFoundError('Image');
+    if (!grant || grant.messageId !== message.id) throw new ForbiddenError('Invalid download link');
+    if (grant.completed) throw new GoneError('This download link has served its one download; ask for the image again for a new one');
+    const image = message.image;
+    const wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
+    const delivered = async () => {
+      if (wanted.end === image.size - 1) await this.messages.completeGrant(checked.grantId, message.id, this.now());
+    };
+    const opened = { size: image.size, filetype: image.filetype, start: wanted.start, end: wanted.end, delivered };
+    const whole = wanted.start === 0 && wanted.end === image.size - 1;
     try {
-      const stream = await this.blobs.get(message.image.objectName);
-      return { stream, size: message.image.size, filetype: message.image.filetype };
+      if (image.cipher === null) {
+        const stream = await this.blobs.get(image.objectName, whole ? undefined : { start: wanted.start, length: wanted.end - wanted.start + 1 });
+        return { ...opened, stream };
+      }
+      if (!image.wrappedKey || !this.options.keys) throw new NotFoundError('Image');
+      const key = this.options.keys.unwrap(image.wrappedKey, image.objectName);
+      const r = sealedRange(image.size, wanted.start, wanted.end);
+      const sealed = await this.blobs.get(image.objectName, whole ? undefined : { start: r.storedStart, length: r.storedLength });
+      // pipeline: a failure on either side (a tampered segment, a reader gone) closes both.
+      const plain = pipeline(sealed, new SegmentDecryptor(key, image.size, wanted.start, wanted.end), () => undefined);
+      return { ...opened, stream: plain };
     } catch (e) {
       if (e instanceof BlobNotFoundError) {
         this.log.warn({ messageId: message.id }, 'live message has no blob');

@@ -1,6 +1,7 @@
 import type { BlobInfo, BlobStore } from '../adapters/blob-store';
 import type { Logger } from '../logger';
 import type { ImageRepository } from '../repositories/image.repository';
+import type { ReceiptJobs } from '../repositories/message.repository';
 
 export interface LifecycleOptions {
   /** A blob with no image row is deleted only when older than this (its send may still be committing). */
@@ -9,6 +10,8 @@ export interface LifecycleOptions {
   batchSize: number;
   /** How long a claim keeps other instances off an image. */
   leaseMs: number;
+  /** Receipt pushes for the senders of images that expire; none when absent. */
+  receipts?: ReceiptJobs;
 }
 
 export interface SweepResult {
@@ -45,7 +48,7 @@ export class LifecycleService {
     const result: SweepResult = { deleted: 0, failed: 0 };
     for (;;) {
       const now = this.now();
-      const batch = await this.images.claimDue(now, new Date(now.getTime() - CONFIRM_HEAD_START_MS), this.options.batchSize, this.options.leaseMs);
+      const batch = await this.images.claimDue(now, new Date(now.getTime() - CONFIRM_HEAD_START_MS), this.options.batchSize, this.options.leaseMs, this.options.receipts);
       for (const image of batch) {
         try {
           await this.blobs.delete(image.objectName);
@@ -74,7 +77,7 @@ export class LifecycleService {
     let row = await rows.next();
 
     const closeMissing = async (id: number, objectName: string) => {
-      const ended = await this.images.closeMissing(id, this.now());
+      const ended = await this.images.closeMissing(id, this.now(), this.options.receipts);
       result.missingClosed++;
       this.log.error({ imageId: id, objectName, messagesEnded: ended }, 'image blob is missing from the store; its messages are closed');
     };

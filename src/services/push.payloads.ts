@@ -47,6 +47,19 @@ export function friendAcceptedPush(by: Person): Record<string, unknown> {
   return { event: PUSH_KIND_FRIEND_ACCEPTED, uid: by.uid, nickname: by.nickname, phone_hash: by.phoneHash };
 }
 
+export const PUSH_KIND_IMAGE_DESTROYED = 'image_destroyed';
+export const PUSH_KIND_SCREENSHOT = 'screenshot';
+
+/** To the sender: the image's key is gone; `receipt` is the server's signature over the other fields. */
+export function imageDestroyedPush(f: { messageId: number; reason: string; destroyedAt: Date; receipt: string }): Record<string, unknown> {
+  return { event: PUSH_KIND_IMAGE_DESTROYED, message_id: f.messageId, reason: f.reason, destroyed_at: f.destroyedAt.toISOString(), receipt: f.receipt };
+}
+
+/** To the sender: the receiver reported a screenshot of the image. */
+export function screenshotPush(messageId: number): Record<string, unknown> {
+  return { event: PUSH_KIND_SCREENSHOT, message_id: messageId };
+}
+
 /**
  * The text a phone shows when a push reaches it through the vendor channel (APNs) while the app
  * is not running. It names no one: a locked screen is not the place for who sent what.
@@ -59,6 +72,10 @@ export function pushAlert(kind: string): { title: string; body: string } {
       return { title: 'Glimpse', body: 'You have a new friend request' };
     case PUSH_KIND_FRIEND_ACCEPTED:
       return { title: 'Glimpse', body: 'A friend request was accepted' };
+    case PUSH_KIND_IMAGE_DESTROYED:
+      return { title: 'Glimpse', body: 'An image you sent was deleted' };
+    case PUSH_KIND_SCREENSHOT:
+      return { title: 'Glimpse', body: 'Someone took a screenshot of an image you sent' };
     default:
       return { title: 'Glimpse', body: 'You have something new' };
   }

@@ -342,7 +342,7 @@ describeEachStack(
       it('refuses an expired URL with 403', async () => {
         const { m } = await sendAndGetUrl();
         const secret = await stack().server.container.db.getRepository(ServerSecret).findOneByOrFail({ name: 'download-url-hmac' });
-        const expired = new DownloadTokens(Buffer.from(secret.value, 'base64')).mint(m.messageKey, new Date(Date.now() - 1000));
+        const expired = new DownloadTokens(Buffer.from(secret.value, 'base64')).mint(m.messageKey, new Date(Date.now() - 1000), 1);
         const res = await httpGet(`${stack().url}/download/${expired}`);
         expect(res.status).to.equal(403);
         expect(JSON.parse(res.body.toString()).errors[0].extensions.code).to.equal('FORBIDDEN');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -89,6 +90,9 @@ describe('the built server as a process', function () {
     expect((await httpGet(`${url}/healthz`)).status).to.equal(200);
     expect(JSON.parse((await httpGet(`${url}/readyz`)).body.toString())).to.deep.include({ status: 'ready' });
     expect(fs.existsSync(path.join(cwd, 'data', 'glimpse.sqlite'))).to.equal(true);
+    // The zero-setup start made the master key for encryption at rest in DATA_DIR, and said so.
+    expect(Buffer.from(fs.readFileSync(path.join(cwd, 'data', 'encryption.key'), 'utf8').trim(), 'base64')).to.have.length(32);
+    expect(server.stdout()).to.contain('ENCRYPTION_KEY is not set: generated a master key in DATA_DIR');
     expect(await server.stop()).to.equal(0);
   });
 
@@ -140,9 +144,11 @@ describe('the built server as a process', function () {
       await proxy?.stop();
       await db?.drop();
     });
+    // Every start here shares one database from a fresh folder: like instances, they share a master key.
+    const encryptionKey = randomBytes(32).toString('base64');
     beforeEach(async () => {
       const cwd = tempDir();
-      server = start({ ...bareEnv(cwd), PORT: String(await freePort()), DATABASE_URL: proxy.via(db.url) }, cwd);
+      server = start({ ...bareEnv(cwd), PORT: String(await freePort()), DATABASE_URL: proxy.via(db.url), ENCRYPTION_KEY: encryptionKey }, cwd);
       url = (await server.listening).url;
     });
     afterEach(() => proxy.restore());

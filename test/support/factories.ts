@@ -46,7 +46,7 @@ export async function requestCode(api: ApiClient, regionNum: string, phoneNum: s
  */
 export async function registerUser(
   api: ApiClient,
-  overrides: Partial<{ regionNum: string; phoneNum: string; nickname: string; cid: string; verificationCode: string }> = {},
+  overrides: Partial<{ regionNum: string; phoneNum: string; nickname: string; cid: string; verificationCode: string; publicKey: string }> = {},
 ): Promise<TestUser> {
   const phone = nextPhone();
   const input = {
@@ -55,6 +55,7 @@ export async function registerUser(
     phoneNum: overrides.phoneNum ?? phone.phoneNum,
     nickname: overrides.nickname ?? `user${counter}`,
     verificationCode: '',
+    ...(overrides.publicKey !== undefined ? { publicKey: overrides.publicKey } : {}),
   };
   input.verificationCode = overrides.verificationCode ?? (await requestCode(api, input.regionNum, input.phoneNum));
   const res = await api.gql<{ register: { uid: number; ukey: string; phoneHash: string } }>(

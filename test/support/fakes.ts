@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { BlobNotFoundError, BlobStore } from '../../src/adapters/blob-store';
+import { BlobNotFoundError, BlobStore, ByteRange } from '../../src/adapters/blob-store';
 import type { RateDecision, RateLimitCharge, RateLimiter } from '../../src/adapters/rate-limiter';
 import { SmsDeliveryError, SmsProvider, VerificationSms } from '../../src/adapters/sms-provider';
 import type { RateLimitName, RateLimitRule } from '../../src/config';
@@ -38,13 +38,19 @@ export class FakeUserRepository implements UserRepository {
   async registerDevice(reg: DeviceRegistration) {
     const existing = this.rows.find((u) => u.phoneHash === reg.phoneHash);
     if (existing) {
-      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, updatedAt: reg.now });
+      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now });
       return { user: existing, created: false };
     }
-    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now, whoCanSendMe: WhoCanSend.EVERYONE, discoverable: true });
+    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now, whoCanSendMe: WhoCanSend.EVERYONE, discoverable: true, publicKey: reg.publicKey ?? null });
     delete (user as unknown as { now?: Date }).now;
     this.rows.push(user);
     return { user, created: true };
+  }
+
+  async updatePublicKey(uid: number, publicKey: string, now: Date) {
+    const u = await this.findById(uid);
+    if (u) Object.assign(u, { publicKey, updatedAt: now });
+    return u;
   }
 
   async updateCid(uid: number, cid: string, now: Date) {
@@ -83,6 +89,8 @@ export class FakeMessageRepository implements MessageRepository {
         exist: !m.endReason,
         endReason: m.endReason ?? null,
         endedAt: m.endReason ? m.sendTime : null,
+        downloadedAt: null,
+        screenshotAt: null,
       });
       this.messages.push(row);
       const push = pushFor(row);
@@ -123,6 +131,7 @@ export class FakeMessageRepository implements MessageRepository {
       Object.assign(m, { exist: false, endReason: reason, endedAt: now });
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) {
         m.image.endedAt = now;
+        m.image.wrappedKey = null;
         orphanedImage = m.image;
       }
     }
@@ -132,6 +141,47 @@ export class FakeMessageRepository implements MessageRepository {
   async markBlobDeleted(imageId: number, now: Date) {
     const img = this.images.find((i) => i.id === imageId);
     if (img) img.blobDeletedAt = now;
+  }
+
+  async recordScreenshot(messageKey: string, receiverUid: number, now: Date) {
+    const m = this.messages.find((x) => x.messageKey === messageKey && x.receiverUid === receiverUid && x.endReason !== 'blocked');
+    if (!m) return null;
+    m.screenshotAt ??= now;
+    return this.withSender(m);
+  }
+
+  async listSent(senderUid: number, limit: number) {
+    const out: Message[] = [];
+    for (const m of [...this.messages].reverse().filter((x) => x.senderUid === senderUid).slice(0, limit)) {
+      out.push(Object.assign(new Message(), m, { receiver: (await this.users.findById(m.receiverUid))! }));
+    }
+    return out;
+  }
+
+  readonly grants: { messageId: number; completedAt: Date | null }[] = [];
+
+  async createGrant(messageId: number) {
+    this.grants.push({ messageId, completedAt: null });
+    return this.grants.length;
+  }
+
+  async findGrant(grantId: number) {
+    const g = this.grants[grantId - 1];
+    return g ? { messageId: g.messageId, completed: g.completedAt !== null } : null;
+  }
+
+  async completeGrant(grantId: number, messageId: number, now: Date) {
+    const g = this.grants[grantId - 1];
+    if (g && !g.completedAt) g.completedAt = now;
+    const m = this.messages.find((x) => x.id === messageId);
+    if (m && !m.downloadedAt) m.downloadedAt = now;
+  }
+
+  async listDownloadedBefore(before: Date, limit: number) {
+    return this.messages
+      .filter((m) => m.exist && m.downloadedAt && m.downloadedAt <= before)
+      .slice(0, limit)
+      .map((m) => ({ messageKey: m.messageKey, receiverUid: m.receiverUid }));
   }
 }
 
@@ -156,10 +206,10 @@ export class MemoryBlobStore implements BlobStore {
     this.blobs.set(name, { bytes: Buffer.concat(chunks), contentType: opts.contentType, modifiedAt: new Date() });
   }
 
-  async get(name: string) {
+  async get(name: string, range?: ByteRange) {
     const b = this.blobs.get(name);
     if (!b) throw new BlobNotFoundError(name);
-    return ReadableStream.from([b.bytes]);
+    return ReadableStream.from([range ? b.bytes.subarray(range.start, range.start + range.length) : b.bytes]);
   }
 
   async delete(name: string) {

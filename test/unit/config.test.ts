@@ -20,6 +20,18 @@ describe('config (unit)', () => {
     for (const name of ['PORT', 'MAX_IMAGE_BYTES', 'DATABASE_URL', 'PUSH_PROVIDER', 'S3_ENDPOINT']) expect(err!.message).to.contain(name);
   });
 
+  it('reads ENCRYPTION_KEY (32 bytes, base64) and never repeats a refused one', () => {
+    const key = Buffer.alloc(32, 9).toString('base64');
+    expect(loadConfig({ ENCRYPTION_KEY: key }).encryptionKey!.equals(Buffer.alloc(32, 9))).to.equal(true);
+    expect(loadConfig({}).encryptionKey).to.equal(null);
+    expect(loadConfig({}).encryptUploads).to.equal(true);
+    expect(loadConfig({ ENCRYPTION: 'off' }).encryptUploads).to.equal(false);
+    for (const bad of [Buffer.alloc(16, 1).toString('base64'), 'not-a-key-at-all-but-quite-long-000000000000']) {
+      expect(() => loadConfig({ ENCRYPTION_KEY: bad })).to.throw(ConfigError).with.property('message').that.contains('ENCRYPTION_KEY').and.does.not.contain(bad);
+    }
+    expect(() => loadConfig({ AUTO_CONFIRM_SECONDS: '0' })).to.throw(ConfigError, /AUTO_CONFIRM_SECONDS/);
+  });
+
   it('never repeats a database password in its message', () => {
     expect(() => loadConfig({ DATABASE_URL: 'pg://user:secret@host/db' })).to.throw(ConfigError).with.property('message').that.does.not.contain('secret');
   });

@@ -47,7 +47,7 @@ describe('ImageService (unit)', () => {
       audience,
       blobs,
       new DownloadTokens(Buffer.alloc(32, 7)),
-      { committed: () => void wakes++ },
+      { committed: () => void wakes++, enqueue: async () => undefined },
       { maxImageBytes: 100_000, imageTtlSeconds: 3600, downloadUrlTtlSeconds: 300, publicUrl: 'http://glimpse.test' },
       pino({ level: 'silent' }),
       () => clock,
@@ -128,17 +128,17 @@ describe('ImageService (unit)', () => {
 
   it('mints a download URL for the receiver of a live message only, never past the image expiry', async () => {
     const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
-    expect(service.downloadUrl(alice, m)).to.equal(null);
-    const url = service.downloadUrl(bob, m)!;
-    expect(url).to.match(/^http:\/\/glimpse\.test\/download\/[0-9a-f]{64}\.\d+\.[A-Za-z0-9_-]{43}$/);
-    expect(Number(url.split('.').slice(-2)[0])).to.equal(Math.floor(clock.getTime() / 1000) + 300);
+    expect(await service.downloadUrl(alice, m)).to.equal(null);
+    const url = (await service.downloadUrl(bob, m))!;
+    expect(url).to.match(/^http:\/\/glimpse\.test\/download\/[0-9a-f]{64}\.\d+\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(Number(url.split('.').slice(-3)[0])).to.equal(Math.floor(clock.getTime() / 1000) + 300);
     clock = new Date(m.image.expiresAt.getTime() - 60_000);
-    expect(Number(service.downloadUrl(bob, m)!.split('.').slice(-2)[0])).to.equal(Math.floor(m.image.expiresAt.getTime() / 1000));
+    expect(Number((await service.downloadUrl(bob, m))!.split('.').slice(-3)[0])).to.equal(Math.floor(m.image.expiresAt.getTime() / 1000));
   });
 
   it('shows an expired image as not existing and serves it to no one, before any sweeper runs', async () => {
     const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
-    const token = service.downloadUrl(bob, m)!.split('/').pop()!;
+    const token = (await service.downloadUrl(bob, m))!.split('/').pop()!;
     clock = new Date(m.image.expiresAt.getTime());
     expect((await service.get(bob, m.messageKey)).exist).to.equal(false);
     expect(await service.listPending(bob)).to.have.length(0);
@@ -147,7 +147,7 @@ describe('ImageService (unit)', () => {
 
   it('serves a valid token, and refuses an expired or altered one with FORBIDDEN', async () => {
     const m = await service.send(alice, bob.uid, file(jpegBytes(5000)));
-    const token = service.downloadUrl(bob, m)!.split('/').pop()!;
+    const token = (await service.downloadUrl(bob, m))!.split('/').pop()!;
     expect((await service.openDownload(token)).size).to.equal(5000);
     expect((await fail(service.openDownload(token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))))).extensions.code).to.equal('FORBIDDEN');
     clock = new Date(clock.getTime() + 301_000);

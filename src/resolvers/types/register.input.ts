@@ -17,4 +17,7 @@ export class RegisterInput implements Partial<User> {
 
   @Field(() => String, { description: 'The 6-digit code sent by SMS (requestVerificationCode); works once, for 10 minutes' })
   verificationCode: string;
+
+  @Field(() => String, { nullable: true, description: "The device's X25519 public key (32 bytes, base64), for sealed sends" })
+  publicKey?: string | null;
 }

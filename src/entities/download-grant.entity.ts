@@ -1,0 +1,27 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Message } from './message.entity';
+
+/**
+ * One downloadUrl: it serves one complete download of its message's image (Range requests
+ * within it, so an interrupted download resumes), then answers 410.
+ */
+@Entity({ name: 'download_grant' })
+@Index('idx_download_grant_message', ['messageId'])
+export class DownloadGrant {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id: number;
+
+  @Column({ name: 'message_id', type: 'int' })
+  messageId: number;
+
+  @ManyToOne(() => Message, { nullable: false, onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'message_id' })
+  message?: Message;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt: Date;
+
+  /** Set when a response delivered the image's last byte: the grant is used up. */
+  @Column({ name: 'completed_at', type: 'datetime', precision: 3, nullable: true })
+  completedAt: Date | null;
+}

@@ -1,0 +1,226 @@
+import { createCipheriv, createDecipheriv, createHmac, DecipherGCM, randomBytes } from 'node:crypto';
+import { Transform, TransformCallback } from 'node:stream';
+
+/**
+ * Encryption at rest, one random key per image (the "Provable deletion" section of DESIGN.md).
+ *
+ * A blob is the image cut into segments of SEGMENT_BYTES (the last one shorter), each sealed on
+ * its own with AES-256-GCM and followed by its 16-byte tag. A segment's nonce is the image's
+ * 7-byte prefix, the segment's number (32 bits) and one byte that is 1 for the last segment only
+ * (the STREAM construction), so segments can neither be reordered nor the blob cut short without
+ * a tag failing, and a download can start at any segment.
+ */
+export const SEGMENT_BYTES = 64 * 1024;
+const TAG_BYTES = 16;
+const STORED_SEGMENT = SEGMENT_BYTES + TAG_BYTES;
+const PREFIX_BYTES = 7;
+const KEY_BYTES = 32;
+
+/** The name recorded on an image whose blob is sealed this way. */
+export const CIPHER_NAME = 'aes256gcm-64k';
+
+export interface ImageKey {
+  key: Buffer;
+  prefix: Buffer;
+}
+
+export function newImageKey(): ImageKey {
+  return { key: randomBytes(KEY_BYTES), prefix: randomBytes(PREFIX_BYTES) };
+}
+
+export function segmentCount(plainSize: number): number {
+  return Math.max(1, Math.ceil(plainSize / SEGMENT_BYTES));
+}
+
+/** The stored length follows from the image's size, so the store can take one PUT of known length. */
+export function sealedSize(plainSize: number): number {
+  return plainSize + segmentCount(plainSize) * TAG_BYTES;
+}
+
+function nonce(prefix: Buffer, index: number, last: boolean): Buffer {
+  const n = Buffer.alloc(12);
+  prefix.copy(n, 0);
+  n.writeUInt32BE(index, PREFIX_BYTES);
+  n[11] = last ? 1 : 0;
+  return n;
+}
+
+/** Seals a plaintext stream segment by segment; holds at most one segment (plus one chunk). */
+export class SegmentEncryptor extends Transform {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private index = 0;
+
+  constructor(private readonly k: ImageKey) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    // A segment is sealed only once a byte past it has arrived: only then is it known not to be the last.
+    while (this.pendingBytes > SEGMENT_BYTES) this.seal(SEGMENT_BYTES, false);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.pendingBytes > 0 || this.index === 0) this.seal(this.pendingBytes, true);
+    done();
+  }
+
+  private seal(length: number, last: boolean): void {
+    const cipher = createCipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index++, last));
+    let left = length;
+    while (left > 0) {
+      const head = this.pending[0];
+      const piece = head.length <= left ? head : head.subarray(0, left);
+      if (piece === head) this.pending.shift();
+      else this.pending[0] = head.subarray(left);
+      left -= piece.length;
+      this.pendingBytes -= piece.length;
+      this.push(cipher.update(piece));
+    }
+    cipher.final();
+    this.push(cipher.getAuthTag());
+  }
+}
+
+/** Which plaintext bytes to return, and where in the blob to start reading for them. */
+export interface SealedRange {
+  /** First stored byte to read (the start of the segment holding `start`). */
+  storedStart: number;
+  /** Stored bytes to read: whole segments up to the one holding `end`. */
+  storedLength: number;
+  firstSegment: number;
+}
+
+/** Maps a plaintext byte range (inclusive) onto whole stored segments. */
+export function sealedRange(plainSize: number, start: number, end: number): SealedRange {
+  const firstSegment = Math.floor(start / SEGMENT_BYTES);
+  const lastSegment = Math.floor(end / SEGMENT_BYTES);
+  const storedStart = firstSegment * STORED_SEGMENT;
+  const storedEnd = Math.min(sealedSize(plainSize), (lastSegment + 1) * STORED_SEGMENT);
+  return { storedStart, storedLength: storedEnd - storedStart, firstSegment };
+}
+
+/**
+ * Opens stored segments starting at `firstSegment` and passes on plaintext bytes `first..last`
+ * (inclusive, offsets in the whole image). No byte of a segment leaves before its tag is
+ * checked: a segment that fails makes the stream fail, so a download is cut short, never wrong.
+ */
+export class SegmentDecryptor extends Transform {
+  private index: number;
+  private readonly lastIndex: number;
+  /** Plaintext offset (in the whole image) where the current segment starts. */
+  private position: number;
+  private decipher: DecipherGCM | null = null;
+  /** Stored bytes of the current segment read so far. */
+  private consumed = 0;
+  /** The current segment's plaintext, held until its tag has been checked. */
+  private held: Buffer[] = [];
+  private tag: Buffer[] = [];
+
+  constructor(
+    private readonly k: ImageKey,
+    private readonly plainSize: number,
+    private readonly first = 0,
+    private readonly last = plainSize - 1,
+  ) {
+    super();
+    this.index = Math.floor(first / SEGMENT_BYTES);
+    this.lastIndex = segmentCount(plainSize) - 1;
+    this.position = this.index * SEGMENT_BYTES;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      // Fed piece by piece as it arrives (no copy of the segment); only the plaintext waits for the tag.
+      let at = 0;
+      while (at < chunk.length && this.index <= this.lastIndex && this.position <= this.last) {
+        const stored = this.storedLengthOf(this.index);
+        if (!this.decipher) this.decipher = createDecipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+        const body = stored - TAG_BYTES;
+        if (this.consumed < body) {
+          const n = Math.min(body - this.consumed, chunk.length - at);
+          this.held.push(this.decipher.update(chunk.subarray(at, at + n)));
+          this.consumed += n;
+          at += n;
+          continue;
+        }
+        const n = Math.min(stored - this.consumed, chunk.length - at);
+        this.tag.push(chunk.subarray(at, at + n));
+        this.consumed += n;
+        at += n;
+        if (this.consumed === stored) this.open(body);
+      }
+    } catch (e) {
+      return done(e as Error);
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.position <= this.last) return done(new Error('sealed image is shorter than its size'));
+    done();
+  }
+
+  private storedLengthOf(index: number): number {
+    if (index < this.lastIndex) return STORED_SEGMENT;
+    return this.plainSize - this.lastIndex * SEGMENT_BYTES + TAG_BYTES;
+  }
+
+  /** The segment's tag is in: check it (throws when the segment was altered), then pass its wanted bytes on. */
+  private open(body: number): void {
+    const decipher = this.decipher!;
+    decipher.setAuthTag(this.tag.length === 1 ? this.tag[0] : Buffer.concat(this.tag));
+    decipher.final();
+    const from = Math.max(0, this.first - this.position);
+    const to = Math.min(body, this.last + 1 - this.position);
+    let offset = 0;
+    for (const piece of this.held) {
+      const a = Math.max(from - offset, 0);
+      const b = Math.min(to - offset, piece.length);
+      if (b > a) this.push(a === 0 && b === piece.length ? piece : piece.subarray(a, b));
+      offset += piece.length;
+    }
+    this.position += body;
+    this.index++;
+    this.decipher = null;
+    this.consumed = 0;
+    this.held = [];
+    this.tag = [];
+  }
+}
+
+/**
+ * The master key (ENCRYPTION_KEY): wraps each image's key for the database, and names itself by
+ * a check value so a server started with another key refuses rather than serve garbage.
+ */
+export class KeyWrapper {
+  constructor(private readonly master: Buffer) {
+    if (master.length !== KEY_BYTES) throw new Error('the master key must be 32 bytes');
+  }
+
+  /** HMAC of a fixed label: reveals nothing of the key, differs for every other key. */
+  checkValue(): string {
+    return createHmac('sha256', this.master).update('glimpse-master-key-check-v1').digest('base64url');
+  }
+
+  /** base64url of nonce | tag | AES-256-GCM(key | prefix), bound to the image's blob name. */
+  wrap(k: ImageKey, objectName: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.master, iv);
+    cipher.setAAD(Buffer.from(objectName));
+    const body = Buffer.concat([cipher.update(Buffer.concat([k.key, k.prefix])), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  unwrap(wrapped: string, objectName: string): ImageKey {
+    const raw = Buffer.from(wrapped, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', this.master, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    decipher.setAAD(Buffer.from(objectName));
+    const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+    return { key: plain.subarray(0, KEY_BYTES), prefix: plain.subarray(KEY_BYTES) };
+  }
+}
