@@ -53,6 +53,7 @@ export const RATE_LIMIT_NAMES = [
   'registerPhone',
   'registerIp',
   'sendUser',
+  'discovery',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -71,6 +72,8 @@ export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: n
   registerPhone: { env: 'RATE_LIMIT_REGISTER_PHONE', points: 10, durationSeconds: 3600 },
   registerIp: { env: 'RATE_LIMIT_REGISTER_IP', points: 30, durationSeconds: 3600 },
   sendUser: { env: 'RATE_LIMIT_SEND_USER', points: 200, durationSeconds: 3600 },
+  // Phone hashes one user may submit to contact discovery a day (a count, not count/window).
+  discovery: { env: 'DISCOVERY_DAILY_LIMIT', points: 10_000, durationSeconds: 86_400 },
 };
 
 export interface AliyunSmsConfig {
@@ -323,14 +326,13 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`RATE_LIMIT_MULTIPLIER: expected a positive number up to 1000000, got "${multiplierRaw}"`);
     rateLimitMultiplier = 1;
   }
+  const discoveryDailyLimit = int('DISCOVERY_DAILY_LIMIT', RATE_LIMIT_DEFAULTS.discovery.points, 1);
   const rateLimits = {} as Record<RateLimitName, RateLimitRule>;
   for (const name of RATE_LIMIT_NAMES) {
     const d = RATE_LIMIT_DEFAULTS[name];
-    const rule = rateRule(d.env, env[d.env], d, problems);
+    const rule = name === 'discovery' ? { points: discoveryDailyLimit, durationSeconds: d.durationSeconds } : rateRule(d.env, env[d.env], d, problems);
     rateLimits[name] = { points: Math.max(1, Math.round(rule.points * rateLimitMultiplier)), durationSeconds: rule.durationSeconds };
   }
-
-  const discoveryDailyLimit = int('DISCOVERY_DAILY_LIMIT', 10_000, 1);
 
   const encryptionKeyRaw = str('ENCRYPTION_KEY', '');
   let encryptionKey: Buffer | null = null;
@@ -366,7 +368,7 @@ export function loadConfig(env: Env = process.env): Config {
     orphanGraceSeconds: int('ORPHAN_GRACE_SECONDS', 3600, 0, 7 * 86_400),
     backgroundJobs: bool('BACKGROUND_JOBS', true),
     introspection: bool('INTROSPECTION', envKind !== 'production'),
-    discoveryDailyLimit: Math.max(1, Math.floor(discoveryDailyLimit * rateLimitMultiplier)),
+    discoveryDailyLimit: rateLimits.discovery.points,
     maxGroupMembers: int('MAX_GROUP_MEMBERS', 50, 2, 10_000),
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',

@@ -13,7 +13,7 @@ import { LogPushProvider } from './adapters/log.push-provider';
 import { LogSmsProvider } from './adapters/log.sms-provider';
 import type { PushProvider } from './adapters/push-provider';
 import type { RateLimiter } from './adapters/rate-limiter';
-import { createDiscoveryBudget } from './adapters/rate-limiter.discovery-budget';
+import { LimiterDiscoveryBudget } from './adapters/discovery-budget';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
 import { Config, redactUrl } from './config';
@@ -167,7 +167,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const social = new SocialService(
       users,
       socialRows,
-      createDiscoveryBudget(db, config.database, config.discoveryDailyLimit),
+      new LimiterDiscoveryBudget(rateLimiter),
       outbox,
       log,
     );

@@ -96,13 +96,13 @@ export class FlexibleRateLimiter implements RateLimiter {
     const spends = charges.map((c) => {
       const limiter = this.limiters.get(c.rule);
       if (!limiter) throw new Error(`unknown rate limit ${c.rule}`);
-      return { limiter, key: storeKey(c.key) };
+      return { limiter, key: storeKey(c.key), points: c.points ?? 1 };
     });
-    const results = await Promise.allSettled(spends.map((s) => s.limiter.consume(s.key, 1)));
+    const results = await Promise.allSettled(spends.map((s) => s.limiter.consume(s.key, s.points)));
     const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
     if (refused.length) {
       // A refused consume has still counted its point: give back every point of this call.
-      await Promise.all(spends.map((s) => s.limiter.reward(s.key, 1).catch(() => undefined)));
+      await Promise.all(spends.map((s) => s.limiter.reward(s.key, s.points).catch(() => undefined)));
       const failure = refused.find((r) => !(r instanceof RateLimiterRes));
       if (failure) throw failure;
       return { allowed: false, retryAfterMs: Math.max(...refused.map((r: RateLimiterRes) => r.msBeforeNext)) };
@@ -112,6 +112,16 @@ export class FlexibleRateLimiter implements RateLimiter {
       if (r.value.remainingPoints <= 0) nextInMs = Math.max(nextInMs, r.value.msBeforeNext);
     }
     return { allowed: true, nextInMs };
+  }
+
+  async reward(charges: RateLimitCharge[]): Promise<void> {
+    await Promise.all(
+      charges.map((c) => {
+        const limiter = this.limiters.get(c.rule);
+        if (!limiter) throw new Error(`unknown rate limit ${c.rule}`);
+        return limiter.reward(storeKey(c.key), c.points ?? 1);
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,8 @@ export type { RateLimitName };
 export interface RateLimitCharge {
   rule: RateLimitName;
   key: string;
+  /** Points this call spends from the budget (1 unless the action is counted in units, as discovery counts hashes). */
+  points?: number;
 }
 
 export type RateDecision =
@@ -21,11 +23,14 @@ export type RateDecision =
 export interface RateLimiter {
   /** Spends one point from every charge, or from none of them when any budget is spent. */
   consume(charges: RateLimitCharge[]): Promise<RateDecision>;
+  /** Gives points back (an action that spent them then failed for reasons of its own). */
+  reward(charges: RateLimitCharge[]): Promise<void>;
   close(): Promise<void>;
 }
 
 /** No limits at all: for unit tests that are not about limits. */
 export const unlimited: RateLimiter = {
   consume: async () => ({ allowed: true, nextInMs: 0 }),
+  reward: async () => undefined,
   close: async () => undefined,
 };

@@ -83,20 +83,9 @@ export class Social1764700000000 implements MigrationInterface {
       new TableForeignKey({ columnNames: ['group_id'], referencedTableName: 'user_group', referencedColumnNames: ['id'], onDelete: 'SET NULL' }),
     );
 
-    await q.createTable(
-      new Table({
-        name: 'rate_limit_discovery',
-        columns: [
-          { name: 'key', type: 'varchar', length: '255', isPrimary: true },
-          { name: 'points', type: 'int', default: 0 },
-          { name: 'expire', type: 'bigint', isNullable: true },
-        ],
-      }),
-    );
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.dropTable('rate_limit_discovery');
     const message = await q.getTable('message');
     const fk = message?.foreignKeys.find((f) => f.columnNames.includes('group_id'));
     if (fk) await q.dropForeignKey('message', fk);

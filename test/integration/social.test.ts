@@ -68,9 +68,10 @@ describeEachStack(
         const [viewer] = await users(1);
         const asked = randomHash();
         await discover(viewer, [asked]);
-        const counters = await db().query('SELECT * FROM rate_limit_discovery');
+        // The budget counts in the shared rate_limit table, under digests that name no one.
+        const counters = await db().query('SELECT * FROM rate_limit');
         expect(JSON.stringify(counters)).not.to.contain(asked);
-        expect(counters.map((c: { key: string }) => c.key)).to.include(`discovery:${viewer.uid}`);
+        expect(counters.map((c: { key: string }) => c.key).some((k: string) => k.startsWith('discovery'))).to.equal(true);
       });
 
       it('spends a daily budget shared through the database; past it RATE_LIMITED with retryAfter, a refused call spending nothing', async () => {

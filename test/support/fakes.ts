@@ -360,15 +360,23 @@ export class FakeRateLimiter implements RateLimiter {
       if (!w || w.resetAt <= t) w = { used: 0, resetAt: t + rule.durationSeconds * 1000 };
       return { id, w, rule };
     });
-    const refused = limited.filter((l) => l.w.used + 1 > l.rule.points);
+    const cost = (id: string) => charges.find((c) => `${c.rule}:${c.key}` === id)?.points ?? 1;
+    const refused = limited.filter((l) => l.w.used + cost(l.id) > l.rule.points);
     if (refused.length) return { allowed: false, retryAfterMs: Math.max(...refused.map((l) => l.w.resetAt - t)) };
     let nextInMs = 0;
     for (const l of limited) {
-      l.w.used += 1;
+      l.w.used += cost(l.id);
       this.windows.set(l.id, l.w);
       if (l.w.used >= l.rule.points) nextInMs = Math.max(nextInMs, l.w.resetAt - t);
     }
     return { allowed: true, nextInMs };
+  }
+
+  async reward(charges: RateLimitCharge[]) {
+    for (const c of charges) {
+      const w = this.windows.get(`${c.rule}:${c.key}`);
+      if (w) w.used = Math.max(0, w.used - (c.points ?? 1));
+    }
   }
 
   /** Points spent so far in the current window of a rule and key. */

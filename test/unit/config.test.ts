@@ -67,6 +67,7 @@ describe('config (unit)', () => {
       registerPhone: { points: 10, durationSeconds: 3600 },
       registerIp: { points: 30, durationSeconds: 3600 },
       sendUser: { points: 200, durationSeconds: 3600 },
+      discovery: { points: 10_000, durationSeconds: 86_400 },
     });
     const scaled = loadConfig({ RATE_LIMIT_MULTIPLIER: '100', RATE_LIMIT_CODE_IP: '50/1d', RATE_LIMIT_SEND_USER: '10/90s' });
     expect(scaled.rateLimits.codeResend).to.deep.equal({ points: 100, durationSeconds: 60 });

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import pino from 'pino';
-import { memoryDiscoveryBudget } from '../../src/adapters/rate-limiter.discovery-budget';
+import { LimiterDiscoveryBudget } from '../../src/adapters/discovery-budget';
 import { FriendshipState } from '../../src/entities/friendship.entity';
 import { User, WhoCanSend } from '../../src/entities/user.entity';
 import { SocialService } from '../../src/services/social.service';
-import { FakeSocialRepository, FakeUserRepository, MemoryPushQueue } from '../support/fakes';
+import { FakeSocialRepository, FakeUserRepository, MemoryPushQueue, FakeRateLimiter } from '../support/fakes';
 
 describe('SocialService (unit)', () => {
   let users: FakeUserRepository;
@@ -23,7 +23,7 @@ describe('SocialService (unit)', () => {
     users = new FakeUserRepository();
     social = new FakeSocialRepository(users);
     pushes = new MemoryPushQueue();
-    service = new SocialService(users, social, memoryDiscoveryBudget(1500), pushes, pino({ level: 'silent' }));
+    service = new SocialService(users, social, new LimiterDiscoveryBudget(new FakeRateLimiter({ discovery: { points: 1500, durationSeconds: 86_400 } }, () => new Date())), pushes, pino({ level: 'silent' }));
     const reg = async (i: number) => (await users.registerDevice({ phoneHash: hash(i), regionNum: '86', phoneNum: String(i), nickname: `u${i}`, cid: 'c', ukeyHash: 'x', now: new Date() })).user;
     [alice, bob, carol] = [await reg(1), await reg(2), await reg(3)];
   });
