@@ -102,7 +102,13 @@ async function main(): Promise<void> {
   results.seconds = (Date.now() - started) / 1000;
   results.goals = checkGoals(results);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  // bench:social and bench:encryption keep their figures under keys of their own in the same file.
+  const kept: Record<string, unknown> = {};
+  if (fs.existsSync(outFile)) {
+    const previous = JSON.parse(fs.readFileSync(outFile, 'utf8')) as Record<string, unknown>;
+    for (const key of ['social', 'encryption']) if (key in previous) kept[key] = previous[key];
+  }
+  fs.writeFileSync(outFile, `${JSON.stringify({ ...results, ...kept }, null, 2)}\n`);
   process.stdout.write(`${renderTables(results)}\n`);
   log(`wrote ${path.relative(process.cwd(), outFile) || outFile}`);
 }
