@@ -6,6 +6,7 @@ import { Group } from '../entities/group.entity';
 import { Message } from '../entities/message.entity';
 import { GroupService } from '../services/group.service';
 import { ImageService, IncomingFile } from '../services/image.service';
+import type { SentImageView } from '../services/sent-image';
 import { SentImage } from './types/sent-image.type';
 
 @Resolver(() => Message)
@@ -33,7 +34,7 @@ export class MessageResolver {
 
   @Authorized()
   @Query(() => [SentImage], { description: "What happened to the viewer's sent images, newest first" })
-  sentImages(@Ctx() ctx: Context): Promise<SentImage[]> {
+  sentImages(@Ctx() ctx: Context): Promise<SentImageView[]> {
     return this.imageService.listSent(viewerOf(ctx));
   }
 

@@ -18,7 +18,7 @@ import {
 } from '../errors';
 import type { Logger } from '../logger';
 import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories/message.repository';
-import { DeliveryStatus, SentImage } from '../resolvers/types/sent-image.type';
+import { DeliveryStatus, SentImageView } from './sent-image';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
 import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
@@ -316,7 +316,7 @@ export class ImageService {
   }
 
   /** What happened to the viewer's sent images, newest first. */
-  async listSent(viewer: User): Promise<SentImage[]> {
+  async listSent(viewer: User): Promise<SentImageView[]> {
     const now = this.now();
     const rows = await this.messages.listSent(viewer.uid, 500);
     return rows.map((m) => {
@@ -328,7 +328,7 @@ export class ImageService {
       else if (m.exist && !expired) status = m.downloadedAt ? DeliveryStatus.DOWNLOADED : DeliveryStatus.PENDING;
       else if (blocked && !expired) status = DeliveryStatus.PENDING;
       else status = DeliveryStatus.EXPIRED;
-      return Object.assign(new SentImage(), {
+      return {
         id: m.id,
         receiver: m.receiver!,
         sendTime: m.sendTime,
@@ -336,7 +336,7 @@ export class ImageService {
         downloadedAt: m.downloadedAt,
         destroyedAt: blocked ? null : m.image.endedAt,
         screenshotAt: m.screenshotAt,
-      });
+      };
     });
   }
 

@@ -1,19 +1,16 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { User } from '../../entities/user.entity';
+import { DeliveryStatus, SentImageView } from '../../services/sent-image';
 
-export enum DeliveryStatus {
-  PENDING = 'PENDING',
-  DOWNLOADED = 'DOWNLOADED',
-  VIEWED = 'VIEWED',
-  EXPIRED = 'EXPIRED',
-}
+export { DeliveryStatus };
+
 registerEnumType(DeliveryStatus, {
   name: 'DeliveryStatus',
   description: 'PENDING: not yet downloaded; DOWNLOADED: fully downloaded, not confirmed; VIEWED: confirmed; EXPIRED: ended unopened',
 });
 
 @ObjectType({ description: 'A message the viewer sent, as its sender sees it' })
-export class SentImage {
+export class SentImage implements SentImageView {
   @Field(() => Int, { description: 'The message id (as in the image_destroyed and screenshot pushes)' })
   id: number;
 
