@@ -21,41 +21,14 @@ import path from 'node:path';
 import { ApiClient, multipartBody } from '../test/support/client';
 import { jpegBytes, registerUser, TestUser } from '../test/support/factories';
 import { startStack, TestStack } from '../test/support/stack';
+import { round, stats, timedPost, Timing } from './timing';
 
 const MiB = 1024 * 1024;
 const argRounds = process.argv.indexOf('--rounds');
 const ROUNDS = argRounds > 0 ? Number(process.argv[argRounds + 1]) : 15;
-const round = (n: number) => Math.round(n * 100) / 100;
 
-interface Timing {
-  median: number;
-  p90: number;
-  runs: number;
-}
 
-function stats(ms: number[]): Timing {
-  const s = [...ms].sort((a, b) => a - b);
-  return { median: round(s[Math.floor(s.length / 2)]), p90: round(s[Math.floor(s.length * 0.9)]), runs: s.length };
-}
 
-function post(url: string, headers: Record<string, string>, body: Buffer): Promise<{ ms: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = http.request(`${url}/graphql`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        const json = JSON.parse(Buffer.concat(chunks).toString());
-        if (json.errors) reject(new Error(JSON.stringify(json.errors)));
-        else resolve({ ms, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 function download(url: string, size: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,7 +75,7 @@ async function sendAndDownload(sides: Side[], size: number): Promise<Record<'on'
     for (const k of order) {
       const s = sides[k];
       const headers = { 'content-type': bodies[k].contentType, 'apollo-require-preflight': 'true', authorization: `Bearer ${s.sender.token}` };
-      const sent = await post(s.stack.url, headers, bodies[k].body);
+      const sent = await timedPost(s.stack.url, headers, bodies[k].body);
       const key = sent.json.data.sendImage.messageKey as string;
       const url = (await s.api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, s.receiver.token)).data!.image.downloadUrl;
       const got = await download(url, size);

@@ -12,50 +12,21 @@
  */
 import 'reflect-metadata';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiClient, multipartBody } from '../test/support/client';
 import { jpegBytes, registerUser, TestUser } from '../test/support/factories';
 import { startStack, TestStack } from '../test/support/stack';
+import { round, stats, timedPost, Timing } from './timing';
 
 const MiB = 1024 * 1024;
 const argRounds = process.argv.indexOf('--rounds');
 const ROUNDS = argRounds > 0 ? Number(process.argv[argRounds + 1]) : 30;
 
-interface Timing {
-  median: number;
-  p90: number;
-  runs: number;
-}
 
-function stats(ms: number[]): Timing {
-  const s = [...ms].sort((a, b) => a - b);
-  return { median: round(s[Math.floor(s.length / 2)]), p90: round(s[Math.floor(s.length * 0.9)]), runs: s.length };
-}
 
-const round = (n: number) => Math.round(n * 100) / 100;
 
-/** One POST with a body built beforehand; resolves with the milliseconds it took and the parsed answer. */
-function post(url: string, headers: Record<string, string>, body: Buffer): Promise<{ ms: number; json: { data?: unknown; errors?: unknown[] } }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = http.request(`${url}/graphql`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        const json = JSON.parse(Buffer.concat(chunks).toString());
-        if (json.errors) reject(new Error(JSON.stringify(json.errors)));
-        else resolve({ ms, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function seedUsers(stack: TestStack, from: number, to: number): Promise<void> {
   const db = stack.server.container.db;
@@ -105,7 +76,7 @@ async function discoveryRounds(pops: Population[], rounds: number): Promise<(Tim
     const order = i % 2 === 0 ? pops.map((_, k) => k) : pops.map((_, k) => pops.length - 1 - k);
     for (const k of order) {
       const p = pops[k];
-      const r = await post(p.stack.url, { 'content-type': 'application/json', authorization: `Bearer ${p.viewer.token}` }, discoveryBody(p.users));
+      const r = await timedPost(p.stack.url, { 'content-type': 'application/json', authorization: `Bearer ${p.viewer.token}` }, discoveryBody(p.users));
       ms[k].push(r.ms);
       found[k] = (r.json.data as { discoverContacts: unknown[] }).discoverContacts.length;
     }
@@ -138,8 +109,8 @@ async function groupVsDirect(stack: TestStack): Promise<{ sendImage: Timing; sen
   });
   const headers = (contentType: string) => ({ 'content-type': contentType, 'apollo-require-preflight': 'true', authorization: `Bearer ${sender.token}` });
   for (let i = 0; i < 5; i++) {
-    await post(stack.url, headers(direct.contentType), direct.body);
-    await post(stack.url, headers(grouped.contentType), grouped.body);
+    await timedPost(stack.url, headers(direct.contentType), direct.body);
+    await timedPost(stack.url, headers(grouped.contentType), grouped.body);
   }
   const d: number[] = [];
   const g: number[] = [];
@@ -147,9 +118,9 @@ async function groupVsDirect(stack: TestStack): Promise<{ sendImage: Timing; sen
     // Alternate which goes first so neither always runs on a warmer server.
     const order = i % 2 === 0 ? ['d', 'g'] : ['g', 'd'];
     for (const which of order) {
-      if (which === 'd') d.push((await post(stack.url, headers(direct.contentType), direct.body)).ms);
+      if (which === 'd') d.push((await timedPost(stack.url, headers(direct.contentType), direct.body)).ms);
       else {
-        const r = await post(stack.url, headers(grouped.contentType), grouped.body);
+        const r = await timedPost(stack.url, headers(grouped.contentType), grouped.body);
         if ((r.json.data as { sendGroupImage: unknown[] }).sendGroupImage.length !== 50) throw new Error('group send did not reach 50 members');
         g.push(r.ms);
       }
