@@ -20,7 +20,7 @@ export async function benchImages(stack: BenchStack, plan: Plan, viewer: BenchUs
   const body = Buffer.from(JSON.stringify({ query: IMAGES_QUERY }));
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` };
   const measure = async (rows: number): Promise<LatencyFigure> => {
-    const seeded = await seedMessages(stack.databaseUrl, viewer.uid, rows, plan.images.settleMs);
+    const seeded = await seedMessages(stack.glimpse.databaseUrl, viewer.uid, rows, plan.images.settleMs);
     const times: number[] = [];
     for (let i = 0; i < plan.images.samples + 20; i++) {
       const start = process.hrtime.bigint();

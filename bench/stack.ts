@@ -14,13 +14,20 @@ const DIST = path.join(ROOT, 'dist');
 export const GLIMPSE_BUCKET = 'glimpse-images';
 export const DIRECT_BUCKET = 'bench-direct';
 export const BARE_BUCKET = 'bench-bare';
+export const PLAIN_BUCKET = 'glimpse-plain';
+
+/** One Glimpse process (production build) on a database of its own. */
+export type GlimpseService = Service & { url: string; databaseUrl: string };
 
 export interface BenchStack {
-  glimpse: Service & { url: string };
+  glimpse: GlimpseService;
+  /** The same build with ENCRYPTION=off (blobs stored as sent), the baseline of encryption at rest. */
+  glimpsePlain: GlimpseService;
+  /** Starts one more Glimpse (its own database and bucket), stopped with the stack. */
+  startGlimpse(name: string, env?: Record<string, string>): Promise<GlimpseService>;
   bareUpload: Service & { url: string };
   bareApollo: Service & { url: string };
   s3: { endpoint: string; accessKey: string; secretKey: string; client: Minio.Client; pid: number };
-  databaseUrl: string;
   /** Removes every object of a bucket (between rounds, untimed: s3rver keeps them on disk). */
   emptyBucket(bucket: string): Promise<void>;
   stop(): Promise<void>;
@@ -35,8 +42,9 @@ export interface StackOptions {
 }
 
 /**
- * Everything on loopback, each in its own process: s3rver, a fresh MariaDB database, Glimpse
- * built for production, the bare express + busboy upload handler, and a bare Apollo server.
+ * Everything on loopback, each in its own process: s3rver, Glimpse built for production (twice:
+ * encryption at rest on, and off as its baseline; each on a fresh MariaDB database), the bare
+ * express + busboy upload handler, and a bare Apollo server.
  */
 export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   const cleanups: (() => Promise<void>)[] = [];
@@ -45,8 +53,6 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   };
   try {
     const production = { NODE_ENV: 'production' };
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-bench-'));
-    cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
 
     const s3Svc = await startService('s3rver', path.join(DIST, 'test/support/s3.server.js'), production, async (svc) => void (await svc.firstLine));
     const s3Info = JSON.parse(await s3Svc.firstLine) as { endpoint: string; directory: string };
@@ -73,42 +79,54 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     };
     await s3.client.makeBucket(DIRECT_BUCKET, 'us-east-1');
 
-    const db = await createTestDatabase('glimpse_bench');
-    cleanups.push(db.drop);
-
-    const glimpsePort = await freePort();
-    const glimpseUrl = `http://127.0.0.1:${glimpsePort}`;
-    const glimpse = await startService(
-      'glimpse',
-      path.join(DIST, 'src/main.js'),
-      {
-        ...production,
-        HOST: '127.0.0.1',
-        PORT: String(glimpsePort),
-        DATABASE_URL: db.url,
-        S3_ENDPOINT: s3.endpoint,
-        S3_ACCESS_KEY: s3.accessKey,
-        S3_SECRET_KEY: s3.secretKey,
-        S3_BUCKET: GLIMPSE_BUCKET,
-        MAX_IMAGE_BYTES: String(opts.maxImageBytes),
-        DOWNLOAD_URL_TTL_SECONDS: '3600',
-        LOG_LEVEL: 'warn',
-        // Production refuses the log SMS provider; the bench registers only test numbers, so the
-        // Aliyun settings are never used (its endpoint is a closed port).
-        SMS_PROVIDER: 'aliyun',
-        ALIYUN_ACCESS_KEY_ID: 'bench',
-        ALIYUN_ACCESS_KEY_SECRET: 'bench',
-        ALIYUN_SMS_SIGN_NAME: 'bench',
-        ALIYUN_SMS_TEMPLATE_CODE: 'SMS_0',
-        ALIYUN_SMS_ENDPOINT: 'http://127.0.0.1:9',
-        SMS_TEST_NUMBERS: smsTestNumbersEnv(),
-        RATE_LIMIT_MULTIPLIER: '100000',
-        DATA_DIR: dataDir,
-      },
-      () => waitForHttp(`${glimpseUrl}/healthz`),
-      [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeArgs ?? [])],
-    );
-    cleanups.push(() => glimpse.stop());
+    const startGlimpse = async (name: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<GlimpseService> => {
+      const db = await createTestDatabase('glimpse_bench');
+      cleanups.push(db.drop);
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-bench-'));
+      cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const svc = await startService(
+        name,
+        path.join(DIST, 'src/main.js'),
+        {
+          ...production,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          DATABASE_URL: db.url,
+          S3_ENDPOINT: s3.endpoint,
+          S3_ACCESS_KEY: s3.accessKey,
+          S3_SECRET_KEY: s3.secretKey,
+          S3_BUCKET: GLIMPSE_BUCKET,
+          MAX_IMAGE_BYTES: String(opts.maxImageBytes),
+          // A group of the sender and 50 members (the social section's group send).
+          MAX_GROUP_MEMBERS: '51',
+          DOWNLOAD_URL_TTL_SECONDS: '3600',
+          LOG_LEVEL: 'warn',
+          // Production refuses the log SMS provider; the bench registers only test numbers, so the
+          // Aliyun settings are never used (its endpoint is a closed port).
+          SMS_PROVIDER: 'aliyun',
+          ALIYUN_ACCESS_KEY_ID: 'bench',
+          ALIYUN_ACCESS_KEY_SECRET: 'bench',
+          ALIYUN_SMS_SIGN_NAME: 'bench',
+          ALIYUN_SMS_TEMPLATE_CODE: 'SMS_0',
+          ALIYUN_SMS_ENDPOINT: 'http://127.0.0.1:9',
+          SMS_TEST_NUMBERS: smsTestNumbersEnv(),
+          RATE_LIMIT_MULTIPLIER: '100000',
+          DATA_DIR: dataDir,
+          ...env,
+        },
+        () => waitForHttp(`${url}/healthz`),
+        nodeArgs,
+      );
+      cleanups.push(() => svc.stop());
+      return Object.assign(svc, { url, databaseUrl: db.url });
+    };
+    const glimpse = await startGlimpse('glimpse', {}, [
+      ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
+      ...(opts.nodeArgs ?? []),
+    ]);
+    const glimpsePlain = await startGlimpse('glimpse-plain', { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET });
 
     const bareUpload = await startService(
       'bare-upload',
@@ -127,11 +145,12 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     };
 
     return {
-      glimpse: Object.assign(glimpse, { url: glimpseUrl }),
+      glimpse,
+      glimpsePlain,
+      startGlimpse: (name, env) => startGlimpse(name, env),
       bareUpload: Object.assign(bareUpload, { url: JSON.parse(await bareUpload.firstLine).url as string }),
       bareApollo: Object.assign(bareApollo, { url: JSON.parse(await bareApollo.firstLine).url as string }),
       s3,
-      databaseUrl: db.url,
       emptyBucket,
       stop,
     };
