@@ -1,5 +1,5 @@
 import type { LatencyFigure } from './images.bench';
-import type { MemoryFigure } from './memory.bench';
+import type { MemoryFigure, MemoryMode } from './memory.bench';
 import { MiB } from './plan';
 import type { RateFigure } from './requests.bench';
 import type { ThroughputCell } from './upload.bench';
@@ -23,7 +23,7 @@ export interface Results {
   sectionSeconds: Record<string, number>;
   upload?: (ThroughputCell & { ratios: Record<string, number> })[];
   download?: (ThroughputCell & { ratios: Record<string, number> })[];
-  memory?: { declared: MemoryFigure; undeclared: MemoryFigure };
+  memory?: Record<MemoryMode, MemoryFigure>;
   requests?: Record<'register' | 'me' | 'bareQuery', RateFigure> & { ratios: Record<string, number> };
   images?: { small: LatencyFigure; large: LatencyFigure; ratio: number };
   goals: Goal[];
@@ -31,12 +31,27 @@ export interface Results {
 
 export function withUploadRatios(cell: ThroughputCell) {
   const m = cell.mibps;
-  return { ...cell, ratios: { 'sendImage/direct': m.sendImage / m.direct, 'sendImage/bare': m.sendImage / m.bare, 'sendImage/rawPut': m.sendImage / m.rawPut } };
+  return {
+    ...cell,
+    ratios: {
+      'sendImage/direct': m.sendImage / m.direct,
+      'sendImage/bare': m.sendImage / m.bare,
+      'sendImage/rawPut': m.sendImage / m.rawPut,
+      'sendImage/sendImagePlain': m.sendImage / m.sendImagePlain,
+    },
+  };
 }
 
 export function withDownloadRatios(cell: ThroughputCell) {
   const m = cell.mibps;
-  return { ...cell, ratios: { 'downloadUrl/direct': m.downloadUrl / m.direct, 'downloadUrl/rawGet': m.downloadUrl / m.rawGet } };
+  return {
+    ...cell,
+    ratios: {
+      'downloadUrl/direct': m.downloadUrl / m.direct,
+      'downloadUrl/rawGet': m.downloadUrl / m.rawGet,
+      'downloadUrl/downloadUrlPlain': m.downloadUrl / m.downloadUrlPlain,
+    },
+  };
 }
 
 export function requestRatios(r: Record<'register' | 'me' | 'bareQuery', RateFigure>) {
@@ -58,11 +73,20 @@ export function checkGoals(r: Results): Goal[] {
     add(`upload ${cellName(c)}: sendImage ÷ bare handler`, c.ratios['sendImage/bare'], '>=', 0.97);
   }
   for (const c of r.download ?? []) add(`download ${cellName(c)}: downloadUrl ÷ direct getObject`, c.ratios['downloadUrl/direct'], '>=', 0.9);
+  // Encryption at rest (issue 10): throughput of the same build with ENCRYPTION=off, one client at a time.
+  for (const c of (r.upload ?? []).filter((x) => x.clients === 1)) {
+    add(`upload ${cellName(c)}: sendImage encrypted ÷ ENCRYPTION=off`, c.ratios['sendImage/sendImagePlain'], '>=', 0.95);
+  }
+  for (const c of (r.download ?? []).filter((x) => x.clients === 1)) {
+    add(`download ${cellName(c)}: decrypted ÷ ENCRYPTION=off`, c.ratios['downloadUrl/downloadUrlPlain'], '>=', 0.95);
+  }
   if (r.memory) {
     for (const mode of ['declared', 'undeclared'] as const) {
       const m = r.memory[mode];
       add(`${m.bytes / MiB} MiB upload, size ${mode}: RSS growth (MiB)`, m.growthMiB, '<=', 32);
     }
+    const d = r.memory.declared.growthMiB - r.memory.declaredPlain.growthMiB;
+    add(`${r.memory.declared.bytes / MiB} MiB upload: RSS growth encrypted − ENCRYPTION=off (MiB)`, Math.abs(d), '<=', 8);
   }
   if (r.requests) {
     add('register ÷ bare Apollo query (req/s)', r.requests.ratios['register/bareQuery'], '>=', 0.4);
@@ -94,20 +118,20 @@ export function renderTables(r: Results): string {
   if (r.upload) {
     out.push('Upload throughput, MiB/s (clients × uploads each per round):', '');
     table(
-      ['size × clients', 'sendImage', 'direct putObject', 'raw PUT', 'bare busboy→minio', '÷ direct', '÷ bare', '÷ raw PUT'],
+      ['size × clients', 'sendImage', 'ENCRYPTION=off', 'direct putObject', 'raw PUT', 'bare busboy→minio', '÷ off', '÷ direct', '÷ bare', '÷ raw PUT'],
       r.upload.map((c) => [
-        `${cellName(c)} (×${c.perClient})`, f(c.mibps.sendImage), f(c.mibps.direct), f(c.mibps.rawPut), f(c.mibps.bare),
-        f(c.ratios['sendImage/direct'], 2), f(c.ratios['sendImage/bare'], 2), f(c.ratios['sendImage/rawPut'], 2),
+        `${cellName(c)} (×${c.perClient})`, f(c.mibps.sendImage), f(c.mibps.sendImagePlain), f(c.mibps.direct), f(c.mibps.rawPut), f(c.mibps.bare),
+        f(c.ratios['sendImage/sendImagePlain'], 2), f(c.ratios['sendImage/direct'], 2), f(c.ratios['sendImage/bare'], 2), f(c.ratios['sendImage/rawPut'], 2),
       ]),
     );
   }
   if (r.download) {
     out.push('Download throughput, MiB/s:', '');
     table(
-      ['size × clients', 'downloadUrl', 'direct getObject', 'raw GET', '÷ direct', '÷ raw GET'],
+      ['size × clients', 'downloadUrl', 'ENCRYPTION=off', 'direct getObject', 'raw GET', '÷ off', '÷ direct', '÷ raw GET'],
       r.download.map((c) => [
-        `${cellName(c)} (×${c.perClient})`, f(c.mibps.downloadUrl), f(c.mibps.direct), f(c.mibps.rawGet),
-        f(c.ratios['downloadUrl/direct'], 2), f(c.ratios['downloadUrl/rawGet'], 2),
+        `${cellName(c)} (×${c.perClient})`, f(c.mibps.downloadUrl), f(c.mibps.downloadUrlPlain), f(c.mibps.direct), f(c.mibps.rawGet),
+        f(c.ratios['downloadUrl/downloadUrlPlain'], 2), f(c.ratios['downloadUrl/direct'], 2), f(c.ratios['downloadUrl/rawGet'], 2),
       ]),
     );
   }
@@ -115,9 +139,10 @@ export function renderTables(r: Results): string {
     out.push('Server RSS while one large upload streams, MiB:', '');
     table(
       ['upload', 'idle', 'peak', 'growth'],
-      (['declared', 'undeclared'] as const).map((mode) => {
+      (['declared', 'undeclared', 'declaredPlain'] as const).map((mode) => {
         const m = r.memory![mode];
-        return [`${m.bytes / MiB} MiB, size ${mode}`, f(m.idleMiB), f(m.peakMiB), f(m.growthMiB)];
+        const name = mode === 'declaredPlain' ? 'size declared, ENCRYPTION=off' : `size ${mode}`;
+        return [`${m.bytes / MiB} MiB, ${name}`, f(m.idleMiB), f(m.peakMiB), f(m.growthMiB)];
       }),
     );
   }

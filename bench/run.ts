@@ -10,7 +10,7 @@ import { benchMemory } from './memory.bench';
 import { makePlan, MiB } from './plan';
 import { benchRequests } from './requests.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
-import { ROOT, startBenchStack, GLIMPSE_BUCKET } from './stack';
+import { ROOT, startBenchStack, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 import { benchUploads } from './upload.bench';
 
 /**
@@ -56,11 +56,19 @@ async function main(): Promise<void> {
     const viewer = await register(stack.glimpse.url, 'fixed', 1);
     const senders: BenchUser[] = [];
     for (let i = 0; i < Math.max(...plan.upload.clients); i++) senders.push(await register(stack.glimpse.url, 'fixed', 100 + i));
+    // The same people on the ENCRYPTION=off server (a database of its own).
+    const plain = { receiver: await register(stack.glimpsePlain.url, 'fixed', 0), senders: [] as BenchUser[] };
+    for (let i = 0; i < senders.length; i++) plain.senders.push(await register(stack.glimpsePlain.url, 'fixed', 100 + i));
 
     // Warm the server's code paths and connections before anything is measured.
     const warm = prepareSendImage(senders[0].token, receiver.uid, jpegBytes(MiB));
-    for (let i = 0; i < 5; i++) await sendImage(stack.glimpse.url, warm, MiB);
+    const warmPlain = prepareSendImage(plain.senders[0].token, plain.receiver.uid, jpegBytes(MiB));
+    for (let i = 0; i < 5; i++) {
+      await sendImage(stack.glimpse.url, warm, MiB);
+      await sendImage(stack.glimpsePlain.url, warmPlain, MiB);
+    }
     await stack.emptyBucket(GLIMPSE_BUCKET);
+    await stack.emptyBucket(PLAIN_BUCKET);
 
     results.sectionSeconds.setup = (Date.now() - started) / 1000;
     const section = async (name: (typeof SECTIONS)[number], run: () => Promise<void>) => {
@@ -70,13 +78,13 @@ async function main(): Promise<void> {
       results.sectionSeconds[name] = (Date.now() - t) / 1000;
     };
     await section('memory', async () => {
-      results.memory = await benchMemory(stack, plan, senders[0], receiver, log);
+      results.memory = await benchMemory(stack, plan, senders[0], receiver, { sender: plain.senders[0], receiver: plain.receiver }, log);
     });
     await section('upload', async () => {
-      results.upload = (await benchUploads(stack, plan, senders, receiver, log)).map(withUploadRatios);
+      results.upload = (await benchUploads(stack, plan, senders, receiver, plain, log)).map(withUploadRatios);
     });
     await section('download', async () => {
-      results.download = (await benchDownloads(stack, plan, senders[0], receiver, log)).map(withDownloadRatios);
+      results.download = (await benchDownloads(stack, plan, senders[0], receiver, plain, log)).map(withDownloadRatios);
     });
     await section('requests', async () => {
       const r = await benchRequests(stack, plan, viewer, log);
@@ -88,7 +96,7 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     // What the servers said is usually the why.
-    for (const svc of [stack.glimpse, stack.bareUpload, stack.bareApollo]) {
+    for (const svc of [stack.glimpse, stack.glimpsePlain, stack.bareUpload, stack.bareApollo]) {
       if (svc.stderr().trim()) log(`${svc.name} stderr (last lines):\n${svc.stderr().split('\n').slice(-30).join('\n')}`);
     }
     throw e;
@@ -102,11 +110,11 @@ async function main(): Promise<void> {
   results.seconds = (Date.now() - started) / 1000;
   results.goals = checkGoals(results);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  // bench:social and bench:encryption keep their figures under keys of their own in the same file.
+  // bench:social keeps its figures under a key of its own in the same file.
   const kept: Record<string, unknown> = {};
   if (fs.existsSync(outFile)) {
     const previous = JSON.parse(fs.readFileSync(outFile, 'utf8')) as Record<string, unknown>;
-    for (const key of ['social', 'encryption']) if (key in previous) kept[key] = previous[key];
+    for (const key of ['social']) if (key in previous) kept[key] = previous[key];
   }
   fs.writeFileSync(outFile, `${JSON.stringify({ ...results, ...kept }, null, 2)}\n`);
   process.stdout.write(`${renderTables(results)}\n`);

@@ -122,11 +122,13 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
       cleanups.push(() => svc.stop());
       return Object.assign(svc, { url, databaseUrl: db.url });
     };
-    const glimpse = await startGlimpse('glimpse', {}, [
-      ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
+    // Profiles are named <cpuProfDir>/<name>.cpuprofile.
+    const nodeArgs = (name: string) => [
+      ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
       ...(opts.nodeArgs ?? []),
-    ]);
-    const glimpsePlain = await startGlimpse('glimpse-plain', { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET });
+    ];
+    const glimpse = await startGlimpse('glimpse', {}, nodeArgs('glimpse'));
+    const glimpsePlain = await startGlimpse('glimpse-plain', { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET }, nodeArgs('glimpse-plain'));
 
     const bareUpload = await startService(
       'bare-upload',

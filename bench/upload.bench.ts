@@ -4,10 +4,16 @@ import { BenchUser, prepareSendImage, PreparedUpload, sendImage } from './glimps
 import { median, request, timed } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
-import { BARE_BUCKET, BenchStack, DIRECT_BUCKET, GLIMPSE_BUCKET } from './stack';
+import { BARE_BUCKET, BenchStack, DIRECT_BUCKET, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 
-export type UploadVariant = 'sendImage' | 'direct' | 'rawPut' | 'bare';
-const VARIANTS: UploadVariant[] = ['sendImage', 'direct', 'rawPut', 'bare'];
+export type UploadVariant = 'sendImage' | 'sendImagePlain' | 'direct' | 'rawPut' | 'bare';
+const VARIANTS: UploadVariant[] = ['sendImage', 'sendImagePlain', 'direct', 'rawPut', 'bare'];
+
+/** The same users on the ENCRYPTION=off server: its senders and receiver. */
+export interface PlainUsers {
+  senders: BenchUser[];
+  receiver: BenchUser;
+}
 
 export interface ThroughputCell {
   size: number;
@@ -22,19 +28,28 @@ export interface ThroughputCell {
 /**
  * Upload throughput of sendImage over HTTP beside the same bytes put straight into the same S3
  * server: with minio's putObject (what the SDK does), as one raw presigned PUT (the byte-moving
- * ceiling), and through the bare express + busboy → minio handler. Bodies are built before the
+ * ceiling), and through the bare express + busboy → minio handler; and beside sendImage on the
+ * same build with encryption at rest off (`sendImagePlain`). Bodies are built before the
  * clock starts; variants take turns within each round so that noise hits them alike.
  */
-export async function benchUploads(stack: BenchStack, plan: Plan, senders: BenchUser[], receiver: BenchUser, log: (s: string) => void): Promise<ThroughputCell[]> {
+export async function benchUploads(
+  stack: BenchStack,
+  plan: Plan,
+  senders: BenchUser[],
+  receiver: BenchUser,
+  plain: PlainUsers,
+  log: (s: string) => void,
+): Promise<ThroughputCell[]> {
   const cells: ThroughputCell[] = [];
   for (const size of plan.upload.sizes) {
     // Each client its own bytes, so that no layer can get away with caching one buffer.
     const images = Array.from({ length: Math.max(...plan.upload.clients) }, () => jpegBytes(size));
     const glimpseBodies = images.map((img, c) => prepareSendImage(senders[c % senders.length].token, receiver.uid, img));
+    const plainBodies = images.map((img, c) => prepareSendImage(plain.senders[c % plain.senders.length].token, plain.receiver.uid, img));
     const bareBodies = images.map((img) => bareBody(img));
     for (const clients of plan.upload.clients) {
       const perClient = plan.upload.perClient(size, clients);
-      const run = makeRunners(stack, size, images, glimpseBodies, bareBodies);
+      const run = makeRunners(stack, size, images, glimpseBodies, plainBodies, bareBodies);
       // One untimed round per variant: connections, JIT and buckets warm.
       if (plan.warmup) for (const v of VARIANTS) await timed(clients, 1, (c) => run[v](c));
       await emptyAll(stack);
@@ -54,10 +69,11 @@ export async function benchUploads(stack: BenchStack, plan: Plan, senders: Bench
   return cells;
 }
 
-function makeRunners(stack: BenchStack, size: number, images: Buffer[], glimpse: PreparedUpload[], bare: PreparedUpload[]) {
+function makeRunners(stack: BenchStack, size: number, images: Buffer[], glimpse: PreparedUpload[], plain: PreparedUpload[], bare: PreparedUpload[]) {
   const name = () => randomBytes(16).toString('hex');
   return {
     sendImage: async (c: number) => void (await sendImage(stack.glimpse.url, glimpse[c], size)),
+    sendImagePlain: async (c: number) => void (await sendImage(stack.glimpsePlain.url, plain[c], size)),
     direct: async (c: number) => void (await stack.s3.client.putObject(DIRECT_BUCKET, name(), images[c], size, { 'Content-Type': 'image/jpeg' })),
     rawPut: async (c: number) => {
       const url = await stack.s3.client.presignedUrl('PUT', DIRECT_BUCKET, name(), 600);
@@ -84,7 +100,7 @@ function bareBody(image: Buffer): PreparedUpload {
 }
 
 async function emptyAll(stack: BenchStack) {
-  for (const b of [GLIMPSE_BUCKET, DIRECT_BUCKET, BARE_BUCKET]) await stack.emptyBucket(b);
+  for (const b of [GLIMPSE_BUCKET, PLAIN_BUCKET, DIRECT_BUCKET, BARE_BUCKET]) await stack.emptyBucket(b);
 }
 
 /** Names the variant and cell a failure happened in. */

@@ -21,7 +21,7 @@ import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories
 import { DeliveryStatus, SentImageView } from './sent-image';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
-import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -426,10 +426,11 @@ export class ImageService {
       }
       if (!image.wrappedKey || !this.options.keys) throw new NotFoundError('Image');
       const key = this.options.keys.unwrap(image.wrappedKey, image.objectName);
-      const r = sealedRange(image.size, wanted.start, wanted.end);
+      const segment = segmentBytesOf(image.cipher);
+      const r = sealedRange(image.size, wanted.start, wanted.end, segment);
       const sealed = await this.blobs.get(image.objectName, whole ? undefined : { start: r.storedStart, length: r.storedLength });
       // pipeline: a failure on either side (a tampered segment, a reader gone) closes both.
-      const plain = pipeline(sealed, new SegmentDecryptor(key, image.size, wanted.start, wanted.end), () => undefined);
+      const plain = pipeline(sealed, new SegmentDecryptor(key, image.size, wanted.start, wanted.end, segment), () => undefined);
       return { ...opened, stream: plain };
     } catch (e) {
       if (e instanceof BlobNotFoundError) {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { KeyWrapper, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
 function chunked(bytes: Buffer, size = 7_777): Readable {
@@ -34,6 +34,24 @@ describe('image cipher (chunked AES-256-GCM)', () => {
       expect((await open(key, sealed, size)).equals(plain)).to.equal(true);
     });
   }
+
+  it('still opens blobs sealed in 64 KiB segments (images stored before the segment size grew)', async () => {
+    const old = segmentBytesOf('aes256gcm-64k');
+    expect(old).to.equal(64 * 1024);
+    expect(segmentBytesOf(CIPHER_NAME)).to.equal(SEGMENT_BYTES);
+    const size = 2 * old + 77;
+    const plain = randomBytes(size);
+    const sealed = await buffer(chunked(plain).pipe(new SegmentEncryptor(key, old)));
+    expect(sealed.length).to.equal(sealedSize(size, old));
+    const r = sealedRange(size, old + 5, size - 1, old);
+    const d = new SegmentDecryptor(key, size, old + 5, size - 1, old);
+    const got = await buffer(chunked(sealed.subarray(r.storedStart, r.storedStart + r.storedLength), 5_000).pipe(d));
+    expect(got.equals(plain.subarray(old + 5))).to.equal(true);
+  });
+
+  it('refuses a cipher name it does not know rather than guess a segment size', () => {
+    expect(() => segmentBytesOf('aes256gcm-3k')).to.throw(/unknown image cipher/);
+  });
 
   it('opens any byte range from the segments that hold it alone', async () => {
     const size = 3 * SEGMENT_BYTES + 500;
