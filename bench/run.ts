@@ -6,7 +6,7 @@ import { jpegBytes } from '../test/support/factories';
 import { benchDownloads } from './download.bench';
 import { BenchUser, prepareSendImage, register, sendImage } from './glimpse-api';
 import { benchImages } from './images.bench';
-import { benchMemory } from './memory.bench';
+import { benchEncryptionMemory, benchMemory } from './memory.bench';
 import { makePlan, MiB } from './plan';
 import { benchRequests } from './requests.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
@@ -19,10 +19,10 @@ import { benchUploads } from './upload.bench';
  * bench/results.json. The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where results.json goes (default bench/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, upload, download, requests, images
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, upload, download, requests, images
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'upload', 'download', 'requests', 'images'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'upload', 'download', 'requests', 'images'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -78,7 +78,10 @@ async function main(): Promise<void> {
       results.sectionSeconds[name] = (Date.now() - t) / 1000;
     };
     await section('memory', async () => {
-      results.memory = await benchMemory(stack, plan, senders[0], receiver, { sender: plain.senders[0], receiver: plain.receiver }, log);
+      results.memory = await benchMemory(stack, plan, senders[0], receiver, log);
+    });
+    await section('encryptionMemory', async () => {
+      results.encryptionMemory = await benchEncryptionMemory(stack, plan, log);
     });
     await section('upload', async () => {
       results.upload = (await benchUploads(stack, plan, senders, receiver, plain, log)).map(withUploadRatios);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, DecipherGCM, randomBytes } from 'node:crypto';
+import { CipherGCM, createCipheriv, createDecipheriv, createHmac, DecipherGCM, randomBytes } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 
 /**
@@ -62,21 +62,33 @@ function nonce(prefix: Buffer, index: number, last: boolean): Buffer {
   return n;
 }
 
-/** Seals a plaintext stream segment by segment; holds at most one segment (plus one chunk). */
+/**
+ * Seals a plaintext stream segment by segment. A segment's nonce says whether it is the last,
+ * so the encryptor must know that when the segment starts: with the image's size declared it
+ * does, and every chunk's ciphertext leaves at once (only the tag waits for the segment's end);
+ * without it, a segment is held until a byte past it arrives or the stream ends.
+ */
 export class SegmentEncryptor extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private index = 0;
+  /** Streaming (size declared): the current segment's cipher and how much of it went through. */
+  private cipher: CipherGCM | null = null;
+  private done = 0;
+  private readonly lastIndex: number;
 
   constructor(
     private readonly k: ImageKey,
     private readonly segment = SEGMENT_BYTES,
+    private readonly plainSize?: number,
   ) {
     // A whole sealed segment fits the readable buffer: the store's side is not paused mid-segment.
     super({ readableHighWaterMark: segment + TAG_BYTES });
+    this.lastIndex = plainSize === undefined ? -1 : segmentCount(plainSize, segment) - 1;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.plainSize !== undefined) return done(this.stream(chunk));
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     // A segment is sealed only once a byte past it has arrived: only then is it known not to be the last.
@@ -85,8 +97,35 @@ export class SegmentEncryptor extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    if (this.plainSize !== undefined) {
+      // An empty image is one empty segment: its tag still has to be written.
+      if (this.plainSize === 0 && this.index === 0) this.stream(Buffer.alloc(0), true);
+      return done(this.index > this.lastIndex ? null : new Error('the image is shorter than its declared size'));
+    }
     if (this.pendingBytes > 0 || this.index === 0) this.seal(this.pendingBytes, true);
     done();
+  }
+
+  private stream(chunk: Buffer, empty = false): Error | null {
+    let at = 0;
+    while (at < chunk.length || empty) {
+      if (this.index > this.lastIndex) return new Error('the image is longer than its declared size');
+      this.cipher ??= createCipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+      const length = this.index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
+      const n = Math.min(length - this.done, chunk.length - at);
+      if (n > 0) this.push(this.cipher.update(n === chunk.length ? chunk : chunk.subarray(at, at + n)));
+      at += n;
+      this.done += n;
+      if (this.done === length) {
+        this.cipher.final();
+        this.push(this.cipher.getAuthTag());
+        this.cipher = null;
+        this.done = 0;
+        this.index++;
+      }
+      empty = false;
+    }
+    return null;
   }
 
   private seal(length: number, last: boolean): void {

@@ -21,7 +21,7 @@ import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories
 import { DeliveryStatus, SentImageView } from './sent-image';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
-import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -271,7 +271,8 @@ export class ImageService {
     const sealing = name !== null && this.options.keys && this.options.encryptUploads !== false ? newImageKey() : null;
     let body: Readable = meter;
     if (sealing) {
-      const encryptor = new SegmentEncryptor(sealing);
+      // With the size declared, ciphertext leaves as the bytes arrive; without it a segment waits.
+      const encryptor = new SegmentEncryptor(sealing, SEGMENT_BYTES, size);
       meter.once('error', (e) => encryptor.destroy(e));
       body = meter.pipe(encryptor);
     }

@@ -43,10 +43,12 @@ describe('benchmark (BENCH_QUICK=1)', function () {
         for (const v of ['downloadUrl', 'downloadUrlPlain', 'direct', 'rawGet']) figure(c.mibps[v], `download ${v}`);
         for (const k of ['downloadUrl/direct', 'downloadUrl/rawGet', 'downloadUrl/downloadUrlPlain']) figure(c.ratios[k], `download ${k}`);
       }
-      for (const mode of ['declared', 'undeclared', 'declaredPlain']) {
+      for (const mode of ['declared', 'undeclared']) {
         for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.memory[mode][k], `memory ${mode} ${k}`);
         expect(Number.isFinite(r.memory[mode].growthMiB), `memory ${mode} growth`).to.equal(true);
       }
+      for (const mode of ['encrypted', 'plain']) for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.encryptionMemory[mode][k], `encryption memory ${mode} ${k}`);
+      expect(Number.isFinite(r.encryptionMemory.differenceMiB)).to.equal(true);
       for (const t of ['register', 'me', 'bareQuery']) for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
       for (const k of ['register/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50']) figure(r.requests.ratios[k], k);
       for (const size of ['small', 'large']) for (const k of ['rows', 'p50', 'p99']) figure(r.images[size][k], `images ${size} ${k}`);

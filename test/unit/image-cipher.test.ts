@@ -35,6 +35,25 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     });
   }
 
+  it('with the size declared, seals as it streams and stores the very same bytes as when it must wait for the end', async () => {
+    for (const size of [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 2 * SEGMENT_BYTES + 123]) {
+      const plain = randomBytes(size);
+      const held = await seal(key, plain);
+      const streamed = await buffer(chunked(plain).pipe(new SegmentEncryptor(key, SEGMENT_BYTES, size)));
+      expect(streamed.equals(held), `size ${size}`).to.equal(true);
+    }
+  });
+
+  it('with the size declared, fails a stream longer or shorter than declared', async () => {
+    const plain = randomBytes(SEGMENT_BYTES + 10);
+    for (const declared of [plain.length - 1, plain.length + 1, SEGMENT_BYTES]) {
+      await buffer(chunked(plain).pipe(new SegmentEncryptor(key, SEGMENT_BYTES, declared))).then(
+        () => expect.fail(`declared ${declared} for ${plain.length} bytes went unnoticed`),
+        (e) => expect(String(e)).to.match(/declared size/),
+      );
+    }
+  });
+
   it('still opens blobs sealed in 64 KiB segments (images stored before the segment size grew)', async () => {
     const old = segmentBytesOf('aes256gcm-64k');
     expect(old).to.equal(64 * 1024);
