@@ -5,7 +5,7 @@ import { getCounting, timed } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
 import { BenchStack, GLIMPSE_BUCKET } from './stack';
-import { context, fmtCell, medians, PlainUsers, rotate, ThroughputCell } from './upload.bench';
+import { context, fmtCell, medians, PlainUsers, roundOrder, ThroughputCell } from './upload.bench';
 
 type DownloadVariant = 'downloadUrl' | 'downloadUrlPlain' | 'direct' | 'rawGet';
 const VARIANTS: DownloadVariant[] = ['downloadUrl', 'downloadUrlPlain', 'direct', 'rawGet'];
@@ -57,7 +57,7 @@ export async function benchDownloads(
       }
       const samples: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < plan.rounds; r++) {
-        for (const v of rotate(VARIANTS, r)) {
+        for (const v of roundOrder<DownloadVariant>(VARIANTS, r, ['downloadUrl', 'downloadUrlPlain'])) {
           // Both servers' URLs are minted together, before whichever of the two goes first this round.
           if ((v === 'downloadUrl' || v === 'downloadUrlPlain') && urls[v].length === 0) await mint(clients * perClient);
           const ms = await timed(clients, perClient, () => run[v]().catch((e) => Promise.reject(context(e, v, size, clients))));

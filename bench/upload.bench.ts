@@ -55,7 +55,7 @@ export async function benchUploads(
       await emptyAll(stack);
       const samples: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < plan.rounds; r++) {
-        for (const v of rotate(VARIANTS, r)) {
+        for (const v of roundOrder<UploadVariant>(VARIANTS, r, ['sendImage', 'sendImagePlain'])) {
           const ms = await timed(clients, perClient, (c) => run[v](c).catch((e) => Promise.reject(context(e, v, size, clients))));
           samples[v].push((clients * perClient * size) / MiB / (ms / 1000));
           await emptyAll(stack);
@@ -106,6 +106,16 @@ async function emptyAll(stack: BenchStack) {
 /** Names the variant and cell a failure happened in. */
 export function context(e: Error, variant: string, size: number, clients: number): Error {
   return new Error(`${variant} (${size / MiB} MiB × ${clients} clients): ${e?.message ?? e}`, { cause: e });
+}
+
+/**
+ * The round's order: rotated, except that `pair` (encryption on and off) always runs back to
+ * back, first one then the other in turns, so that each round's ratio of the two is fair.
+ */
+export function roundOrder<T>(xs: T[], by: number, pair: [T, T]): T[] {
+  const rest = xs.filter((x) => !pair.includes(x));
+  const groups: T[][] = [by % 2 === 0 ? pair : [pair[1], pair[0]], ...rest.map((x) => [x])];
+  return rotate(groups, by).flat();
 }
 
 export function rotate<T>(xs: T[], by: number): T[] {
