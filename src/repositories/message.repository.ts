@@ -71,8 +71,12 @@ export interface MessageRepository {
   createGrant(messageId: number, now: Date): Promise<number>;
   /** The grant's message id and whether it is used up; null when there is no such grant. */
   findGrant(grantId: number): Promise<{ messageId: number; completed: boolean } | null>;
-  /** The grant served a complete download: it is used up, and the message counts as downloaded from now (the first time). */
-  completeGrant(grantId: number, messageId: number, now: Date): Promise<void>;
+  /**
+   * The grant served a complete download: it is used up, and the message counts as downloaded
+   * from now (the first time). False when the grant was used up already (by a download that
+   * finished first), so that only one download per grant ever completes.
+   */
+  completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean>;
   /** Live messages fully downloaded before `before` and not confirmed, oldest first. */
   listDownloadedBefore(before: Date, limit: number): Promise<{ messageKey: string; receiverUid: number }[]>;
 }

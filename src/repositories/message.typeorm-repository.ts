@@ -140,10 +140,12 @@ export class TypeormMessageRepository implements MessageRepository {
     return grant ? { messageId: grant.messageId, completed: grant.completedAt !== null } : null;
   }
 
-  completeGrant(grantId: number, messageId: number, now: Date): Promise<void> {
+  completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean> {
     return inTransaction(this.db, async (tx) => {
-      await tx.getRepository(DownloadGrant).update({ id: grantId, completedAt: IsNull() }, { completedAt: now });
+      const used = await tx.getRepository(DownloadGrant).update({ id: grantId, completedAt: IsNull() }, { completedAt: now });
+      if (used.affected !== 1) return false;
       await tx.getRepository(Message).update({ id: messageId, downloadedAt: IsNull() }, { downloadedAt: now });
+      return true;
     });
   }
 

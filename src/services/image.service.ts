@@ -416,7 +416,11 @@ export class ImageService {
     const image = message.image;
     const wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
     const delivered = async () => {
-      if (wanted.end === image.size - 1) await this.messages.completeGrant(checked.grantId, message.id, this.now());
+      if (wanted.end !== image.size - 1) return;
+      // Two downloads racing on one URL: only the first to reach the end gets its last bytes.
+      if (!(await this.messages.completeGrant(checked.grantId, message.id, this.now()))) {
+        throw new GoneError('This download link has served its one download; ask for the image again for a new one');
+      }
     };
     const opened = { size: image.size, filetype: image.filetype, start: wanted.start, end: wanted.end, delivered };
     const whole = wanted.start === 0 && wanted.end === image.size - 1;

@@ -208,6 +208,19 @@ describeEachStack(
         expect(fresh.body.equals(bytes)).to.equal(true);
       });
 
+      it('two downloads racing on one URL: exactly one gets the whole image, the other a cut-short body or 410', async () => {
+        const bytes = jpegBytes(4 * 1024 * 1024);
+        const { url } = await send(bytes);
+        const got = await Promise.all([getPartial(url), getPartial(url), getPartial(url)]);
+        const whole = got.filter((g) => g.status === 200 && g.complete && g.body.equals(bytes));
+        expect(whole, 'complete copies').to.have.length(1);
+        for (const g of got.filter((x) => !whole.includes(x))) {
+          if (g.status === 410) continue;
+          expect(g.complete).to.equal(false);
+          expect(g.body.length).to.be.below(bytes.length);
+        }
+      });
+
       it('ranges in the middle are served without using the URL up; an impossible range is 416', async () => {
         const bytes = jpegBytes(600_000);
         const { url } = await send(bytes);

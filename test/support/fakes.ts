@@ -172,9 +172,11 @@ export class FakeMessageRepository implements MessageRepository {
 
   async completeGrant(grantId: number, messageId: number, now: Date) {
     const g = this.grants[grantId - 1];
-    if (g && !g.completedAt) g.completedAt = now;
+    if (!g || g.completedAt) return false;
+    g.completedAt = now;
     const m = this.messages.find((x) => x.id === messageId);
     if (m && !m.downloadedAt) m.downloadedAt = now;
+    return true;
   }
 
   async listDownloadedBefore(before: Date, limit: number) {
