@@ -1,6 +1,6 @@
 import http from 'node:http';
 
-/** Helpers of the one-process benches (bench:social, bench:encryption): timed requests and their statistics. */
+/** Helpers of the one-process bench (bench:social): timed requests and their statistics. */
 
 export interface Timing {
   median: number;
