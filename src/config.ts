@@ -109,6 +109,8 @@ export interface Config {
   pushProvider: 'log' | 'getui';
   getui: GetuiConfig | null;
   push: PushConfig;
+  /** Sent, failed and skipped push jobs are deleted this many days after their outcome. */
+  pushJobRetentionDays: number;
   maxImageBytes: number;
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
@@ -124,7 +126,7 @@ export interface Config {
   orphanGcIntervalSeconds: number;
   /** A blob with no row is deleted only when older than this. */
   orphanGraceSeconds: number;
-  /** Background tasks (sweeper, orphan collector) run in this process. */
+  /** Background tasks (sweeper, orphan collector, retention prune) run in this process. */
   backgroundJobs: boolean;
   /** Schema introspection and field suggestions in error messages; off in production unless asked for. */
   introspection: boolean;
@@ -357,6 +359,7 @@ export function loadConfig(env: Env = process.env): Config {
     pushProvider,
     getui,
     push,
+    pushJobRetentionDays: int('PUSH_JOB_RETENTION_DAYS', 7, 1, 3650),
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * MiB, 1, 2 ** 31 - 1),
     imageTtlSeconds: int('IMAGE_TTL_SECONDS', 7 * 24 * 3600, 60),
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),

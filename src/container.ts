@@ -42,6 +42,7 @@ import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
 import { ImageService } from './services/image.service';
 import { LifecycleService } from './services/lifecycle.service';
+import { RetentionService } from './services/retention.service';
 import { Scheduler } from './services/scheduler';
 import { PushDispatcher } from './services/push.dispatcher';
 import { PushOutbox } from './services/push.outbox';
@@ -59,6 +60,8 @@ export interface Container {
   social: SocialService;
   groups: GroupService;
   lifecycle: LifecycleService;
+  /** Deletes download grants, push jobs and verification codes that have served their purpose. */
+  retention: RetentionService;
   /** Background tasks of this instance; started by the server once it listens. */
   scheduler: Scheduler;
   push: PushProvider;
@@ -155,8 +158,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const rateLimiter = await createRateLimiter(config, db, log);
     limiter = rateLimiter;
     const sms = createSmsProvider(config, log);
+    const codes = new TypeormVerificationCodeRepository(db);
     const verification = new VerificationService(
-      new TypeormVerificationCodeRepository(db),
+      codes,
       sms,
       rateLimiter,
       { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: config.smsTestNumbers, codeSecret: Buffer.from(codeSecret, 'base64') },
@@ -200,10 +204,20 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
       log,
     );
+    const retention = new RetentionService(
+      messages,
+      pushJobs,
+      codes,
+      { downloadUrlTtlMs: config.downloadUrlTtlSeconds * 1000, pushJobRetentionMs: config.pushJobRetentionDays * 86_400_000, batchSize: 1000 },
+      log,
+    );
     const scheduler = new Scheduler(log)
       .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
       .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans())
-      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm());
+      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm())
+      // Every few minutes, so that each run deletes a small backlog; a run with nothing to do is
+      // three index lookups.
+      .every('retention prune', RETENTION_INTERVAL_MS, () => retention.prune());
     const health = new HealthService(
       [
         { name: 'database', ping: async () => void (await db.query('SELECT 1')) },
@@ -237,6 +251,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       social,
       groups,
       lifecycle,
+      retention,
       scheduler,
       push,
       pushJobs,
@@ -263,6 +278,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
 }
 
 const MASTER_KEY_FILE = 'encryption.key';
+const RETENTION_INTERVAL_MS = 10 * 60_000;
 
 /**
  * The zero-setup start: without ENCRYPTION_KEY, the master key is kept in DATA_DIR, made on

@@ -7,6 +7,7 @@ import { Message } from './message.entity';
  */
 @Entity({ name: 'download_grant' })
 @Index('idx_download_grant_message', ['messageId'])
+@Index('idx_download_grant_created', ['createdAt'])
 export class DownloadGrant {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;

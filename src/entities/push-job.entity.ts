@@ -8,6 +8,7 @@ export type PushJobStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped
  */
 @Entity({ name: 'push_job' })
 @Index('idx_push_job_due', ['status', 'nextAttemptAt'])
+@Index('idx_push_job_finished', ['status', 'updatedAt'])
 export class PushJob {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;

@@ -1,10 +1,11 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * The one live verification code of a phone. Neither the number nor the code is kept: the row is
  * found by the phone hash and holds only an HMAC of the code. Not a GraphQL type.
  */
 @Entity({ name: 'verification_code' })
+@Index('idx_verification_code_expires', ['expiresAt'])
 export class VerificationCode {
   @PrimaryGeneratedColumn({ name: 'id', type: 'integer' })
   id: number;

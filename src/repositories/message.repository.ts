@@ -77,6 +77,8 @@ export interface MessageRepository {
    * finished first), so that only one download per grant ever completes.
    */
   completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean>;
+  /** Deletes up to `limit` grants made before `before` (whatever their state); answers how many went. */
+  deleteGrantsCreatedBefore(before: Date, limit: number): Promise<number>;
   /** Live messages fully downloaded before `before` and not confirmed, oldest first. */
   listDownloadedBefore(before: Date, limit: number): Promise<{ messageKey: string; receiverUid: number }[]>;
 }

@@ -2,7 +2,7 @@ import { DataSource, EntityManager, IsNull, SelectQueryBuilder } from 'typeorm';
 import { DownloadGrant } from '../entities/download-grant.entity';
 import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
-import { inTransaction } from '../database';
+import { deleteBatch, inTransaction } from '../database';
 import { User } from '../entities/user.entity';
 import type { DestroyedMessage, EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
 import type { NewPushJob } from './push-job.repository';
@@ -147,6 +147,10 @@ export class TypeormMessageRepository implements MessageRepository {
       await tx.getRepository(Message).update({ id: messageId, downloadedAt: IsNull() }, { downloadedAt: now });
       return true;
     });
+  }
+
+  deleteGrantsCreatedBefore(before: Date, limit: number): Promise<number> {
+    return deleteBatch(this.db, DownloadGrant, 'created_at < :before', { before }, limit);
   }
 
   async listDownloadedBefore(before: Date, limit: number) {

@@ -38,4 +38,9 @@ export interface PushJobRepository {
   claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]>;
   /** Records the outcome of a claim. False when the claim was lost (the lease ran out and another took it). */
   record(job: PushJob, outcome: PushJobOutcome, now: Date): Promise<boolean>;
+  /**
+   * Deletes up to `limit` finished jobs (sent, failed or skipped) whose outcome was recorded
+   * before `before`; pending and sending jobs are never touched. Answers how many went.
+   */
+  deleteFinishedBefore(before: Date, limit: number): Promise<number>;
 }

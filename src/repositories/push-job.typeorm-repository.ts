@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager, In } from 'typeorm';
-import { inTransaction, withTxRetry } from '../database';
+import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { PushJob } from '../entities/push-job.entity';
 import { User } from '../entities/user.entity';
 import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from './push-job.repository';
 
 const DUE = ['pending', 'sending'];
+const FINISHED = ['sent', 'failed', 'skipped'];
 
 /** 32 hex characters: inside GeTui's 10 to 32, and unique enough never to collide. */
 export function newRequestId(): string {
@@ -113,5 +114,10 @@ export class TypeormPushJobRepository implements PushJobRepository {
         .execute(),
     );
     return (res.affected ?? 0) > 0;
+  }
+
+  deleteFinishedBefore(before: Date, limit: number): Promise<number> {
+    // updated_at is when the outcome was recorded: a finished job is never written again.
+    return deleteBatch(this.db, PushJob, 'status IN (:...finished) AND updated_at < :before', { finished: FINISHED, before }, limit);
   }
 }

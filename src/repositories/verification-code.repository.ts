@@ -18,6 +18,6 @@ export interface VerificationCodeRepository {
   claim(id: number, codeHash: string, maxAttempts: number, now: Date): Promise<boolean>;
   /** Removes this phone's code if it is still the given one (a code whose SMS never left). */
   remove(phoneHash: string, codeHash: string): Promise<void>;
-  /** Forgets codes that expired before `before`. */
-  deleteExpired(before: Date): Promise<number>;
+  /** Forgets up to `limit` codes that expired before `before`; answers how many went. */
+  deleteExpired(before: Date, limit: number): Promise<number>;
 }

@@ -1,11 +1,12 @@
 import { DataSource, IsNull, LessThan, MoreThan, Repository } from 'typeorm';
+import { deleteBatch } from '../database';
 import { VerificationCode } from '../entities/verification-code.entity';
 import type { NewVerificationCode, VerificationCodeRepository } from './verification-code.repository';
 
 export class TypeormVerificationCodeRepository implements VerificationCodeRepository {
   private readonly codes: Repository<VerificationCode>;
 
-  constructor(db: DataSource) {
+  constructor(private readonly db: DataSource) {
     this.codes = db.getRepository(VerificationCode);
   }
 
@@ -40,8 +41,7 @@ export class TypeormVerificationCodeRepository implements VerificationCodeReposi
     await this.codes.delete({ phoneHash, codeHash });
   }
 
-  async deleteExpired(before: Date): Promise<number> {
-    const r = await this.codes.delete({ expiresAt: LessThan(before) });
-    return r.affected ?? 0;
+  deleteExpired(before: Date, limit: number): Promise<number> {
+    return deleteBatch(this.db, VerificationCode, 'expires_at < :before', { before }, limit);
   }
 }

@@ -24,6 +24,14 @@ export interface VerificationRequest {
   resendAfter: Date;
 }
 
+/**
+ * How long a code's row outlives its expiry before the retention prune deletes it: until then a
+ * late try with the right code hears EXPIRED (or USED) rather than NOT_REQUESTED. Nothing else
+ * reads an expired row: tries only count against a live code, and rate limits keep counters of
+ * their own.
+ */
+export const EXPIRED_CODE_KEPT_MS = 24 * 3_600_000;
+
 const CODE = /^\d{6}$/;
 /** Digits cut from the end of a number to name its block (SMS pumping walks through blocks). */
 const PREFIX_CUT = 4;
@@ -75,8 +83,6 @@ export class VerificationService {
       await this.codes.remove(phone.phoneHash, codeHash).catch(() => undefined);
       throw new SmsUnavailableError();
     }
-    // Old codes are kept until a day past expiry, so a late try still hears "expired".
-    await this.codes.deleteExpired(new Date(now.getTime() - 86_400_000)).catch(() => undefined);
     return answer;
   }
 

@@ -158,11 +158,23 @@ export class FakeMessageRepository implements MessageRepository {
     return out;
   }
 
-  readonly grants: { messageId: number; completedAt: Date | null }[] = [];
+  /** Indexed by grant id - 1; a deleted grant leaves a hole, so ids stay put. */
+  readonly grants: ({ messageId: number; createdAt: Date; completedAt: Date | null } | null)[] = [];
 
-  async createGrant(messageId: number) {
-    this.grants.push({ messageId, completedAt: null });
+  async createGrant(messageId: number, now: Date) {
+    this.grants.push({ messageId, createdAt: now, completedAt: null });
     return this.grants.length;
+  }
+
+  async deleteGrantsCreatedBefore(before: Date, limit: number) {
+    let n = 0;
+    this.grants.forEach((g, i) => {
+      if (g && g.createdAt < before && n < limit) {
+        this.grants[i] = null;
+        n++;
+      }
+    });
+    return n;
   }
 
   async findGrant(grantId: number) {
@@ -228,15 +240,18 @@ export class MemoryBlobStore implements BlobStore {
 export class FakePushJobRepository implements PushJobRepository {
   readonly rows: PushJob[] = [];
   private leases = 0;
+  /** Ids are never reused, also after a delete. */
+  private lastId = 0;
 
   constructor(private readonly cids: (uid: number) => string | null) {}
 
   async enqueue(jobs: NewPushJob[], now: Date) {
     return jobs.map((j) => {
+      const id = ++this.lastId;
       const row = Object.assign(new PushJob(), {
         ...j,
-        id: this.rows.length + 1,
-        requestId: `req${String(this.rows.length + 1).padStart(10, '0')}`,
+        id,
+        requestId: `req${String(id).padStart(10, '0')}`,
         status: 'pending',
         attempts: 0,
         nextAttemptAt: now,
@@ -273,6 +288,12 @@ export class FakePushJobRepository implements PushJobRepository {
     if (outcome.status === 'pending') row.nextAttemptAt = outcome.nextAttemptAt;
     return true;
   }
+
+  async deleteFinishedBefore(before: Date, limit: number) {
+    const doomed = this.rows.filter((r) => ['sent', 'failed', 'skipped'].includes(r.status) && r.updatedAt < before).slice(0, limit);
+    for (const r of doomed) this.rows.splice(this.rows.indexOf(r), 1);
+    return doomed.length;
+  }
 }
 
 /** A push provider that answers from a script (default: sent) and remembers every push. */
@@ -289,11 +310,13 @@ export class ScriptedPushProvider implements PushProvider {
 
 export class FakeVerificationCodeRepository implements VerificationCodeRepository {
   readonly rows: VerificationCode[] = [];
+  /** Ids are never reused, also after a delete. */
+  private lastId = 0;
 
   async replace(code: NewVerificationCode) {
     const existing = this.rows.find((r) => r.phoneHash === code.phoneHash);
     if (existing) Object.assign(existing, code, { attempts: 0, usedAt: null });
-    else this.rows.push(Object.assign(new VerificationCode(), { ...code, id: this.rows.length + 1, attempts: 0, usedAt: null }));
+    else this.rows.push(Object.assign(new VerificationCode(), { ...code, id: ++this.lastId, attempts: 0, usedAt: null }));
   }
 
   async findByPhoneHash(phoneHash: string) {
@@ -320,11 +343,10 @@ export class FakeVerificationCodeRepository implements VerificationCodeRepositor
     if (i >= 0) this.rows.splice(i, 1);
   }
 
-  async deleteExpired(before: Date) {
-    const keep = this.rows.filter((r) => r.expiresAt >= before);
-    const n = this.rows.length - keep.length;
-    this.rows.splice(0, this.rows.length, ...keep);
-    return n;
+  async deleteExpired(before: Date, limit: number) {
+    const doomed = this.rows.filter((r) => r.expiresAt < before).slice(0, limit);
+    for (const r of doomed) this.rows.splice(this.rows.indexOf(r), 1);
+    return doomed.length;
   }
 }
 

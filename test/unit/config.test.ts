@@ -144,4 +144,10 @@ describe('config (unit)', () => {
       .and.contains('RATE_LIMIT_MULTIPLIER')
       .and.contains('MAX_GROUP_MEMBERS');
   });
+
+  it('keeps finished push jobs 7 days unless PUSH_JOB_RETENTION_DAYS says otherwise (whole days, at least 1)', () => {
+    expect(loadConfig({}).pushJobRetentionDays).to.equal(7);
+    expect(loadConfig({ PUSH_JOB_RETENTION_DAYS: '30' }).pushJobRetentionDays).to.equal(30);
+    for (const bad of ['0', '1.5', 'week']) expect(() => loadConfig({ PUSH_JOB_RETENTION_DAYS: bad })).to.throw(ConfigError, /PUSH_JOB_RETENTION_DAYS/);
+  });
 });
