@@ -14,6 +14,25 @@ export interface Plan {
   memory: { bytes: number; rounds: number; maxImageBytes: number };
   requests: { connections: number; seconds: number; rounds: number };
   images: { smallRows: number; largeRows: number; samples: number; settleMs: number };
+  social: {
+    /** Users seeded with SQL into each of the two databases discovery is compared on. */
+    smallUsers: number;
+    largeUsers: number;
+    /** Untimed calls of each variant before its timed rounds. */
+    warmups: number;
+    /** Interleaved rounds of discoverContacts, and of sendImage against sendGroupImage. */
+    discoveryRounds: number;
+    groupRounds: number;
+    /** Other members of the group (the sender makes one more). */
+    members: number;
+    /**
+     * Measure discovery at the buffer pool as found, then raise the pool to hold the index and
+     * measure again (the goal's figure). The quick version's index fits any pool: it does neither,
+     * and leaves the shared MariaDB's settings alone.
+     */
+    resizePool: boolean;
+    settleMs: number;
+  };
 }
 
 export function makePlan(quick: boolean): Plan {
@@ -29,6 +48,7 @@ export function makePlan(quick: boolean): Plan {
       memory: { bytes: 32 * MiB, rounds: 1, maxImageBytes: 256 * MiB },
       requests: { connections: 32, seconds: 1, rounds: 1 },
       images: { smallRows: 1_000, largeRows: 10_000, samples: 30, settleMs: 0 },
+      social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
     };
   }
   return {
@@ -42,6 +62,7 @@ export function makePlan(quick: boolean): Plan {
     memory: { bytes: 200 * MiB, rounds: 3, maxImageBytes: 256 * MiB },
     requests: { connections: 32, seconds: 5, rounds: 3 },
     images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
+    social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
   };
 }
 

@@ -3,6 +3,7 @@ import type { MemoryFigure } from './memory.bench';
 import { median } from './http';
 import { MiB } from './plan';
 import type { RateFigure } from './requests.bench';
+import type { DiscoveryFigure, SocialResults } from './social.bench';
 import type { ThroughputCell } from './upload.bench';
 
 export interface Goal {
@@ -29,6 +30,7 @@ export interface Results {
   encryptionMemory?: { encrypted: MemoryFigure; plain: MemoryFigure; differenceMiB: number };
   requests?: Record<'register' | 'me' | 'bareQuery', RateFigure> & { ratios: Record<string, number> };
   images?: { small: LatencyFigure; large: LatencyFigure; ratio: number };
+  social?: SocialResults;
   goals: Goal[];
 }
 
@@ -107,6 +109,12 @@ export function checkGoals(r: Results): Goal[] {
     add('register p99 ÷ p50', r.requests.ratios['register p99/p50'], '<=', 3);
   }
   if (r.images) add(`images p50 at ${r.images.large.rows} rows ÷ at ${r.images.small.rows}`, r.images.ratio, '<=', 1.5);
+  if (r.social) {
+    const d = r.social.discoverContacts;
+    add(`discoverContacts p50 at ${d.large.users} users ÷ at ${d.small.users} (${mib(d.bufferPool.usedBytes)} MiB buffer pool)`, d.ratio, '<=', 1.5);
+    const g = r.social.sendGroupImage;
+    add(`sendGroupImage ${g.bytes / MiB} MiB to ${g.members} members ÷ one sendImage (p50)`, g.ratio, '<=', 1.3);
+  }
   return goals;
 }
 
@@ -183,9 +191,43 @@ export function renderTables(r: Results): string {
     );
     out.push(`p50 ratio ${f(r.images.ratio, 2)}`, '');
   }
+  if (r.social) {
+    const d = r.social.discoverContacts;
+    const row = (label: string, x: DiscoveryFigure, pool: number) => [label, String(x.users), `${mib(pool)} MiB`, f(x.p50, 2), f(x.p90, 2), f(x.diskReadsPerCall, 1), String(x.found)];
+    out.push(`\`discoverContacts\` with ${d.hashes} hashes (${d.registeredAmongThem} of registered users), one request at a time, ms:`, '');
+    table(
+      ['server', 'users', 'buffer pool', 'p50', 'p90', 'disk reads per call', 'found'],
+      [
+        ...(d.at1e4UsersPoolAsFound && d.at1e6UsersPoolAsFound
+          ? [row('small, pool as found', d.at1e4UsersPoolAsFound, d.bufferPool.foundBytes), row('large, pool as found', d.at1e6UsersPoolAsFound, d.bufferPool.foundBytes)]
+          : []),
+        row('small', d.small, d.bufferPool.usedBytes),
+        row('large', d.large, d.bufferPool.usedBytes),
+      ],
+    );
+    out.push(
+      `p50 ratio ${f(d.ratio, 2)}${d.ratioPoolAsFound !== undefined ? ` (${f(d.ratioPoolAsFound, 2)} at the pool as found)` : ''}; ` +
+        `idx_user_discovery at ${d.index.users} users: ${f(d.index.bytes / MiB, 1)} MiB, ${f(d.index.bytesPerUser, 0)} bytes per user`,
+      '',
+    );
+    const g = r.social.sendGroupImage;
+    out.push(`Group send against one send of the same ${g.bytes / MiB} MiB, one request at a time, ms:`, '');
+    table(
+      ['send', 'p50', 'p90', 'runs'],
+      [
+        ['sendImage to one member', f(g.sendImage.p50, 2), f(g.sendImage.p90, 2), String(g.sendImage.runs)],
+        [`sendGroupImage to ${g.members} members`, f(g.sendGroupImage.p50, 2), f(g.sendGroupImage.p90, 2), String(g.sendGroupImage.runs)],
+      ],
+    );
+    out.push(`p50 ratio ${f(g.ratio, 2)}`, '');
+  }
   out.push('Goals:', '');
   table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
   return out.join('\n');
+}
+
+function mib(bytes: number): string {
+  return String(Math.round(bytes / MiB));
 }
 
 function round(x: number, d: number): number {

@@ -9,20 +9,22 @@ import { benchImages } from './images.bench';
 import { benchEncryptionMemory, benchMemory } from './memory.bench';
 import { makePlan, MiB } from './plan';
 import { benchRequests } from './requests.bench';
+import { restoreBufferPools } from './buffer-pool';
+import { benchSocial } from './social.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
 import { ROOT, startBenchStack, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 import { benchUploads } from './upload.bench';
 
 /**
  * `npm run bench`: starts everything on loopback, measures the upload and download paths, memory,
- * request rates and `images` latency against their baselines, prints the tables and writes
- * bench/results.json. The bench's own knobs (it is a tool, not the server):
+ * request rates, `images` latency and the social graph's two targets against their baselines,
+ * prints the tables and writes bench/results.json. The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where results.json goes (default bench/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, upload, download, requests, images
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, upload, download, requests, images, social
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'upload', 'download', 'requests', 'images'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'upload', 'download', 'requests', 'images', 'social'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -48,7 +50,8 @@ async function main(): Promise<void> {
     maxImageBytes: plan.memory.maxImageBytes,
     cpuProfDir: env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined,
   });
-  const stop = () => void stack.stop().finally(() => process.exit(130));
+  // The social section may have raised the shared MariaDB's buffer pool: put it back before exiting.
+  const stop = () => void restoreBufferPools().catch((e) => log(`${e?.message ?? e}`)).finally(() => stack.stop().finally(() => process.exit(130)));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
@@ -97,6 +100,9 @@ async function main(): Promise<void> {
       const r = await benchImages(stack, plan, viewer, log);
       results.images = { ...r, ratio: r.large.p50 / r.small.p50 };
     });
+    await section('social', async () => {
+      results.social = await benchSocial(stack, plan, log);
+    });
   } catch (e) {
     // What the servers said is usually the why.
     for (const svc of [stack.glimpse, stack.glimpsePlain, stack.bareUpload, stack.bareApollo]) {
@@ -113,13 +119,7 @@ async function main(): Promise<void> {
   results.seconds = (Date.now() - started) / 1000;
   results.goals = checkGoals(results);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  // bench:social keeps its figures under a key of its own in the same file.
-  const kept: Record<string, unknown> = {};
-  if (fs.existsSync(outFile)) {
-    const previous = JSON.parse(fs.readFileSync(outFile, 'utf8')) as Record<string, unknown>;
-    for (const key of ['social']) if (key in previous) kept[key] = previous[key];
-  }
-  fs.writeFileSync(outFile, `${JSON.stringify({ ...results, ...kept }, null, 2)}\n`);
+  fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${renderTables(results)}\n`);
   log(`wrote ${path.relative(process.cwd(), outFile) || outFile}`);
 }

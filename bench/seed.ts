@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 
 /** How many bench users send and receive the bulk-inserted messages. */
@@ -95,4 +96,65 @@ async function dirtyPages(conn: mysql.Connection): Promise<{ dirty: number; tota
   )) as unknown as [{ Variable_name: string; Value: string }[]];
   const v = Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
   return { dirty: v.Innodb_buffer_pool_pages_dirty, total: v.Innodb_buffer_pool_pages_total };
+}
+
+/** The phone hash of the n-th seeded user (+86 138 nnnnnnnn), as a client computes it for a contact. */
+export function seededPhoneHash(n: number): string {
+  return createHash('sha256').update(`+86138${String(n).padStart(8, '0')}`).digest('hex');
+}
+
+/** How large discovery's covering index is, from InnoDB's persistent statistics (fresh after ANALYZE). */
+export interface IndexSize {
+  users: number;
+  bytes: number;
+  leafBytes: number;
+  bytesPerUser: number;
+}
+
+/**
+ * Discovery's population, straight through SQL (MariaDB's sequence engine), not through the API:
+ * users 1..`count` with the numbers +86 138 nnnnnnnn (see `seededPhoneHash`), one in ten not
+ * discoverable, and every 50th blocking the next, so that discovery's NOT EXISTS has rows to see.
+ */
+export async function seedUsers(databaseUrl: string, count: number, settleMs: number): Promise<{ ms: number; index: IndexSize }> {
+  const started = Date.now();
+  const conn = await mysql.createConnection({ uri: databaseUrl });
+  try {
+    const before = (await dirtyPages(conn)).dirty;
+    // The numbers are distinct by construction; checking each against the unique index row by
+    // row is what makes a bulk insert slow.
+    await conn.query('SET SESSION unique_checks = 0');
+    for (let from = 1; from <= count; from += CHUNK) {
+      const to = Math.min(count, from + CHUNK - 1);
+      await conn.query(
+        `INSERT INTO \`user\` (cid, ukey_hash, region_num, phone_num, phone_hash, nickname, reg_time, updated_at, who_can_send_me, discoverable)
+         SELECT CONCAT('disc-', seq), SHA2(seq, 256), '86', CONCAT('138', LPAD(seq, 8, '0')),
+                SHA2(CONCAT('+86138', LPAD(seq, 8, '0')), 256), CONCAT('u', seq), UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), 'EVERYONE', seq % 10 <> 0
+         FROM seq_${from}_to_${to}`,
+      );
+    }
+    await conn.query(
+      `INSERT IGNORE INTO user_block (blocker_uid, blocked_uid, created_at)
+       SELECT u.id, v.id, UTC_TIMESTAMP(3) FROM \`user\` u JOIN \`user\` v ON v.id = u.id + 1
+       WHERE u.cid LIKE 'disc-%' AND u.id % 50 = 0`,
+    );
+    await conn.query('ANALYZE TABLE `user`, user_block');
+    await settle(conn, before, settleMs);
+    return { ms: Date.now() - started, index: await discoveryIndexSize(conn) };
+  } finally {
+    await conn.end();
+  }
+}
+
+async function discoveryIndexSize(conn: mysql.Connection): Promise<IndexSize> {
+  const [rows] = (await conn.query(
+    `SELECT stat_name AS name, stat_value AS value FROM mysql.innodb_index_stats
+     WHERE database_name = DATABASE() AND table_name = 'user' AND index_name = 'idx_user_discovery' AND stat_name IN ('size', 'n_leaf_pages')`,
+  )) as unknown as [{ name: string; value: number | string }[]];
+  const pages = Object.fromEntries(rows.map((r) => [r.name, Number(r.value)]));
+  const [[{ page, users }]] = (await conn.query('SELECT @@innodb_page_size AS page, (SELECT COUNT(*) FROM `user`) AS users')) as unknown as [
+    { page: number | string; users: number | string }[],
+  ];
+  const bytes = (pages.size ?? NaN) * Number(page);
+  return { users: Number(users), bytes, leafBytes: (pages.n_leaf_pages ?? NaN) * Number(page), bytesPerUser: bytes / Number(users) };
 }
