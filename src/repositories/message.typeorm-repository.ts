@@ -6,6 +6,7 @@ import { deleteBatch, inTransaction } from '../database';
 import { User } from '../entities/user.entity';
 import type { DestroyedMessage, EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
 import type { NewPushJob } from './push-job.repository';
+import { insertRows } from './bulk-insert.typeorm';
 import { insertPushJobs } from './push-job.typeorm-repository';
 
 export class TypeormMessageRepository implements MessageRepository {
@@ -182,23 +183,7 @@ export async function destroyedMessages(tx: EntityManager, imageIds: number[], n
 
 const MESSAGE_COLUMNS = ['message_key', 'sender_uid', 'receiver_uid', 'image_id', 'group_id', 'send_time', 'exist', 'end_reason', 'ended_at'] as const;
 
-/**
- * Writes the messages with one multi-row INSERT and sets their ids. Plain placeholders: for the
- * ~450 parameters of a 50-member group send, TypeORM's insert builder spent a few ms of CPU on
- * its own bookkeeping. Values still go through the driver's own conversion (dates, booleans).
- * One simple INSERT gets consecutive ids (InnoDB allocates them at once; SQLite has one writer),
- * the same assumption TypeORM's builder makes.
- */
-async function insertMessages(tx: EntityManager, rows: Message[]): Promise<void> {
-  if (rows.length === 0) return;
-  const driver = tx.connection.driver;
-  const metadata = tx.connection.getMetadata(Message);
-  const columns = MESSAGE_COLUMNS.map((name) => metadata.findColumnWithDatabaseName(name)!);
-  const placeholders = `(${columns.map(() => '?').join(', ')})`;
-  const sql = `INSERT INTO message (${MESSAGE_COLUMNS.join(', ')}) VALUES ${rows.map(() => placeholders).join(', ')}`;
-  const parameters = rows.flatMap((row) => columns.map((c) => driver.preparePersistentValue(c.getEntityValue(row), c)));
-  const result = await tx.queryRunner!.query(sql, parameters, true);
-  const raw = result.raw as { insertId?: number } | number | bigint;
-  const firstId = typeof raw === 'object' && raw !== null ? Number(raw.insertId) : Number(raw) - rows.length + 1;
-  rows.forEach((row, i) => (row.id = firstId + i));
+/** Writes the messages with one multi-row INSERT and sets their ids. */
+function insertMessages(tx: EntityManager, rows: Message[]): Promise<void> {
+  return insertRows(tx, Message, MESSAGE_COLUMNS, rows);
 }

@@ -43,4 +43,9 @@ export interface PushJobRepository {
    * before `before`; pending and sending jobs are never touched. Answers how many went.
    */
   deleteFinishedBefore(before: Date, limit: number): Promise<number>;
+  /**
+   * Records `sent` for several claimed jobs at once (a group send's pushes are claimed together):
+   * one statement per claim, not one per job. Returns how many of them their claim still held.
+   */
+  recordSent(jobs: PushJob[], now: Date): Promise<number>;
 }

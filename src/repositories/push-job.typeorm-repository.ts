@@ -3,27 +3,38 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { PushJob } from '../entities/push-job.entity';
 import { User } from '../entities/user.entity';
+import { insertRows } from './bulk-insert.typeorm';
 import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from './push-job.repository';
 
 const DUE = ['pending', 'sending'];
 const FINISHED = ['sent', 'failed', 'skipped'];
 
-/** 32 hex characters: inside GeTui's 10 to 32, and unique enough never to collide. */
-export function newRequestId(): string {
-  return randomBytes(16).toString('hex');
+const PUSH_JOB_COLUMNS = [
+  'receiver_uid', 'kind', 'payload', 'request_id', 'status', 'attempts', 'next_attempt_at',
+  'lease_token', 'locked_until', 'last_error', 'expires_at', 'created_at', 'updated_at', 'sent_at',
+] as const;
+
+/**
+ * 32 hex characters each: inside GeTui's 10 to 32, and unique enough never to collide. Drawn in
+ * one call for a whole batch: a group send needs one per member.
+ */
+export function newRequestIds(n: number): string[] {
+  const hex = randomBytes(16 * n).toString('hex');
+  return Array.from({ length: n }, (_, i) => hex.slice(32 * i, 32 * (i + 1)));
 }
 
 /**
  * Writes outbox rows inside the caller's transaction, so a push exists exactly when what it
- * announces does. Other repositories call this from their own transactions.
+ * announces does. Other repositories call this from their own transactions. One multi-row
+ * INSERT: a group send writes one job per member.
  */
 export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now: Date): Promise<PushJob[]> {
   if (!jobs.length) return [];
-  const repo = tx.getRepository(PushJob);
-  const rows = jobs.map((j) =>
-    repo.create({
+  const requestIds = newRequestIds(jobs.length);
+  const rows = jobs.map((j, i) =>
+    Object.assign(new PushJob(), {
       ...j,
-      requestId: newRequestId(),
+      requestId: requestIds[i],
       status: 'pending',
       attempts: 0,
       nextAttemptAt: now,
@@ -35,7 +46,7 @@ export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now:
       sentAt: null,
     }),
   );
-  await repo.insert(rows);
+  await insertRows(tx, PushJob, PUSH_JOB_COLUMNS, rows);
   return rows;
 }
 
@@ -119,5 +130,24 @@ export class TypeormPushJobRepository implements PushJobRepository {
   deleteFinishedBefore(before: Date, limit: number): Promise<number> {
     // updated_at is when the outcome was recorded: a finished job is never written again.
     return deleteBatch(this.db, PushJob, 'status IN (:...finished) AND updated_at < :before', { finished: FINISHED, before }, limit);
+  }
+
+  async recordSent(jobs: PushJob[], now: Date): Promise<number> {
+    const byClaim = new Map<string | null, number[]>();
+    for (const j of jobs) byClaim.set(j.leaseToken, [...(byClaim.get(j.leaseToken) ?? []), j.id]);
+    let kept = 0;
+    for (const [token, ids] of byClaim) {
+      if (token === null) continue;
+      const res = await withTxRetry(() =>
+        this.db
+          .createQueryBuilder()
+          .update(PushJob)
+          .set({ status: 'sent', sentAt: now, lastError: null, leaseToken: null, lockedUntil: null, updatedAt: now })
+          .where('id IN (:...ids) AND status = :sending AND lease_token = :token', { ids, sending: 'sending', token })
+          .execute(),
+      );
+      kept += res.affected ?? 0;
+    }
+    return kept;
   }
 }

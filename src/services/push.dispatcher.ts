@@ -1,12 +1,19 @@
 import { MAX_PUSH_TTL_MS, PushProvider, PushResult } from '../adapters/push-provider';
 import type { PushConfig } from '../config';
 import type { Logger } from '../logger';
+import type { PushJob } from '../entities/push-job.entity';
 import type { ClaimedPushJob, PushJobOutcome, PushJobRepository } from '../repositories/push-job.repository';
 import type { PushWaker } from './push.outbox';
 import { pushAlert } from './push.payloads';
 
 /** The dispatcher is tuned by the push settings (src/config.ts documents each). */
 export type PushDispatcherOptions = PushConfig;
+
+/** A job the provider took, its outcome not yet recorded. */
+interface Delivered {
+  job: PushJob;
+  detail?: string;
+}
 
 /** What one pass did, for tests and logs. */
 export interface DispatchCounts {
@@ -89,11 +96,30 @@ export class PushDispatcher implements PushWaker {
   /** One claim and the sends it took. Tests call it directly to drive a dispatcher by hand. */
   async dispatchOnce(): Promise<DispatchCounts> {
     const claimed = await this.jobs.claimDue(this.now(), this.options.batchSize, this.options.leaseMs);
-    await Promise.all(claimed.map((c) => this.deliver(c)));
+    const sent = (await Promise.all(claimed.map((c) => this.deliver(c)))).filter((s): s is Delivered => s !== null);
+    // A group send's pushes arrive together: their outcomes are written together, in one
+    // statement, not one commit per member.
+    if (sent.length) await this.recordSent(sent);
     return { claimed: claimed.length };
   }
 
-  private async deliver({ job, cid }: ClaimedPushJob): Promise<void> {
+  private async recordSent(sent: Delivered[]): Promise<void> {
+    let kept: number;
+    try {
+      kept = await this.jobs.recordSent(sent.map((s) => s.job), this.now());
+    } catch (err) {
+      // The leases run out and another pass sends them again, with the same request_ids.
+      this.log.error({ err, jobIds: sent.map((s) => s.job.id) }, 'could not record push outcomes');
+      return;
+    }
+    if (kept < sent.length) this.log.warn({ jobIds: sent.map((s) => s.job.id), kept }, 'push jobs were taken over by another dispatcher before their outcome was recorded');
+    for (const { job, detail } of sent) {
+      this.log.debug({ jobId: job.id, kind: job.kind, receiverUid: job.receiverUid, attempt: job.attempts, status: 'sent', detail }, 'push sent');
+    }
+  }
+
+  /** Sends one job; records any outcome but `sent`, which comes back to be recorded with the claim's others. */
+  private async deliver({ job, cid }: ClaimedPushJob): Promise<Delivered | null> {
     const started = this.now();
     let outcome: PushJobOutcome;
     let result: PushResult | null = null;
@@ -119,6 +145,7 @@ export class PushDispatcher implements PushWaker {
       }
       outcome = this.outcomeOf(result, job.attempts);
     }
+    if (outcome.status === 'sent') return { job, detail: result?.outcome === 'sent' ? result.detail : undefined };
     const logged = { jobId: job.id, kind: job.kind, receiverUid: job.receiverUid, attempt: job.attempts, status: outcome.status };
     try {
       const kept = await this.jobs.record(job, outcome, this.now());
@@ -126,11 +153,11 @@ export class PushDispatcher implements PushWaker {
     } catch (err) {
       // The lease runs out and another pass sends it again, with the same request_id.
       this.log.error({ ...logged, err }, 'could not record a push outcome');
-      return;
+      return null;
     }
-    if (outcome.status === 'sent') this.log.debug({ ...logged, detail: result?.outcome === 'sent' ? result.detail : undefined }, 'push sent');
-    else if (outcome.status === 'pending') this.log.info({ ...logged, reason: outcome.error, next: outcome.nextAttemptAt }, 'push will be retried');
+    if (outcome.status === 'pending') this.log.info({ ...logged, reason: outcome.error, next: outcome.nextAttemptAt }, 'push will be retried');
     else this.log.warn({ ...logged, reason: outcome.error }, `push ${outcome.status}`);
+    return null;
   }
 
   private outcomeOf(result: PushResult, attempts: number): PushJobOutcome {

@@ -294,6 +294,12 @@ export class FakePushJobRepository implements PushJobRepository {
     for (const r of doomed) this.rows.splice(this.rows.indexOf(r), 1);
     return doomed.length;
   }
+
+  async recordSent(jobs: PushJob[], now: Date) {
+    let kept = 0;
+    for (const job of jobs) if (await this.record(job, { status: 'sent' }, now)) kept++;
+    return kept;
+  }
 }
 
 /** A push provider that answers from a script (default: sent) and remembers every push. */
