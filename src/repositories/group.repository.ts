@@ -1,5 +1,10 @@
 import type { Group } from '../entities/group.entity';
 
+export interface GroupSendMember {
+  uid: number;
+  blocksSender: boolean;
+}
+
 export type AddMembersOutcome = { ok: true; group: Group } | { ok: false; reason: 'full' | 'gone' };
 
 export interface RemoveMemberOutcome {
@@ -26,6 +31,10 @@ export interface GroupRepository {
    */
   removeMember(groupId: number, uid: number): Promise<RemoveMemberOutcome>;
   listForUser(uid: number): Promise<Group[]>;
-  /** The uids of the group's members, when `uid` is one of them; null otherwise. */
-  memberUidsFor(groupId: number, uid: number): Promise<number[] | null>;
+  /**
+   * Who a send by `senderUid` would reach: every member, longest-standing first, each with
+   * whether it blocked the sender; null when the sender is not a member. One round trip, as
+   * every group send asks.
+   */
+  membersForSend(groupId: number, senderUid: number): Promise<GroupSendMember[] | null>;
 }

@@ -1,7 +1,7 @@
 import { DataSource, EntityManager, In } from 'typeorm';
 import { Group, GroupMember } from '../entities/group.entity';
 import { inTransaction } from '../database';
-import type { AddMembersOutcome, GroupRepository, RemoveMemberOutcome } from './group.repository';
+import type { AddMembersOutcome, GroupRepository, GroupSendMember, RemoveMemberOutcome } from './group.repository';
 
 export class TypeormGroupRepository implements GroupRepository {
   private readonly lock: 'pessimistic_write' | undefined;
@@ -89,9 +89,14 @@ export class TypeormGroupRepository implements GroupRepository {
     return this.withMembers().where({ id: In(ids) }).getMany();
   }
 
-  async memberUidsFor(groupId: number, uid: number): Promise<number[] | null> {
-    const rows = await this.db.getRepository(GroupMember).find({ select: { userUid: true }, where: { groupId }, order: { id: 'ASC' } });
-    const uids = rows.map((r) => r.userUid);
-    return uids.includes(uid) ? uids : null;
+  async membersForSend(groupId: number, senderUid: number): Promise<GroupSendMember[] | null> {
+    const rows: { uid: number | string; blocks: number | string }[] = await this.db.query(
+      `SELECT gm.user_uid AS uid,
+         EXISTS (SELECT 1 FROM user_block b WHERE b.blocker_uid = gm.user_uid AND b.blocked_uid = ?) AS blocks
+       FROM group_member gm WHERE gm.group_id = ? ORDER BY gm.id`,
+      [senderUid, groupId],
+    );
+    const members = rows.map((r) => ({ uid: Number(r.uid), blocksSender: Number(r.blocks) > 0 }));
+    return members.some((m) => m.uid === senderUid) ? members : null;
   }
 }

@@ -45,8 +45,6 @@ export interface SocialRepository {
   listBlocked(uid: number): Promise<User[]>;
   /** Of `candidates`, those who are friends of `uid`. */
   friendsAmong(uid: number, candidates: number[]): Promise<Set<number>>;
-  /** Of `candidates`, those who blocked `uid`. */
-  blockersAmong(uid: number, candidates: number[]): Promise<Set<number>>;
   /** Registered, discoverable users with these phone hashes who have not blocked the viewer. */
   discover(viewerUid: number, phoneHashes: string[]): Promise<User[]>;
   updateSettings(uid: number, patch: SettingsPatch, now: Date): Promise<User | null>;

@@ -153,12 +153,6 @@ export class TypeormSocialRepository implements SocialRepository {
     return new Set(rows.map((f) => (f.userLow === uid ? f.userHigh : f.userLow)));
   }
 
-  async blockersAmong(uid: number, candidates: number[]): Promise<Set<number>> {
-    if (candidates.length === 0) return new Set();
-    const rows = await this.db.getRepository(UserBlock).findBy({ blockedUid: uid, blockerUid: In(candidates) });
-    return new Set(rows.map((b) => b.blockerUid));
-  }
-
   discover(viewerUid: number, phoneHashes: string[]): Promise<User[]> {
     if (phoneHashes.length === 0) return Promise.resolve([]);
     // One lookup per hash in an index that holds every column asked for (the id comes with it),

@@ -71,11 +71,10 @@ export class GroupService {
    * messages are born ended). Membership is consent: whoCanSendMe does not apply here.
    */
   async groupDelivery(sender: User, groupId: number): Promise<GroupDelivery> {
-    const members = await this.groups.memberUidsFor(groupId, sender.uid);
+    const members = await this.groups.membersForSend(groupId, sender.uid);
     if (!members) throw new NotFoundError('Group');
-    const others = members.filter((uid) => uid !== sender.uid);
-    const blockers = await this.social.blockersAmong(sender.uid, others);
-    return { groupId, deliver: others.filter((uid) => !blockers.has(uid)), discard: others.filter((uid) => blockers.has(uid)) };
+    const others = members.filter((m) => m.uid !== sender.uid);
+    return { groupId, deliver: others.filter((m) => !m.blocksSender).map((m) => m.uid), discard: others.filter((m) => m.blocksSender).map((m) => m.uid) };
   }
 
   private async memberGroup(viewer: User, groupId: number): Promise<Group> {

@@ -506,10 +506,6 @@ export class FakeSocialRepository implements SocialRepository {
     return new Set(candidates.filter((c) => this.row(uid, c)?.state === FriendshipState.FRIENDS));
   }
 
-  async blockersAmong(uid: number, candidates: number[]) {
-    return new Set(candidates.filter((c) => this.blockedBy(c, uid)));
-  }
-
   async discover(viewerUid: number, phoneHashes: string[]) {
     this.discoverCalls++;
     if (this.failNextDiscover) {
