@@ -1,5 +1,7 @@
+import type { Group } from './entities/group.entity';
 import type { User } from './entities/user.entity';
 import type { Logger } from './logger';
+import type { BatchLoader } from './services/batch.loader';
 
 /** What every resolver knows about the request it serves. */
 export interface Context {
@@ -9,6 +11,8 @@ export interface Context {
   ip?: string;
   /** The request's logger: every line carries its request id. */
   log?: Logger;
+  /** The groups the viewer may see, batched over the request; made on first use. */
+  visibleGroups?: BatchLoader<number, Group | null>;
 }
 
 /** Present only behind @Authorized(): the auth checker has already refused requests without one. */

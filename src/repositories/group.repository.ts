@@ -20,6 +20,8 @@ export interface GroupRepository {
   create(ownerUid: number, name: string, memberUids: number[], now: Date): Promise<Group>;
   /** The group, only when `uid` is a member of it. */
   findForMember(groupId: number, uid: number): Promise<Group | null>;
+  /** Of these groups, those `uid` is a member of. */
+  findManyForMember(groupIds: number[], uid: number): Promise<Group[]>;
   /**
    * Adds members not yet in the group, keeping the group at `maxMembers` at most; the check and
    * the insert share a lock on the group, so concurrent adds cannot pass the limit together.

@@ -43,6 +43,14 @@ export class TypeormGroupRepository implements GroupRepository {
       .getOne();
   }
 
+  findManyForMember(groupIds: number[], uid: number): Promise<Group[]> {
+    if (groupIds.length === 0) return Promise.resolve([]);
+    return this.withMembers()
+      .where('g.id IN (:...groupIds)', { groupIds })
+      .andWhere('EXISTS (SELECT 1 FROM group_member x WHERE x.group_id = g.id AND x.user_uid = :uid)', { uid })
+      .getMany();
+  }
+
   addMembers(groupId: number, uids: number[], maxMembers: number, now: Date): Promise<AddMembersOutcome> {
     return inTransaction(this.db, async (tx): Promise<AddMembersOutcome> => {
       if (!(await this.lockGroup(tx, groupId))) return { ok: false, reason: 'gone' };

@@ -87,6 +87,7 @@ export class MessageResolver {
   @FieldResolver(() => Group, { nullable: true, description: 'The group it was sent to (shown to its members); null for a one-to-one send' })
   group(@Root() message: Message, @Ctx() ctx: Context): Promise<Group | null> | null {
     if (message.groupId == null || !ctx.viewer) return null;
-    return this.groupService.visibleGroup(ctx.viewer, message.groupId);
+    ctx.visibleGroups ??= this.groupService.visibleGroupLoader(ctx.viewer);
+    return ctx.visibleGroups.load(message.groupId);
   }
 }

@@ -4,6 +4,7 @@ import { BadInputError, ForbiddenError, NotFoundError } from '../errors';
 import type { GroupRepository } from '../repositories/group.repository';
 import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
+import { BatchLoader } from './batch.loader';
 import type { GroupDelivery } from './image.service';
 
 export interface GroupServiceOptions {
@@ -61,9 +62,12 @@ export class GroupService {
     return this.groups.listForUser(viewer.uid);
   }
 
-  /** The group, to its members only; null for anyone else. */
-  visibleGroup(viewer: User, groupId: number): Promise<Group | null> {
-    return this.groups.findForMember(groupId, viewer.uid);
+  /**
+   * Groups as a request's viewer sees them: to its members only, null for anyone else. The
+   * groups asked for in one tick (a listing's messages) are read in one query, each group once.
+   */
+  visibleGroupLoader(viewer: User): BatchLoader<number, Group | null> {
+    return new BatchLoader(async (ids) => new Map((await this.groups.findManyForMember(ids, viewer.uid)).map((g) => [g.id, g])), null);
   }
 
   /**

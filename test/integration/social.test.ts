@@ -314,6 +314,33 @@ describeEachStack(
         }
       });
 
+      it('gives each message of a listing its own group, and a group only to its members', async () => {
+        const [sender, a, b] = await users(3);
+        await befriend(sender, a, b);
+        const one = (await create(sender, 'one', [a, b])).data!.createGroup;
+        const two = (await create(sender, 'two', [a])).data!.createGroup;
+        await sendGroupImage(api, sender.token, one.id, jpegBytes(5000));
+        await sendGroupImage(api, sender.token, two.id, jpegBytes(5000));
+        await sendGroupImage(api, sender.token, one.id, jpegBytes(5000));
+        await api.sendImage(sender.token, a.uid, jpegBytes(5000));
+        const groupsListed = async (who: TestUser) =>
+          ((await q(who.token, '{ images { group { id name } } }')).data!.images as { group: unknown }[]).map((m) => m.group);
+        const g1 = { id: one.id, name: 'one' };
+        const g2 = { id: two.id, name: 'two' };
+        expect(await groupsListed(a)).to.deep.equal([g1, g2, g1, null]);
+        expect(await groupsListed(b)).to.deep.equal([g1, g1]);
+        // A member who left keeps the image, not the group.
+        await remove(a, two.id, a);
+        expect(await groupsListed(a)).to.deep.equal([g1, null, g1, null]);
+        const sent = await api.upload<{ sendGroupImage: { receiverUid: number; group: unknown }[] }>({
+          token: sender.token,
+          query: 'mutation($g: Int!, $image: Upload!) { sendGroupImage(groupId: $g, image: $image) { receiverUid group { id name } } }',
+          variables: { g: one.id },
+          file: jpegBytes(5000),
+        });
+        expect(sent.data!.sendGroupImage.map((m) => m.group)).to.deep.equal([g1, g1]);
+      });
+
       it('skips members who blocked the sender: nothing listed or pushed to them, the answer looks the same', async () => {
         const [sender, friendly, blocker] = await users(3);
         await befriend(sender, friendly, blocker);
