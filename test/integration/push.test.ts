@@ -209,6 +209,14 @@ for (const kind of STACKS) {
       // The dead claim's outcome arrives late and is refused; the live one is kept.
       expect(await repo.record(first, { status: 'sent' }, later)).to.equal(false);
       expect(await repo.record(again.find((c) => c.job.id === first.id)!.job, { status: 'failed', error: 'test' }, later)).to.equal(true);
+      // Sent outcomes recorded together obey the same rule: only the live claim's count.
+      const others = again.filter((c) => c.job.id !== first.id).slice(0, 3).map((c) => c.job);
+      const dead = claims.concat(all).filter((c) => others.some((o) => o.id === c.job.id)).map((c) => c.job);
+      expect(await repo.recordSent(dead, later)).to.equal(0);
+      expect(await repo.recordSent(others, later)).to.equal(3);
+      const recorded = await stack.server.container.db.getRepository(PushJob).findBy({ id: In(others.map((j) => j.id)) });
+      expect(recorded.map((r) => [r.status, r.leaseToken, r.sentAt instanceof Date])).to.deep.equal(Array(3).fill(['sent', null, true]));
+      expect(await repo.recordSent(others, later)).to.equal(0);
       await stack.server.container.db.getRepository(PushJob).update({ id: In(queued.map((j) => j.id)) }, { status: 'skipped' });
     });
 
