@@ -207,7 +207,8 @@ export function renderTables(r: Results): string {
     );
     out.push(
       `p50 ratio ${f(d.ratio, 2)}${d.ratioPoolAsFound !== undefined ? ` (${f(d.ratioPoolAsFound, 2)} at the pool as found)` : ''}; ` +
-        `idx_user_discovery at ${d.index.users} users: ${f(d.index.bytes / MiB, 1)} MiB, ${f(d.index.bytesPerUser, 0)} bytes per user`,
+        `idx_user_discovery at ${d.index.users} users: ${f(d.index.bytes / MiB, 1)} MiB, ${f(d.index.bytesPerUser, 0)} bytes per user ` +
+        `(the user table's indexes: ${Object.entries(d.index.userTableIndexes ?? {}).map(([n, b]) => `${n} ${f(b / MiB, 1)} MiB`).join(', ')})`,
       '',
     );
     const g = r.social.sendGroupImage;

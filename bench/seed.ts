@@ -109,6 +109,8 @@ export interface IndexSize {
   bytes: number;
   leafBytes: number;
   bytesPerUser: number;
+  /** Every index of the user table (PRIMARY is the table itself), bytes allocated: what else a pool holds for it. */
+  userTableIndexes: Record<string, number>;
 }
 
 /**
@@ -155,6 +157,16 @@ async function discoveryIndexSize(conn: mysql.Connection): Promise<IndexSize> {
   const [[{ page, users }]] = (await conn.query('SELECT @@innodb_page_size AS page, (SELECT COUNT(*) FROM `user`) AS users')) as unknown as [
     { page: number | string; users: number | string }[],
   ];
+  const [all] = (await conn.query(
+    `SELECT index_name AS name, stat_value AS value FROM mysql.innodb_index_stats
+     WHERE database_name = DATABASE() AND table_name = 'user' AND stat_name = 'size'`,
+  )) as unknown as [{ name: string; value: number | string }[]];
   const bytes = (pages.size ?? NaN) * Number(page);
-  return { users: Number(users), bytes, leafBytes: (pages.n_leaf_pages ?? NaN) * Number(page), bytesPerUser: bytes / Number(users) };
+  return {
+    users: Number(users),
+    bytes,
+    leafBytes: (pages.n_leaf_pages ?? NaN) * Number(page),
+    bytesPerUser: bytes / Number(users),
+    userTableIndexes: Object.fromEntries(all.map((r) => [r.name, Number(r.value) * Number(page)])),
+  };
 }
