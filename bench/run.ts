@@ -11,6 +11,7 @@ import { makePlan, MiB } from './plan';
 import { benchRequests } from './requests.bench';
 import { restoreBufferPools } from './buffer-pool';
 import { benchSocial } from './social.bench';
+import { benchEncryption } from './encryption.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
 import { ROOT, startBenchStack, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 import { benchUploads } from './upload.bench';
@@ -21,10 +22,10 @@ import { benchUploads } from './upload.bench';
  * prints the tables and writes bench/results.json. The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where results.json goes (default bench/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, upload, download, requests, images, social
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, upload, download, requests, images, social
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'upload', 'download', 'requests', 'images', 'social'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'upload', 'download', 'requests', 'images', 'social'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -85,6 +86,9 @@ async function main(): Promise<void> {
     });
     await section('encryptionMemory', async () => {
       results.encryptionMemory = await benchEncryptionMemory(stack, plan, log);
+    });
+    await section('encryption', async () => {
+      results.encryption = await benchEncryption(stack, plan, { sender: senders[0], receiver }, plain, log);
     });
     await section('upload', async () => {
       results.upload = (await benchUploads(stack, plan, senders, receiver, plain, log)).map(withUploadRatios);

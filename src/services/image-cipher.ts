@@ -20,14 +20,24 @@ const KEY_BYTES = 32;
 /** Segment size of each cipher name an image may record. */
 const SEGMENT_SIZES: Record<string, number> = {
   'aes256gcm-64k': 64 * 1024,
-  // A quarter of the per-segment work (a GCM context, a tag, a held piece) of 64 KiB, for
-  // 256 KiB held per stream: the benchmark's CPU profile spent a fifth of the crypto on set-up.
   'aes256gcm-256k': 256 * 1024,
 };
 
-/** The cipher new images are sealed with. */
-export const CIPHER_NAME = 'aes256gcm-256k';
-export const SEGMENT_BYTES = SEGMENT_SIZES[CIPHER_NAME];
+/** Larger images are sealed in 256 KiB segments, smaller ones (and those of unknown size) in 64 KiB. */
+export const LARGE_IMAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The cipher a new image is sealed with. A download releases nothing of a segment before its
+ * tag is checked, so a segment's size is paid in latency (measured: a 1 MiB download in 256 KiB
+ * segments lost ~2 ms of ~13); per segment there is also a GCM set-up, which a large image pays
+ * many times (a 10 MiB download's profile spent a fifth of its crypto on set-up at 64 KiB).
+ */
+export function cipherFor(plainSize: number | undefined): string {
+  return plainSize !== undefined && plainSize > LARGE_IMAGE_BYTES ? 'aes256gcm-256k' : 'aes256gcm-64k';
+}
+
+/** The default segment size of the stream classes below (callers pass the image's own). */
+export const SEGMENT_BYTES = SEGMENT_SIZES['aes256gcm-256k'];
 
 /** The segment size a recorded cipher name stands for; throws for a name this build cannot read. */
 export function segmentBytesOf(cipher: string): number {

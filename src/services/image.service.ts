@@ -21,7 +21,7 @@ import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories
 import { DeliveryStatus, SentImageView } from './sent-image';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
-import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { cipherFor, KeyWrapper, newImageKey, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -269,10 +269,12 @@ export class ImageService {
     const meter = new ImageMeter(this.options.maxImageBytes, size);
     // The key exists only in memory until the row that holds it (wrapped) is committed.
     const sealing = name !== null && this.options.keys && this.options.encryptUploads !== false ? newImageKey() : null;
+    const cipher = cipherFor(size);
+    const segment = segmentBytesOf(cipher);
     let body: Readable = meter;
     if (sealing) {
       // With the size declared, ciphertext leaves as the bytes arrive; without it a segment waits.
-      const encryptor = new SegmentEncryptor(sealing, SEGMENT_BYTES, size);
+      const encryptor = new SegmentEncryptor(sealing, segment, size);
       meter.once('error', (e) => encryptor.destroy(e));
       body = meter.pipe(encryptor);
     }
@@ -285,7 +287,7 @@ export class ImageService {
     }
     try {
       if (name === null) await discard(body);
-      else await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size), contentType: sealing ? 'application/octet-stream' : filetype });
+      else await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size, segment), contentType: sealing ? 'application/octet-stream' : filetype });
     } catch (e) {
       source.unpipe(meter);
       const reason = meter.errored ?? e;
@@ -297,7 +299,7 @@ export class ImageService {
       filetype,
       size: meter.bytes,
       sha256: meter.digest(),
-      cipher: sealing ? CIPHER_NAME : null,
+      cipher: sealing ? cipher : null,
       wrappedKey: sealing ? this.options.keys!.wrap(sealing, name!) : null,
     };
   }

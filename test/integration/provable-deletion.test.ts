@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Image } from '../../src/entities/image.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
-import { CIPHER_NAME, KeyWrapper, sealedSize, SEGMENT_BYTES, SegmentDecryptor } from '../../src/services/image-cipher';
+import { cipherFor, KeyWrapper, sealedSize, segmentBytesOf, SEGMENT_BYTES, SegmentDecryptor } from '../../src/services/image-cipher';
 import { ApiClient, httpGet, sendGroupImage } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { describeEachStack, TestStack } from '../support/stack';
@@ -58,8 +58,8 @@ describeEachStack(
     const db = () => stack().server.container.db;
     const imageOf = (key: string) => db().getRepository(Image).findOneByOrFail({ objectName: key });
     const rawObject = async (name: string) => buffer(await stack().server.container.blobs.get(name));
-    const open = async (sealed: Buffer, wrapped: string, name: string, size: number) => {
-      const d = new SegmentDecryptor(new KeyWrapper(MASTER).unwrap(wrapped, name), size);
+    const open = async (sealed: Buffer, wrapped: string, name: string, size: number, cipher: string) => {
+      const d = new SegmentDecryptor(new KeyWrapper(MASTER).unwrap(wrapped, name), size, 0, size - 1, segmentBytesOf(cipher));
       d.end(sealed);
       return buffer(d);
     };
@@ -73,15 +73,17 @@ describeEachStack(
     }
 
     it('the store holds only ciphertext of the sealed length; the receiver downloads the image', async () => {
-      for (const size of [5_000, 600_000]) {
+      for (const size of [5_000, 600_000, 5 * 1024 * 1024]) {
         for (const declared of [true, false]) {
           const bytes = jpegBytes(size);
           const { key, url } = await send(bytes, declared ? bytes.length : null);
           const raw = await rawObject(key);
-          expect(raw.length).to.equal(sealedSize(size));
+          // Large images with a declared size go in 256 KiB segments, the rest in 64 KiB.
+          const cipher = cipherFor(declared ? size : undefined);
+          expect(raw.length).to.equal(sealedSize(size, segmentBytesOf(cipher)));
           expect(raw.includes(bytes.subarray(20, 52))).to.equal(false);
           const image = await imageOf(key);
-          expect(image).to.include({ cipher: CIPHER_NAME, size, filetype: 'image/jpeg' });
+          expect(image).to.include({ cipher, size, filetype: 'image/jpeg' });
           expect(image.wrappedKey).to.be.a('string');
           const got = await httpGet(url);
           expect(got.status).to.equal(200);
@@ -97,7 +99,7 @@ describeEachStack(
       const copy = await rawObject(key);
       const before = await imageOf(key);
       // With the key (as it was before deletion) the copy opens: the test below is not vacuous.
-      expect((await open(copy, before.wrappedKey!, key, bytes.length)).equals(bytes)).to.equal(true);
+      expect((await open(copy, before.wrappedKey!, key, bytes.length, before.cipher!)).equals(bytes)).to.equal(true);
 
       const confirmed = await api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: key }, bob.token);
       expect(confirmed.data!.confirmDownload.exist).to.equal(false);
@@ -108,7 +110,7 @@ describeEachStack(
       // Nothing the server keeps opens the copy now: not the master key, not the database.
       const rows = await db().query('SELECT wrapped_key FROM image WHERE object_name = ?', [key]);
       expect(rows[0].wrapped_key).to.equal(null);
-      const d = new SegmentDecryptor({ key: MASTER, prefix: Buffer.alloc(7) }, bytes.length);
+      const d = new SegmentDecryptor({ key: MASTER, prefix: Buffer.alloc(7) }, bytes.length, 0, bytes.length - 1, segmentBytesOf(before.cipher!));
       d.end(copy);
       await buffer(d).then(() => expect.fail('opened without the image key'), (e) => expect(String(e)).to.match(/authenticate/));
     });

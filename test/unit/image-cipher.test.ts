@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { CIPHER_NAME, KeyWrapper, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { cipherFor, KeyWrapper, LARGE_IMAGE_BYTES, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
 function chunked(bytes: Buffer, size = 7_777): Readable {
@@ -57,7 +57,9 @@ describe('image cipher (chunked AES-256-GCM)', () => {
   it('still opens blobs sealed in 64 KiB segments (images stored before the segment size grew)', async () => {
     const old = segmentBytesOf('aes256gcm-64k');
     expect(old).to.equal(64 * 1024);
-    expect(segmentBytesOf(CIPHER_NAME)).to.equal(SEGMENT_BYTES);
+    expect(segmentBytesOf(cipherFor(LARGE_IMAGE_BYTES + 1))).to.equal(256 * 1024);
+    expect(segmentBytesOf(cipherFor(LARGE_IMAGE_BYTES))).to.equal(old);
+    expect(segmentBytesOf(cipherFor(undefined))).to.equal(old);
     const size = 2 * old + 77;
     const plain = randomBytes(size);
     const sealed = await buffer(chunked(plain).pipe(new SegmentEncryptor(key, old)));
