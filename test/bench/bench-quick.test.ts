@@ -49,6 +49,10 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       }
       for (const mode of ['encrypted', 'plain']) for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.encryptionMemory[mode][k], `encryption memory ${mode} ${k}`);
       expect(Number.isFinite(r.encryptionMemory.differenceMiB)).to.equal(true);
+      for (const op of ['send', 'download']) {
+        expect(r.encryption[op].map((f: { size: number }) => f.size)).to.deep.equal([1048576, 10485760]);
+        for (const f of r.encryption[op]) for (const k of ['onMs', 'offMs', 'ratio']) figure(f[k], `encryption ${op} ${f.size} ${k}`);
+      }
       for (const t of ['register', 'me', 'bareQuery']) for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
       for (const k of ['register/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50']) figure(r.requests.ratios[k], k);
       for (const size of ['small', 'large']) for (const k of ['rows', 'p50', 'p99']) figure(r.images[size][k], `images ${size} ${k}`);
