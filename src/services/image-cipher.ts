@@ -1,4 +1,4 @@
-import { CipherGCM, createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { CipherGCM, createCipheriv, createDecipheriv, createHmac, DecipherGCM, randomBytes } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 
 /**
@@ -183,10 +183,12 @@ export class SegmentDecryptor extends Transform {
   private readonly lastIndex: number;
   /** Plaintext offset (in the whole image) where the current segment starts. */
   private position: number;
-  /** The current segment as stored (ciphertext and tag), as it arrived, until it is whole. */
-  private pieces: Buffer[] = [];
+  private decipher: DecipherGCM | null = null;
   /** Stored bytes of the current segment read so far. */
   private consumed = 0;
+  /** The current segment's plaintext, held until its tag has been checked. */
+  private held: Buffer[] = [];
+  private tag: Buffer[] = [];
 
   constructor(
     private readonly k: ImageKey,
@@ -204,14 +206,24 @@ export class SegmentDecryptor extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
+      // Fed piece by piece as it arrives (no copy of the segment); only the plaintext waits for the tag.
       let at = 0;
       while (at < chunk.length && this.index <= this.lastIndex && this.position <= this.last) {
         const stored = this.storedLengthOf(this.index);
+        if (!this.decipher) this.decipher = createDecipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+        const body = stored - TAG_BYTES;
+        if (this.consumed < body) {
+          const n = Math.min(body - this.consumed, chunk.length - at);
+          this.held.push(this.decipher.update(chunk.subarray(at, at + n)));
+          this.consumed += n;
+          at += n;
+          continue;
+        }
         const n = Math.min(stored - this.consumed, chunk.length - at);
-        this.pieces.push(n === chunk.length ? chunk : chunk.subarray(at, at + n));
+        this.tag.push(chunk.subarray(at, at + n));
         this.consumed += n;
         at += n;
-        if (this.consumed === stored) this.open(stored);
+        if (this.consumed === stored) this.open(body);
       }
     } catch (e) {
       return done(e as Error);
@@ -229,25 +241,26 @@ export class SegmentDecryptor extends Transform {
     return this.plainSize - this.lastIndex * this.segment + TAG_BYTES;
   }
 
-  /**
-   * The segment is whole: check its tag (throws when the segment was altered), then pass its
-   * wanted bytes on. Held as ciphertext and opened in one call: one output buffer and one push
-   * per segment instead of one per network chunk.
-   */
-  private open(stored: number): void {
-    const sealed = this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces, stored);
-    const body = stored - TAG_BYTES;
-    const decipher = createDecipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
-    decipher.setAuthTag(sealed.subarray(body));
-    const plain = decipher.update(sealed.subarray(0, body));
+  /** The segment's tag is in: check it (throws when the segment was altered), then pass its wanted bytes on. */
+  private open(body: number): void {
+    const decipher = this.decipher!;
+    decipher.setAuthTag(this.tag.length === 1 ? this.tag[0] : Buffer.concat(this.tag));
     decipher.final();
     const from = Math.max(0, this.first - this.position);
     const to = Math.min(body, this.last + 1 - this.position);
-    if (to > from) this.push(from === 0 && to === body ? plain : plain.subarray(from, to));
+    let offset = 0;
+    for (const piece of this.held) {
+      const a = Math.max(from - offset, 0);
+      const b = Math.min(to - offset, piece.length);
+      if (b > a) this.push(a === 0 && b === piece.length ? piece : piece.subarray(a, b));
+      offset += piece.length;
+    }
     this.position += body;
     this.index++;
+    this.decipher = null;
     this.consumed = 0;
-    this.pieces = [];
+    this.held = [];
+    this.tag = [];
   }
 }
 
