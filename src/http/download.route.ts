@@ -45,7 +45,7 @@ export function downloadRoute(images: ImageService, log: Logger): RequestHandler
 function lastChunkAfter(record: () => Promise<void>): Transform {
   let held: Buffer | null = null;
   return new Transform({
-    // Room for a whole 256 KiB segment, so the store's socket is read in large steps while the
+    // Room for a whole segment (up to 256 KiB), so the store's socket is read in large steps while the
     // client's drains (with Node's 16 KiB default the relay of a plain blob ran ~30 % slower).
     highWaterMark: 256 * 1024,
     transform(chunk: Buffer, _enc, done) {

@@ -109,16 +109,16 @@ export class SegmentEncryptor extends Transform {
   override _flush(done: TransformCallback): void {
     if (this.plainSize !== undefined) {
       // An empty image is one empty segment: its tag still has to be written.
-      if (this.plainSize === 0 && this.index === 0) this.stream(Buffer.alloc(0), true);
+      if (this.plainSize === 0 && this.index === 0) this.seal(0, true);
       return done(this.index > this.lastIndex ? null : new Error('the image is shorter than its declared size'));
     }
     if (this.pendingBytes > 0 || this.index === 0) this.seal(this.pendingBytes, true);
     done();
   }
 
-  private stream(chunk: Buffer, empty = false): Error | null {
+  private stream(chunk: Buffer): Error | null {
     let at = 0;
-    while (at < chunk.length || empty) {
+    while (at < chunk.length) {
       if (this.index > this.lastIndex) return new Error('the image is longer than its declared size');
       this.cipher ??= createCipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
       const length = this.index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
@@ -133,7 +133,6 @@ export class SegmentEncryptor extends Transform {
         this.done = 0;
         this.index++;
       }
-      empty = false;
     }
     return null;
   }
