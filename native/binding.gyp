@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "gcm",
+      "sources": ["gcm.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
