@@ -1,4 +1,3 @@
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
 import { RangeNotSatisfiableError } from '../errors';
@@ -28,7 +27,7 @@ export function downloadRoute(images: ImageService, log: Logger): RequestHandler
     res.setHeader('Cache-Control', 'private, no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     try {
-      await pipeline(download.stream, lastChunkAfter(download.delivered), res);
+      await pipeline(download.stream, res);
     } catch (err) {
       // Headers are gone already: all that is left is to cut the connection, so the client
       // sees a short body rather than a wrong one.
@@ -36,30 +35,6 @@ export function downloadRoute(images: ImageService, log: Logger): RequestHandler
       res.destroy();
     }
   };
-}
-
-/**
- * Holds back the last chunk until `record` has committed, so that a client that has every byte
- * always finds its URL used up (a client asking again at once must get 410, not a second copy).
- */
-function lastChunkAfter(record: () => Promise<void>): Transform {
-  let held: Buffer | null = null;
-  return new Transform({
-    // Room for a whole segment (up to 256 KiB), so the store's socket is read in large steps while the
-    // client's drains (with Node's 16 KiB default the relay of a plain blob ran ~30 % slower).
-    highWaterMark: 256 * 1024,
-    transform(chunk: Buffer, _enc, done) {
-      const previous = held;
-      held = chunk;
-      done(null, previous ?? undefined);
-    },
-    flush(done) {
-      record().then(
-        () => done(null, held ?? undefined),
-        (err: Error) => done(err),
-      );
-    },
-  });
 }
 
 /** One satisfiable range of `Range: bytes=…`, or null for the whole image (no header, or several ranges). */

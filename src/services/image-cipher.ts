@@ -1,5 +1,6 @@
-import { CipherGCM, createCipheriv, createDecipheriv, createHmac, DecipherGCM, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
+import { AeadContext, SegmentAead, segmentAead, TAG_BYTES } from './segment-aead';
 
 /**
  * Encryption at rest, one random key per image (the "Provable deletion" section of DESIGN.md).
@@ -13,31 +14,29 @@ import { Transform, TransformCallback } from 'node:stream';
  * Each image records its cipher by name, and the name fixes the segment size, so the size can
  * change for new images while older blobs stay readable.
  */
-const TAG_BYTES = 16;
 const PREFIX_BYTES = 7;
 const KEY_BYTES = 32;
 
-/** Segment size of each cipher name an image may record. */
+/**
+ * Segment size of each cipher name an image may record. 'aes256gcm-256k' is no longer written:
+ * earlier builds sealed images above 4 MiB with it, and those blobs stay readable.
+ */
 const SEGMENT_SIZES: Record<string, number> = {
   'aes256gcm-64k': 64 * 1024,
   'aes256gcm-256k': 256 * 1024,
 };
 
-/** Larger images are sealed in 256 KiB segments, smaller ones (and those of unknown size) in 64 KiB. */
-export const LARGE_IMAGE_BYTES = 4 * 1024 * 1024;
-
 /**
- * The cipher a new image is sealed with. A download releases nothing of a segment before its
- * tag is checked, so a segment's size is paid in latency (measured: a 1 MiB download in 256 KiB
- * segments lost ~2 ms of ~13); per segment there is also a GCM set-up, which a large image pays
- * many times (a 10 MiB download's profile spent a fifth of its crypto on set-up at 64 KiB).
+ * The cipher every new image is sealed with. A download releases nothing of a segment before its
+ * tag is checked, so the segment size is paid in latency twice per download (the first segment
+ * before the first byte leaves, the last before the last byte): 256 KiB segments cost a 10 MiB
+ * download ~3 ms of ~70. Each segment also costs a set-up, which with node:crypto was a new
+ * cipher object (hence 256 KiB for large images once) and with the native engine is a nonce.
  */
-export function cipherFor(plainSize: number | undefined): string {
-  return plainSize !== undefined && plainSize > LARGE_IMAGE_BYTES ? 'aes256gcm-256k' : 'aes256gcm-64k';
-}
+export const NEW_IMAGE_CIPHER = 'aes256gcm-64k';
 
 /** The default segment size of the stream classes below (callers pass the image's own). */
-export const SEGMENT_BYTES = SEGMENT_SIZES['aes256gcm-256k'];
+export const SEGMENT_BYTES = SEGMENT_SIZES[NEW_IMAGE_CIPHER];
 
 /** The segment size a recorded cipher name stands for; throws for a name this build cannot read. */
 export function segmentBytesOf(cipher: string): number {
@@ -72,6 +71,17 @@ function nonce(prefix: Buffer, index: number, last: boolean): Buffer {
   return n;
 }
 
+export interface CipherStreamOptions {
+  /** Which engine seals or opens the segments (the native one when built). */
+  engine?: SegmentAead;
+  /**
+   * The writer gives its chunks up (nobody reads them after writing them here): the output is
+   * written over them instead of into new buffers. Every buffer not allocated is one less for the
+   * garbage collector, which under load was the larger part of what encryption cost.
+   */
+  inPlace?: boolean;
+}
+
 /**
  * Seals a plaintext stream segment by segment. A segment's nonce says whether it is the last,
  * so the encryptor must know that when the segment starts: with the image's size declared it
@@ -82,8 +92,10 @@ export class SegmentEncryptor extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private index = 0;
-  /** Streaming (size declared): the current segment's cipher and how much of it went through. */
-  private cipher: CipherGCM | null = null;
+  private readonly aead: AeadContext;
+  private readonly inPlace: boolean;
+  /** Streaming (size declared): whether the current segment has started, and how much of it went through. */
+  private open = false;
   private done = 0;
   private readonly lastIndex: number;
 
@@ -91,9 +103,12 @@ export class SegmentEncryptor extends Transform {
     private readonly k: ImageKey,
     private readonly segment = SEGMENT_BYTES,
     private readonly plainSize?: number,
+    options: CipherStreamOptions = {},
   ) {
     // A whole sealed segment fits the readable buffer: the store's side is not paused mid-segment.
     super({ readableHighWaterMark: segment + TAG_BYTES });
+    this.aead = (options.engine ?? segmentAead).context(k.key, true);
+    this.inPlace = options.inPlace ?? false;
     this.lastIndex = plainSize === undefined ? -1 : segmentCount(plainSize, segment) - 1;
   }
 
@@ -120,16 +135,18 @@ export class SegmentEncryptor extends Transform {
     let at = 0;
     while (at < chunk.length) {
       if (this.index > this.lastIndex) return new Error('the image is longer than its declared size');
-      this.cipher ??= createCipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+      if (!this.open) {
+        this.aead.start(nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+        this.open = true;
+      }
       const length = this.index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
       const n = Math.min(length - this.done, chunk.length - at);
-      if (n > 0) this.push(this.cipher.update(n === chunk.length ? chunk : chunk.subarray(at, at + n)));
+      if (n > 0) this.push(this.aead.update(n === chunk.length ? chunk : chunk.subarray(at, at + n), this.inPlace));
       at += n;
       this.done += n;
       if (this.done === length) {
-        this.cipher.final();
-        this.push(this.cipher.getAuthTag());
-        this.cipher = null;
+        this.push(this.aead.sealTag());
+        this.open = false;
         this.done = 0;
         this.index++;
       }
@@ -138,7 +155,7 @@ export class SegmentEncryptor extends Transform {
   }
 
   private seal(length: number, last: boolean): void {
-    const cipher = createCipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index++, last));
+    this.aead.start(nonce(this.k.prefix, this.index++, last));
     let left = length;
     while (left > 0) {
       const head = this.pending[0];
@@ -147,10 +164,9 @@ export class SegmentEncryptor extends Transform {
       else this.pending[0] = head.subarray(left);
       left -= piece.length;
       this.pendingBytes -= piece.length;
-      this.push(cipher.update(piece));
+      this.push(this.aead.update(piece, this.inPlace));
     }
-    cipher.final();
-    this.push(cipher.getAuthTag());
+    this.push(this.aead.sealTag());
   }
 }
 
@@ -172,6 +188,18 @@ export function sealedRange(plainSize: number, start: number, end: number, segme
   return { storedStart, storedLength: storedEnd - storedStart, firstSegment };
 }
 
+/** What a download buffers between the store and the client, as the relay of a plain blob does. */
+const RELAY_BUFFER_BYTES = 256 * 1024;
+
+export interface DecryptorOptions extends CipherStreamOptions {
+  /**
+   * Runs once before the last wanted bytes leave (or at the end, when there are none); they
+   * leave only when it has succeeded, and its failure fails the stream. A download uses it to
+   * use up its grant, so a client that has every byte finds the URL used up.
+   */
+  beforeLastBytes?: () => Promise<void>;
+}
+
 /**
  * Opens stored segments starting at `firstSegment` and passes on plaintext bytes `first..last`
  * (inclusive, offsets in the whole image). No byte of a segment leaves before its tag is
@@ -182,7 +210,9 @@ export class SegmentDecryptor extends Transform {
   private readonly lastIndex: number;
   /** Plaintext offset (in the whole image) where the current segment starts. */
   private position: number;
-  private decipher: DecipherGCM | null = null;
+  private readonly aead: AeadContext;
+  private readonly inPlace: boolean;
+  private beforeLastBytes: (() => Promise<void>) | null;
   /** Stored bytes of the current segment read so far. */
   private consumed = 0;
   /** The current segment's plaintext, held until its tag has been checked. */
@@ -195,12 +225,19 @@ export class SegmentDecryptor extends Transform {
     private readonly first = 0,
     private readonly last = plainSize - 1,
     private readonly segment = SEGMENT_BYTES,
+    options: DecryptorOptions = {},
   ) {
-    // A whole segment's plaintext is released at once: let the reader's buffer take it.
-    super({ readableHighWaterMark: segment });
+    // Room for at least a whole segment on both sides: a segment's plaintext is released at once,
+    // and the store's socket is read in large steps while the client's drains (as the relay of
+    // an unencrypted blob does).
+    const room = Math.max(RELAY_BUFFER_BYTES, segment + TAG_BYTES);
+    super({ readableHighWaterMark: room, writableHighWaterMark: room });
     this.index = Math.floor(first / segment);
     this.lastIndex = segmentCount(plainSize, segment) - 1;
     this.position = this.index * segment;
+    this.aead = (options.engine ?? segmentAead).context(k.key, false);
+    this.inPlace = options.inPlace ?? false;
+    this.beforeLastBytes = options.beforeLastBytes ?? null;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -209,11 +246,12 @@ export class SegmentDecryptor extends Transform {
       let at = 0;
       while (at < chunk.length && this.index <= this.lastIndex && this.position <= this.last) {
         const stored = this.storedLengthOf(this.index);
-        if (!this.decipher) this.decipher = createDecipheriv('aes-256-gcm', this.k.key, nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+        if (this.consumed === 0) this.aead.start(this.nonceOf(this.index));
         const body = stored - TAG_BYTES;
         if (this.consumed < body) {
           const n = Math.min(body - this.consumed, chunk.length - at);
-          this.held.push(this.decipher.update(chunk.subarray(at, at + n)));
+          const piece = n === chunk.length ? chunk : chunk.subarray(at, at + n);
+          this.held.push(this.aead.update(piece, this.inPlace));
           this.consumed += n;
           at += n;
           continue;
@@ -222,7 +260,11 @@ export class SegmentDecryptor extends Transform {
         this.tag.push(chunk.subarray(at, at + n));
         this.consumed += n;
         at += n;
-        if (this.consumed === stored) this.open(body);
+        if (this.consumed !== stored) continue;
+        if (!this.aead.checkTag(this.tagBytes())) throw new Error('Unsupported state or unable to authenticate data');
+        const plain = this.advance(body);
+        if (this.position > this.last && this.beforeLastBytes) return this.releaseLast(plain, done);
+        for (const piece of plain) this.push(piece);
       }
     } catch (e) {
       return done(e as Error);
@@ -232,7 +274,25 @@ export class SegmentDecryptor extends Transform {
 
   override _flush(done: TransformCallback): void {
     if (this.position <= this.last) return done(new Error('sealed image is shorter than its size'));
+    if (this.beforeLastBytes) return this.releaseLast([], done);
     done();
+  }
+
+  private releaseLast(plain: Buffer[], done: TransformCallback): void {
+    const before = this.beforeLastBytes!;
+    this.beforeLastBytes = null;
+    before().then(() => {
+      for (const piece of plain) this.push(piece);
+      done();
+    }, done);
+  }
+
+  private nonceOf(index: number): Buffer {
+    return nonce(this.k.prefix, index, index === this.lastIndex);
+  }
+
+  private tagBytes(): Buffer {
+    return this.tag.length === 1 ? this.tag[0] : Buffer.concat(this.tag);
   }
 
   private storedLengthOf(index: number): number {
@@ -240,26 +300,24 @@ export class SegmentDecryptor extends Transform {
     return this.plainSize - this.lastIndex * this.segment + TAG_BYTES;
   }
 
-  /** The segment's tag is in: check it (throws when the segment was altered), then pass its wanted bytes on. */
-  private open(body: number): void {
-    const decipher = this.decipher!;
-    decipher.setAuthTag(this.tag.length === 1 ? this.tag[0] : Buffer.concat(this.tag));
-    decipher.final();
+  /** Moves past the current segment and returns the wanted slices of its held bytes. */
+  private advance(body: number): Buffer[] {
     const from = Math.max(0, this.first - this.position);
     const to = Math.min(body, this.last + 1 - this.position);
+    const wanted: Buffer[] = [];
     let offset = 0;
     for (const piece of this.held) {
       const a = Math.max(from - offset, 0);
       const b = Math.min(to - offset, piece.length);
-      if (b > a) this.push(a === 0 && b === piece.length ? piece : piece.subarray(a, b));
+      if (b > a) wanted.push(a === 0 && b === piece.length ? piece : piece.subarray(a, b));
       offset += piece.length;
     }
     this.position += body;
     this.index++;
-    this.decipher = null;
     this.consumed = 0;
     this.held = [];
     this.tag = [];
+    return wanted;
   }
 }
 

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Image } from '../../src/entities/image.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
-import { cipherFor, KeyWrapper, sealedSize, segmentBytesOf, SEGMENT_BYTES, SegmentDecryptor } from '../../src/services/image-cipher';
+import { KeyWrapper, NEW_IMAGE_CIPHER, sealedSize, segmentBytesOf, SEGMENT_BYTES, SegmentDecryptor } from '../../src/services/image-cipher';
 import { ApiClient, httpGet, sendGroupImage } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { describeEachStack, TestStack } from '../support/stack';
@@ -78,8 +78,7 @@ describeEachStack(
           const bytes = jpegBytes(size);
           const { key, url } = await send(bytes, declared ? bytes.length : null);
           const raw = await rawObject(key);
-          // Large images with a declared size go in 256 KiB segments, the rest in 64 KiB.
-          const cipher = cipherFor(declared ? size : undefined);
+          const cipher = NEW_IMAGE_CIPHER;
           expect(raw.length).to.equal(sealedSize(size, segmentBytesOf(cipher)));
           expect(raw.includes(bytes.subarray(20, 52))).to.equal(false);
           const image = await imageOf(key);

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { cipherFor, KeyWrapper, LARGE_IMAGE_BYTES, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { ImageKey, KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { nativeAead, nativeAeadProblem, nodeCryptoAead, SegmentAead, segmentAead } from '../../src/services/segment-aead';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
 function chunked(bytes: Buffer, size = 7_777): Readable {
@@ -11,63 +12,143 @@ function chunked(bytes: Buffer, size = 7_777): Readable {
   return Readable.from(parts);
 }
 
-async function seal(key: ReturnType<typeof newImageKey>, plain: Buffer): Promise<Buffer> {
-  return buffer(chunked(plain).pipe(new SegmentEncryptor(key)));
+interface Way {
+  engine: SegmentAead;
+  inPlace: boolean;
 }
 
-async function open(key: ReturnType<typeof newImageKey>, sealed: Buffer, size: number, first?: number, last?: number): Promise<Buffer> {
-  const d = new SegmentDecryptor(key, size, first, last);
-  const source = chunked(sealed, 5_000);
+/** Every engine this build has, each writing into new buffers and over its input. */
+const WAYS: Way[] = [nodeCryptoAead, ...(nativeAead ? [nativeAead] : [])].flatMap((engine) => [false, true].map((inPlace) => ({ engine, inPlace })));
+const wayName = (w: Way) => `${w.engine.name}${w.inPlace ? ', in place' : ''}`;
+
+/** Seals a copy when in place: the caller's bytes stay as they were. */
+async function seal(key: ImageKey, plain: Buffer, way: Way = { engine: segmentAead, inPlace: false }, size?: number, segment = SEGMENT_BYTES): Promise<Buffer> {
+  const input = way.inPlace ? Buffer.from(plain) : plain;
+  return buffer(chunked(input).pipe(new SegmentEncryptor(key, segment, size, way)));
+}
+
+async function open(
+  key: ImageKey,
+  sealed: Buffer,
+  size: number,
+  first?: number,
+  last?: number,
+  way: Way = { engine: segmentAead, inPlace: false },
+  segment = SEGMENT_BYTES,
+): Promise<Buffer> {
+  const d = new SegmentDecryptor(key, size, first, last, segment, way);
+  const source = chunked(way.inPlace ? Buffer.from(sealed) : sealed, 5_000);
   source.once('error', (e) => d.destroy(e));
   return buffer(source.pipe(d));
 }
 
+describe('segment AES-GCM engines', () => {
+  it('npm ci builds the native engine and servers use it (node:crypto is only the fallback)', () => {
+    expect(segmentAead.name, `native engine unavailable: ${nativeAeadProblem}`).to.equal('native');
+  });
+
+  it('the native engine seals exactly what node:crypto seals, and each opens what the other sealed', async function () {
+    if (!nativeAead) this.skip(); // the test above says why
+    const key = newImageKey();
+    for (const size of [0, 1, SEGMENT_BYTES + 3, 3 * SEGMENT_BYTES]) {
+      const plain = randomBytes(size);
+      const byNode = await seal(key, plain, { engine: nodeCryptoAead, inPlace: false }, size);
+      const byNative = await seal(key, plain, { engine: nativeAead!, inPlace: true }, size);
+      expect(byNative.equals(byNode), `size ${size}`).to.equal(true);
+      expect((await open(key, byNative, size, undefined, undefined, { engine: nodeCryptoAead, inPlace: false })).equals(plain)).to.equal(true);
+      expect((await open(key, byNode, size, undefined, undefined, { engine: nativeAead!, inPlace: true })).equals(plain)).to.equal(true);
+    }
+  });
+});
+
 describe('image cipher (chunked AES-256-GCM)', () => {
   const key = newImageKey();
 
-  for (const size of [1, 1000, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 123]) {
-    it(`round-trips ${size} bytes, stored as exactly sealedSize(${size}) bytes`, async () => {
-      const plain = randomBytes(size);
-      const sealed = await seal(key, plain);
-      expect(sealed.length).to.equal(sealedSize(size));
-      if (size >= 32) expect(sealed.includes(plain.subarray(0, 32))).to.equal(false);
-      expect((await open(key, sealed, size)).equals(plain)).to.equal(true);
+  for (const way of WAYS) {
+    describe(wayName(way), () => {
+      for (const size of [1, 1000, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 123]) {
+        it(`round-trips ${size} bytes, stored as exactly sealedSize(${size}) bytes`, async () => {
+          const plain = randomBytes(size);
+          const sealed = await seal(key, plain, way);
+          expect(sealed.length).to.equal(sealedSize(size));
+          if (size >= 32) expect(sealed.includes(plain.subarray(0, 32))).to.equal(false);
+          expect((await open(key, sealed, size, undefined, undefined, way)).equals(plain)).to.equal(true);
+        });
+      }
+
+      it('with the size declared, seals as it streams and stores the very same bytes as when it must wait for the end', async () => {
+        for (const size of [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 2 * SEGMENT_BYTES + 123]) {
+          const plain = randomBytes(size);
+          const held = await seal(key, plain, way);
+          const streamed = await seal(key, plain, way, size);
+          expect(streamed.equals(held), `size ${size}`).to.equal(true);
+        }
+      });
+
+      it('a changed byte, a cut-off end or another key fails the stream', async () => {
+        const size = 2 * SEGMENT_BYTES + 10;
+        const plain = randomBytes(size);
+        const sealed = await seal(key, plain, way);
+        const tampered = Buffer.from(sealed);
+        tampered[SEGMENT_BYTES + 100] ^= 1;
+        const fails = (p: Promise<Buffer>, what: string) => p.then(() => expect.fail(`${what} went unnoticed`), (e) => expect(String(e)).to.match(/authenticate/));
+        await fails(open(key, tampered, size, undefined, undefined, way), 'tampering');
+        // Drop the last segment and present the second as the last: its nonce says "not last".
+        await fails(open(key, sealed.subarray(0, 2 * (SEGMENT_BYTES + 16)), 2 * SEGMENT_BYTES, undefined, undefined, way), 'truncation');
+        await fails(open(newImageKey(), sealed, size, undefined, undefined, way), 'another key');
+      });
     });
   }
-
-  it('with the size declared, seals as it streams and stores the very same bytes as when it must wait for the end', async () => {
-    for (const size of [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 2 * SEGMENT_BYTES + 123]) {
-      const plain = randomBytes(size);
-      const held = await seal(key, plain);
-      const streamed = await buffer(chunked(plain).pipe(new SegmentEncryptor(key, SEGMENT_BYTES, size)));
-      expect(streamed.equals(held), `size ${size}`).to.equal(true);
-    }
-  });
 
   it('with the size declared, fails a stream longer or shorter than declared', async () => {
     const plain = randomBytes(SEGMENT_BYTES + 10);
     for (const declared of [plain.length - 1, plain.length + 1, SEGMENT_BYTES]) {
-      await buffer(chunked(plain).pipe(new SegmentEncryptor(key, SEGMENT_BYTES, declared))).then(
+      await seal(key, plain, undefined, declared).then(
         () => expect.fail(`declared ${declared} for ${plain.length} bytes went unnoticed`),
         (e) => expect(String(e)).to.match(/declared size/),
       );
     }
   });
 
-  it('still opens blobs sealed in 64 KiB segments (images stored before the segment size grew)', async () => {
-    const old = segmentBytesOf('aes256gcm-64k');
-    expect(old).to.equal(64 * 1024);
-    expect(segmentBytesOf(cipherFor(LARGE_IMAGE_BYTES + 1))).to.equal(256 * 1024);
-    expect(segmentBytesOf(cipherFor(LARGE_IMAGE_BYTES))).to.equal(old);
-    expect(segmentBytesOf(cipherFor(undefined))).to.equal(old);
+  it('new images are sealed in 64 KiB segments; blobs sealed in 256 KiB segments (large images of earlier builds) still open', async () => {
+    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(64 * 1024);
+    const old = segmentBytesOf('aes256gcm-256k');
+    expect(old).to.equal(256 * 1024);
     const size = 2 * old + 77;
     const plain = randomBytes(size);
-    const sealed = await buffer(chunked(plain).pipe(new SegmentEncryptor(key, old)));
+    const sealed = await seal(key, plain, undefined, undefined, old);
     expect(sealed.length).to.equal(sealedSize(size, old));
     const r = sealedRange(size, old + 5, size - 1, old);
-    const d = new SegmentDecryptor(key, size, old + 5, size - 1, old);
-    const got = await buffer(chunked(sealed.subarray(r.storedStart, r.storedStart + r.storedLength), 5_000).pipe(d));
+    const got = await open(key, sealed.subarray(r.storedStart, r.storedStart + r.storedLength), size, old + 5, size - 1, undefined, old);
     expect(got.equals(plain.subarray(old + 5))).to.equal(true);
+  });
+
+  it('holds the last wanted bytes until beforeLastBytes has succeeded, and fails the stream when it fails', async () => {
+    const size = 2 * SEGMENT_BYTES + 99;
+    const plain = randomBytes(size);
+    const sealed = await seal(key, plain);
+    for (const [first, last] of [[0, size - 1], [5, SEGMENT_BYTES + 7]]) {
+      let received = 0;
+      let receivedWhenCalled = -1;
+      const d = new SegmentDecryptor(key, size, first, last, SEGMENT_BYTES, {
+        beforeLastBytes: async () => {
+          receivedWhenCalled = received;
+        },
+      });
+      const r = sealedRange(size, first, last);
+      d.on('data', (c: Buffer) => (received += c.length));
+      await new Promise((resolve, reject) => chunked(sealed.subarray(r.storedStart, r.storedStart + r.storedLength)).pipe(d).on('end', resolve).on('error', reject));
+      expect(received).to.equal(last - first + 1);
+      // Called once, with the last segment's bytes still held back.
+      expect(receivedWhenCalled).to.be.greaterThan(-1);
+      expect(receivedWhenCalled).to.be.lessThan(received);
+    }
+    const failing = new SegmentDecryptor(key, size, 0, size - 1, SEGMENT_BYTES, { beforeLastBytes: () => Promise.reject(new Error('grant used up')) });
+    const got: Buffer[] = [];
+    failing.on('data', (c: Buffer) => got.push(c));
+    const outcome = await new Promise<unknown>((resolve) => chunked(sealed).pipe(failing).on('end', () => resolve('ended')).on('error', resolve));
+    expect(String(outcome)).to.match(/grant used up/);
+    expect(Buffer.concat(got).length).to.be.lessThan(size);
   });
 
   it('refuses a cipher name it does not know rather than guess a segment size', () => {
@@ -83,19 +164,6 @@ describe('image cipher (chunked AES-256-GCM)', () => {
       const got = await open(key, sealed.subarray(r.storedStart, r.storedStart + r.storedLength), size, a, b);
       expect(got.equals(plain.subarray(a, b + 1)), `${a}-${b}`).to.equal(true);
     }
-  });
-
-  it('a changed byte, a cut-off end or another key fails the stream', async () => {
-    const size = 2 * SEGMENT_BYTES + 10;
-    const plain = randomBytes(size);
-    const sealed = await seal(key, plain);
-    const tampered = Buffer.from(sealed);
-    tampered[SEGMENT_BYTES + 100] ^= 1;
-    await open(key, tampered, size).then(() => expect.fail('tampering went unnoticed'), (e) => expect(String(e)).to.match(/authenticate/));
-    // Drop the last segment and present the second as the last: its nonce says "not last".
-    const cut = sealed.subarray(0, 2 * (SEGMENT_BYTES + 16));
-    await open(key, cut, 2 * SEGMENT_BYTES).then(() => expect.fail('truncation went unnoticed'), (e) => expect(String(e)).to.match(/authenticate/));
-    await open(newImageKey(), sealed, size).then(() => expect.fail('another key opened it'), (e) => expect(String(e)).to.match(/authenticate/));
   });
 
   it('wraps a key so that only the same master key, for the same blob, unwraps it', () => {
