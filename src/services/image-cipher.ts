@@ -15,6 +15,7 @@ import { AeadContext, SegmentAead, segmentAead, TAG_BYTES } from './segment-aead
  * change for new images while older blobs stay readable.
  */
 const PREFIX_BYTES = 7;
+const NONCE_BYTES = 12;
 const KEY_BYTES = 32;
 
 /**
@@ -63,8 +64,8 @@ export function sealedSize(plainSize: number, segment = SEGMENT_BYTES): number {
   return plainSize + segmentCount(plainSize, segment) * TAG_BYTES;
 }
 
-function nonce(prefix: Buffer, index: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12);
+/** Writes a segment's nonce into `n` (each stream reuses its own: the engines copy it). */
+function nonce(n: Buffer, prefix: Buffer, index: number, last: boolean): Buffer {
   prefix.copy(n, 0);
   n.writeUInt32BE(index, PREFIX_BYTES);
   n[11] = last ? 1 : 0;
@@ -93,6 +94,7 @@ export class SegmentEncryptor extends Transform {
   private pendingBytes = 0;
   private index = 0;
   private readonly aead: AeadContext;
+  private readonly n = Buffer.alloc(NONCE_BYTES);
   private readonly inPlace: boolean;
   /** Streaming (size declared): whether the current segment has started, and how much of it went through. */
   private open = false;
@@ -136,7 +138,7 @@ export class SegmentEncryptor extends Transform {
     while (at < chunk.length) {
       if (this.index > this.lastIndex) return new Error('the image is longer than its declared size');
       if (!this.open) {
-        this.aead.start(nonce(this.k.prefix, this.index, this.index === this.lastIndex));
+        this.aead.start(nonce(this.n, this.k.prefix, this.index, this.index === this.lastIndex));
         this.open = true;
       }
       const length = this.index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
@@ -155,7 +157,7 @@ export class SegmentEncryptor extends Transform {
   }
 
   private seal(length: number, last: boolean): void {
-    this.aead.start(nonce(this.k.prefix, this.index++, last));
+    this.aead.start(nonce(this.n, this.k.prefix, this.index++, last));
     let left = length;
     while (left > 0) {
       const head = this.pending[0];
@@ -211,6 +213,7 @@ export class SegmentDecryptor extends Transform {
   /** Plaintext offset (in the whole image) where the current segment starts. */
   private position: number;
   private readonly aead: AeadContext;
+  private readonly n = Buffer.alloc(NONCE_BYTES);
   private readonly inPlace: boolean;
   private beforeLastBytes: (() => Promise<void>) | null;
   /** Stored bytes of the current segment read so far. */
@@ -288,7 +291,7 @@ export class SegmentDecryptor extends Transform {
   }
 
   private nonceOf(index: number): Buffer {
-    return nonce(this.k.prefix, index, index === this.lastIndex);
+    return nonce(this.n, this.k.prefix, index, index === this.lastIndex);
   }
 
   private tagBytes(): Buffer {

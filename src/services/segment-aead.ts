@@ -18,7 +18,7 @@ export interface SegmentAead {
 }
 
 export interface AeadContext {
-  /** Begins a segment under `nonce` (12 bytes). */
+  /** Begins a segment under `nonce` (12 bytes, copied: the caller may reuse the buffer). */
   start(nonce: Buffer): void;
   /** The segment's next bytes, transformed. With `inPlace` they may overwrite `chunk`, which the caller gives up. */
   update(chunk: Buffer, inPlace: boolean): Buffer;
