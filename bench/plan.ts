@@ -15,7 +15,7 @@ export interface Plan {
   requests: { connections: number; seconds: number; rounds: number };
   images: { smallRows: number; largeRows: number; samples: number; settleMs: number };
   /** Issue 10: sendImage + download with encryption at rest on and off, back to back. */
-  encryption: { sizes: number[]; rounds: number; perSample(size: number): number };
+  encryption: { sizes: number[]; pairs: number; roundsPerPair: number; perSample(size: number): number };
   social: {
     /** Users seeded with SQL into each of the two databases discovery is compared on. */
     smallUsers: number;
@@ -50,7 +50,7 @@ export function makePlan(quick: boolean): Plan {
       memory: { bytes: 32 * MiB, rounds: 1, maxImageBytes: 256 * MiB },
       requests: { connections: 32, seconds: 1, rounds: 1 },
       images: { smallRows: 1_000, largeRows: 10_000, samples: 30, settleMs: 0 },
-      encryption: { sizes: [MiB, 10 * MiB], rounds: 2, perSample: () => 1 },
+      encryption: { sizes: [MiB, 10 * MiB], pairs: 1, roundsPerPair: 2, perSample: () => 1 },
       social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
     };
   }
@@ -65,7 +65,7 @@ export function makePlan(quick: boolean): Plan {
     memory: { bytes: 200 * MiB, rounds: 3, maxImageBytes: 256 * MiB },
     requests: { connections: 32, seconds: 5, rounds: 3 },
     images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
-    encryption: { sizes: [MiB, 10 * MiB], rounds: 30, perSample: (size) => (size > MiB ? 2 : 8) },
+    encryption: { sizes: [MiB, 10 * MiB], pairs: 16, roundsPerPair: 3, perSample: (size) => (size > MiB ? 2 : 8) },
     social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
   };
 }

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       results.encryptionMemory = await benchEncryptionMemory(stack, plan, log);
     });
     await section('encryption', async () => {
-      results.encryption = await benchEncryption(stack, plan, { sender: senders[0], receiver }, plain, log);
+      results.encryption = await benchEncryption(stack, plan, log);
     });
     await section('upload', async () => {
       results.upload = (await benchUploads(stack, plan, senders, receiver, plain, log)).map(withUploadRatios);

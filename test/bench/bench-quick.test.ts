@@ -51,7 +51,12 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       expect(Number.isFinite(r.encryptionMemory.differenceMiB)).to.equal(true);
       for (const op of ['send', 'download']) {
         expect(r.encryption[op].map((f: { size: number }) => f.size)).to.deep.equal([1048576, 10485760]);
-        for (const f of r.encryption[op]) for (const k of ['onMs', 'offMs', 'ratio']) figure(f[k], `encryption ${op} ${f.size} ${k}`);
+        for (const f of r.encryption[op]) {
+          for (const k of ['onMs', 'offMs', 'ratio']) figure(f[k], `encryption ${op} ${f.size} ${k}`);
+          // One ratio per fresh server pair the samples came from.
+          expect(f.pairRatios, `encryption ${op} ${f.size} pairRatios`).to.have.length(f.pairs);
+          for (const x of f.pairRatios) figure(x, `encryption ${op} ${f.size} pair ratio`);
+        }
       }
       for (const t of ['register', 'me', 'bareQuery']) for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
       for (const k of ['register/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50']) figure(r.requests.ratios[k], k);
