@@ -38,7 +38,7 @@ export class Image {
   @Column({ name: 'gc_lease_until', type: 'datetime', precision: 3, nullable: true })
   gcLeaseUntil: Date | null;
 
-  /** How the blob is sealed (`aes256gcm-256k`; the name fixes the segment size), or null for a blob stored as sent. */
+  /** How the blob is sealed (`aes256gcm-64k`; the name fixes the segment size), or null for a blob stored as sent. */
   @Column({ type: 'varchar', length: 32, nullable: true })
   cipher: string | null;
 
