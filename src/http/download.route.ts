@@ -26,13 +26,6 @@ export function downloadRoute(images: ImageService, log: Logger): RequestHandler
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('Cache-Control', 'private, no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    // A decrypted segment leaves in pieces within one tick (it straddles the store's chunks):
-    // corked until the tick ends, they go out in one write instead of several.
-    download.stream.on('data', () => {
-      if (res.writableCorked) return;
-      res.cork();
-      process.nextTick(() => res.uncork());
-    });
     try {
       await pipeline(download.stream, res);
     } catch (err) {

@@ -78,7 +78,8 @@ function nativeEngine(gcm: GcmAddon): SegmentAead {
           return out;
         },
         sealTag() {
-          const tag = Buffer.alloc(TAG_BYTES);
+          // From Node's shared pool: not one ArrayBuffer per segment for the collector to track.
+          const tag = Buffer.allocUnsafe(TAG_BYTES);
           if (!gcm.finish(ctx, tag)) throw new Error('AES-256-GCM could not seal the segment');
           return tag;
         },
