@@ -77,8 +77,8 @@ export interface CipherStreamOptions {
   engine?: SegmentAead;
   /**
    * The writer gives its chunks up (nobody reads them after writing them here): the output is
-   * written over them instead of into new buffers. Every buffer not allocated is one less for the
-   * garbage collector, which under load was the larger part of what encryption cost.
+   * written over them instead of into new buffers, so sealing or opening an image allocates
+   * nothing per chunk for the garbage collector to take back.
    */
   inPlace?: boolean;
 }
