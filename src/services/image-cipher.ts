@@ -190,8 +190,8 @@ export function sealedRange(plainSize: number, start: number, end: number, segme
   return { storedStart, storedLength: storedEnd - storedStart, firstSegment };
 }
 
-/** What a download buffers between the store and the client, as the relay of a plain blob does. */
-const RELAY_BUFFER_BYTES = 256 * 1024;
+/** What a download buffers between the store and the client, encrypted or not. */
+export const RELAY_BUFFER_BYTES = 256 * 1024;
 
 export interface DecryptorOptions extends CipherStreamOptions {
   /**

@@ -21,7 +21,7 @@ import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories
 import { DeliveryStatus, SentImageView } from './sent-image';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
-import { KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, RELAY_BUFFER_BYTES, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -479,7 +479,7 @@ export function newMessageKey(senderUid: number, receiverUid: number, at: Date):
 function lastChunkAfter(record: () => Promise<void>): Transform {
   let held: Buffer | null = null;
   return new Transform({
-    highWaterMark: 256 * 1024,
+    highWaterMark: RELAY_BUFFER_BYTES,
     transform(chunk: Buffer, _enc, done) {
       const previous = held;
       held = chunk;
