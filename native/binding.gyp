@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "gcm",
-      "sources": ["gcm.c"],
+      "sources": ["gcm.c", "vaes-gcm.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ImageKey, KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
-import { nativeAead, nativeAeadProblem, nodeCryptoAead, SegmentAead, segmentAead } from '../../src/services/segment-aead';
+import { createCipheriv } from 'node:crypto';
+import fs from 'node:fs';
+import { nativeAead, nativeAeadProblem, nativeOpensslAead, nodeCryptoAead, SegmentAead, segmentAead } from '../../src/services/segment-aead';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
 function chunked(bytes: Buffer, size = 7_777): Readable {
@@ -18,8 +20,9 @@ interface Way {
 }
 
 /** Every engine this build has, each writing into new buffers and over its input. */
-const WAYS: Way[] = [nodeCryptoAead, ...(nativeAead ? [nativeAead] : [])].flatMap((engine) => [false, true].map((inPlace) => ({ engine, inPlace })));
-const wayName = (w: Way) => `${w.engine.name}${w.inPlace ? ', in place' : ''}`;
+const ENGINES: SegmentAead[] = [nodeCryptoAead, nativeAead, nativeOpensslAead].filter((e): e is SegmentAead => e !== null);
+const WAYS: Way[] = ENGINES.flatMap((engine) => [false, true].map((inPlace) => ({ engine, inPlace })));
+const wayName = (w: Way) => `${w.engine.name === 'native' ? `native (${w.engine.implementation})` : w.engine.name}${w.inPlace ? ', in place' : ''}`;
 
 /** Seals a copy when in place: the caller's bytes stay as they were. */
 async function seal(key: ImageKey, plain: Buffer, way: Way = { engine: segmentAead, inPlace: false }, size?: number, segment = SEGMENT_BYTES): Promise<Buffer> {
@@ -46,6 +49,56 @@ describe('segment AES-GCM engines', () => {
   it('npm ci builds the native engine and servers use it (node:crypto is only the fallback)', () => {
     expect(segmentAead.name, `native engine unavailable: ${nativeAeadProblem}`).to.equal('native');
   });
+
+  it('where the CPU has VAES, VPCLMULQDQ and AVX-512, the native engine runs the VAES code', function () {
+    const flags = new Set((fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+    if (!nativeAead || !['vaes', 'vpclmulqdq', 'avx512f', 'avx512bw', 'avx512vl', 'aes', 'pclmulqdq'].every((f) => flags.has(f))) {
+      this.skip(); // this CPU (or OS) lacks an instruction the VAES code needs, or the engine is not built (said above)
+    }
+    expect(nativeAead!.implementation).to.equal('vaes-avx512');
+  });
+
+  for (const engine of [nativeAead, nativeOpensslAead]) {
+    const name = engine ? `native (${engine.implementation})` : 'a native engine';
+    it(`${name} matches node:crypto on random keys, nonces, lengths and chunkings, and rejects any changed tag bit`, function () {
+      if (!engine) this.skip(); // not built, or (OpenSSL held) the native engine is OpenSSL already
+      const cut = (length: number) => {
+        const pieces: [number, number][] = [];
+        for (let at = 0; at < length; ) {
+          const n = Math.min(length - at, Math.random() < 0.3 ? Math.floor(Math.random() * 40) : Math.floor(Math.random() * 70_000));
+          pieces.push([at, at + n]);
+          at += n;
+        }
+        return pieces;
+      };
+      for (let t = 0; t < 400; t++) {
+        const key = randomBytes(32);
+        const nonce = randomBytes(12);
+        const length = t < 300 ? t : Math.floor(Math.random() * 300_000);
+        const plain = randomBytes(length);
+        const reference = createCipheriv('aes-256-gcm', key, nonce);
+        const sealed = Buffer.concat([reference.update(plain), reference.final()]);
+        const tag = reference.getAuthTag();
+
+        const sealing = engine!.context(key, true);
+        sealing.start(nonce);
+        const mine = Buffer.from(plain);
+        for (const [a, b] of cut(length)) sealing.update(mine.subarray(a, b), true);
+        expect(mine.equals(sealed), `sealed ${length} bytes`).to.equal(true);
+        expect(sealing.sealTag().equals(tag), `tag of ${length} bytes`).to.equal(true);
+
+        const opening = engine!.context(key, false);
+        opening.start(nonce);
+        const back = Buffer.concat(cut(length).map(([a, b]) => opening.update(sealed.subarray(a, b), false)));
+        expect(opening.checkTag(tag) && back.equals(plain), `opened ${length} bytes`).to.equal(true);
+        opening.start(nonce);
+        opening.update(Buffer.from(sealed), true);
+        const altered = Buffer.from(tag);
+        altered[t % 16] ^= 1 << t % 8;
+        expect(opening.checkTag(altered), `altered tag of ${length} bytes`).to.equal(false);
+      }
+    });
+  }
 
   it('the native engine seals exactly what node:crypto seals, and each opens what the other sealed', async function () {
     if (!nativeAead) this.skip(); // the test above says why
