@@ -1,45 +1,64 @@
+import { randomBytes } from 'node:crypto';
 import { jpegBytes } from '../test/support/factories';
 import { BenchUser, downloadUrlOf, PreparedUpload, prepareSendImage, register, sendImage } from './glimpse-api';
 import { getCounting, median } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
-import { pairedRatio } from './report';
-import { BenchStack, GLIMPSE_BUCKET, GlimpseService, PLAIN_BUCKET } from './stack';
+import { BenchStack, GLIMPSE_BUCKET, GlimpseService } from './stack';
 
 export interface OnOffFigure {
   size: number;
-  /** Operations per sample (one client, one after another). */
+  /** Operations of each kind per round, alternating one by one (on, off, off, on, …). */
   perSample: number;
-  /** Fresh server pairs the samples come from, and rounds on each. */
+  /** Downloads: each image is downloaded this many times per round (fresh URLs), so perSample × this of each kind. */
+  downloadsPerImage: number;
+  /** Fresh pairs of instances the rounds come from, and rounds on each. */
   pairs: number;
   roundsPerPair: number;
-  /** ms per operation, median over all samples. */
+  /** ms per operation, median over all rounds. */
   onMs: number;
   offMs: number;
-  /** Throughput on ÷ off: the crossover estimate over all back-to-back pairs of samples (report.ts pairedRatio). */
+  /** Throughput on ÷ off: the median over all rounds of (time off ÷ time on) in the round. */
   ratio: number;
-  /** The same estimate on each server pair alone: how far one pair of processes can be from the rest. */
+  /** 95 % interval of `ratio`, resampling whole pairs (rounds of one pair of processes are not independent). */
+  interval: [number, number];
+  /** The same estimate on each pair alone: how far one pair of processes can be from the rest. */
   pairRatios: number[];
+  /** ms per operation in each round. */
   samples: { on: number[]; off: number[] };
 }
 
-interface Side {
-  server: GlimpseService;
-  bucket: string;
+type Mode = 'on' | 'off';
+
+/** Two instances of one build sharing a database and a bucket, as a deployment of several runs. */
+interface Pair {
+  on: GlimpseService;
+  off: GlimpseService;
   receiver: BenchUser;
   body: PreparedUpload;
 }
 
+interface Round {
+  send: Record<Mode, number>;
+  download: Record<Mode, number>;
+}
+
 /**
- * Issue 10's comparison on its own: sendImage, then a complete download of a fresh downloadUrl,
- * on Glimpse with encryption at rest and on the same build with ENCRYPTION=off, one client at a
- * time, each round running the two back to back in alternating order.
+ * Issue 10's comparison on its own: sendImage with encryption at rest against the same build
+ * with ENCRYPTION=off, and the download of a sealed image against that of a plain one. One
+ * client, one operation at a time.
  *
- * Two processes of one build, configured alike, were measured 10–40 % apart when run this way
- * (bench/README.md): V8 settles each process into its own garbage-collection rhythm (one doing
- * a full mark-compact every ~100 ms under the load, another only scavenges), which no flag
- * tried made the same for all. So the samples come from several fresh pairs of servers, each
- * warmed alike, and the ratio pools them; `pairRatios` shows the spread.
+ * Two processes of one build, configured alike, were measured 10–40 % apart (bench/README.md):
+ * V8 settles each into its own garbage-collection rhythm. So:
+ *   - every pair of instances shares one database and bucket (DESIGN.md, "Several instances"),
+ *     and the two kinds of operation alternate one by one, so that drift on a noisy machine
+ *     falls on both alike;
+ *   - downloads need no second process at all: each instance serves both sealed images (sent
+ *     through the encrypting instance) and plain ones (sent through the other), alternately.
+ *     A plain blob takes the very code path a server with ENCRYPTION=off takes, so the ratio
+ *     is the cost of decryption alone, free of which process happened to be slower;
+ *   - sends cannot share a process (encryption is an instance's setting), so their rounds come
+ *     from many fresh pairs, and the interval resamples pairs.
  */
 export async function benchEncryption(stack: BenchStack, plan: Plan, log: (s: string) => void): Promise<{ send: OnOffFigure[]; download: OnOffFigure[] }> {
   const send: OnOffFigure[] = [];
@@ -48,86 +67,131 @@ export async function benchEncryption(stack: BenchStack, plan: Plan, log: (s: st
   for (const size of plan.encryption.sizes) {
     const image = jpegBytes(size);
     const perSample = plan.encryption.perSample(size);
-    const sendMs = { on: [] as number[], off: [] as number[] };
-    const getMs = { on: [] as number[], off: [] as number[] };
-    const pairSend: number[] = [];
-    const pairGet: number[] = [];
-    let round = 0;
+    if (perSample % 2 !== 0) throw new Error('encryption.perSample must be even: each instance downloads half');
+    const rounds: Round[][] = [];
     for (let p = 0; p < pairs; p++) {
-      const sides = {
-        on: await startSide(stack, `glimpse-enc-${size / MiB}m-on-${p}`, {}, GLIMPSE_BUCKET, image),
-        off: await startSide(stack, `glimpse-enc-${size / MiB}m-off-${p}`, { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET }, PLAIN_BUCKET, image),
-      };
-      const mine = { send: { on: [] as number[], off: [] as number[] }, get: { on: [] as number[], off: [] as number[] } };
-      const once = async (mode: 'on' | 'off', record: boolean) => {
-        const s = sides[mode];
-        const keys: string[] = [];
-        let t = process.hrtime.bigint();
-        for (let i = 0; i < perSample; i++) keys.push(await sendImage(s.server.url, s.body, size));
-        const sent = Number(process.hrtime.bigint() - t) / 1e6 / perSample;
-        // A phone asks for its URL before it downloads: minting is not timed.
-        const urls = await mintAll(s.server, s.receiver, keys);
-        t = process.hrtime.bigint();
-        for (const url of urls) await getCounting(url, size);
-        const got = Number(process.hrtime.bigint() - t) / 1e6 / perSample;
-        if (record) {
-          mine.send[mode].push(sent);
-          mine.get[mode].push(got);
-        }
-        await stack.emptyBucket(s.bucket);
-      };
+      const pair = await startPair(stack, `glimpse-enc-${size / MiB}m-${p}`, image, p);
+      const mine: Round[] = [];
       try {
-        if (plan.warmup) for (const mode of ['on', 'off'] as const) await once(mode, false);
-        for (let r = 0; r < roundsPerPair; r++, round++) {
-          // 'on' first in even rounds (counted over all pairs), 'off' first in odd ones: what pairedRatio expects.
-          for (const mode of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) await once(mode, true);
-        }
+        for (let r = 0; r < plan.encryption.warmupRounds(size); r++) await round(stack, pair, size, perSample, 1, r);
+        for (let r = 0; r < roundsPerPair; r++) mine.push(await round(stack, pair, size, perSample, plan.encryption.downloadsPerImage, r));
       } finally {
-        await sides.on.server.stop();
-        await sides.off.server.stop();
+        await pair.on.stop();
+        await pair.off.stop();
       }
-      for (const mode of ['on', 'off'] as const) {
-        sendMs[mode].push(...mine.send[mode]);
-        getMs[mode].push(...mine.get[mode]);
-      }
-      // A pair's own rounds start on an even or odd round: pairedRatio wants 'on' first at index 0.
-      const flip = (xs: number[]) => (round - roundsPerPair) % 2 === 0 ? xs : xs.slice(1);
-      pairSend.push(pairedRatio(flip(mine.send.off), flip(mine.send.on)));
-      pairGet.push(pairedRatio(flip(mine.get.off), flip(mine.get.on)));
+      rounds.push(mine);
     }
-    // Throughput ratio on ÷ off is time off ÷ time on.
-    const figure = (ms: { on: number[]; off: number[] }, pairRatios: number[]): OnOffFigure => ({
-      size,
-      perSample,
-      pairs,
-      roundsPerPair,
-      onMs: median(ms.on),
-      offMs: median(ms.off),
-      ratio: pairedRatio(ms.off, ms.on),
-      pairRatios,
-      samples: ms,
-    });
-    send.push(figure(sendMs, pairSend));
-    download.push(figure(getMs, pairGet));
-    const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
-    log(
-      `encryption ${size / MiB} MiB (${pairs} server pairs): sendImage on/off ${send.at(-1)!.ratio.toFixed(3)} (pairs ${spread(pairSend)}), ` +
-        `download on/off ${download.at(-1)!.ratio.toFixed(3)} (pairs ${spread(pairGet)})`,
-    );
+    send.push(figure(size, perSample, plan, rounds, (r) => r.send));
+    download.push(figure(size, perSample, plan, rounds, (r) => r.download));
+    const describe = (f: OnOffFigure) =>
+      `${f.ratio.toFixed(3)} (95 % ${f.interval[0].toFixed(2)}–${f.interval[1].toFixed(2)}; pairs ${Math.min(...f.pairRatios).toFixed(2)}–${Math.max(...f.pairRatios).toFixed(2)})`;
+    log(`encryption ${size / MiB} MiB (${pairs} pairs × ${roundsPerPair} rounds): sendImage on/off ${describe(send.at(-1)!)}, download on/off ${describe(download.at(-1)!)}`);
   }
   return { send, download };
 }
 
-/** A fresh Glimpse with a sender and a receiver of its own. */
-async function startSide(stack: BenchStack, name: string, env: Record<string, string>, bucket: string, image: Buffer): Promise<Side> {
-  const server = await stack.startGlimpse(name, env);
-  const sender = await register(server.url, 'fixed', 100);
-  const receiver = await register(server.url, 'fixed', 0);
-  return { server, bucket, receiver, body: prepareSendImage(sender.token, receiver.uid, image) };
+/**
+ * One round: `perSample` sends through each instance, then each image downloaded `downloads`
+ * times (a fresh URL each time), half of them through each instance. Which kind goes first turns
+ * with the round, the instance and the repeat as well as the step: an operation runs slower right
+ * after another (the collector takes back what the one before left), so with one download of
+ * each kind per instance a fixed order would favour one kind.
+ */
+async function round(stack: BenchStack, pair: Pair, size: number, perSample: number, downloads: number, index: number): Promise<Round> {
+  const keys: Record<Mode, string[]> = { on: [], off: [] };
+  const sent = { on: 0, off: 0 };
+  for (let i = 0; i < perSample; i++) {
+    for (const mode of alternate(i + index)) {
+      const t = process.hrtime.bigint();
+      keys[mode].push(await sendImage(pair[mode].url, pair.body, size));
+      sent[mode] += elapsedMs(t);
+    }
+  }
+  const got = { on: 0, off: 0 };
+  const half = perSample / 2;
+  for (const [server, from, turn] of [
+    [pair.on, 0, 0],
+    [pair.off, half, 1],
+  ] as const) {
+    // A phone asks for its URL before it downloads: minting is not timed.
+    const urls: Record<Mode, string[][]> = { on: [], off: [] };
+    for (const mode of ['on', 'off'] as const) {
+      for (const k of keys[mode].slice(from, from + half)) {
+        const mine: string[] = [];
+        for (let d = 0; d < downloads; d++) mine.push(await downloadUrlOf(server.url, pair.receiver.token, k));
+        urls[mode].push(mine);
+      }
+    }
+    for (let d = 0; d < downloads; d++) {
+      for (let i = 0; i < half; i++) {
+        for (const mode of alternate(i + index + turn + d)) {
+          const t = process.hrtime.bigint();
+          await getCounting(urls[mode][i][d], size);
+          got[mode] += elapsedMs(t);
+        }
+      }
+    }
+  }
+  await stack.emptyBucket(GLIMPSE_BUCKET);
+  const n = perSample * downloads;
+  return { send: { on: sent.on / perSample, off: sent.off / perSample }, download: { on: got.on / n, off: got.off / n } };
 }
 
-async function mintAll(server: GlimpseService, receiver: BenchUser, keys: string[]): Promise<string[]> {
-  const urls: string[] = [];
-  for (const k of keys) urls.push(await downloadUrlOf(server.url, receiver.token, k));
-  return urls;
+/** on, off in even steps; off, on in odd ones: neither kind always goes first. */
+function alternate(i: number): readonly Mode[] {
+  return i % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+}
+
+function elapsedMs(t: bigint): number {
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+function figure(size: number, perSample: number, plan: Plan, rounds: Round[][], pick: (r: Round) => Record<Mode, number>): OnOffFigure {
+  // Throughput on ÷ off is time off ÷ time on.
+  const ratioOf = (pairRounds: Round[][]) => median(pairRounds.flat().map((r) => pick(r).off / pick(r).on));
+  const all = rounds.flat().map(pick);
+  return {
+    size,
+    perSample,
+    downloadsPerImage: plan.encryption.downloadsPerImage,
+    pairs: plan.encryption.pairs,
+    roundsPerPair: plan.encryption.roundsPerPair,
+    onMs: median(all.map((r) => r.on)),
+    offMs: median(all.map((r) => r.off)),
+    ratio: ratioOf(rounds),
+    interval: pairBootstrap(rounds, ratioOf),
+    pairRatios: rounds.map((r) => ratioOf([r])),
+    samples: { on: all.map((r) => r.on), off: all.map((r) => r.off) },
+  };
+}
+
+/** 2.5th and 97.5th percentiles of `estimate` over 2,000 resamplings of whole pairs (seeded: a run's report is reproducible). */
+function pairBootstrap(rounds: Round[][], estimate: (pairs: Round[][]) => number): [number, number] {
+  let seed = 0x9e3779b9;
+  const random = () => {
+    // xorshift32
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const estimates: number[] = [];
+  for (let b = 0; b < 2000; b++) estimates.push(estimate(rounds.map(() => rounds[Math.floor(random() * rounds.length)])));
+  estimates.sort((a, b) => a - b);
+  return [estimates[Math.floor(0.025 * estimates.length)], estimates[Math.ceil(0.975 * estimates.length) - 1]];
+}
+
+/**
+ * An encrypting instance and an ENCRYPTION=off one on one database, bucket and master key, with a
+ * sender and a receiver. Which starts first (and so creates the database) alternates with `p`.
+ */
+async function startPair(stack: BenchStack, name: string, image: Buffer, p: number): Promise<Pair> {
+  const shared = { ENCRYPTION_KEY: randomBytes(32).toString('base64'), S3_BUCKET: GLIMPSE_BUCKET };
+  const env: Record<Mode, Record<string, string>> = { on: shared, off: { ...shared, ENCRYPTION: 'off' } };
+  const [first, second] = p % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+  const started = { [first]: await stack.startGlimpse(`${name}-${first}`, env[first]) } as Record<Mode, GlimpseService>;
+  started[second] = await stack.startGlimpse(`${name}-${second}`, { ...env[second], DATABASE_URL: started[first].databaseUrl });
+  const sender = await register(started.on.url, 'fixed', 100);
+  const receiver = await register(started.on.url, 'fixed', 0);
+  return { on: started.on, off: started.off, receiver, body: prepareSendImage(sender.token, receiver.uid, image) };
 }

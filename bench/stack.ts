@@ -23,8 +23,8 @@ export interface BenchStack {
   glimpse: GlimpseService;
   /** The same build with ENCRYPTION=off (blobs stored as sent), the baseline of encryption at rest. */
   glimpsePlain: GlimpseService;
-  /** Starts one more Glimpse (its own database and bucket), stopped with the stack. */
-  startGlimpse(name: string, env?: Record<string, string>): Promise<GlimpseService>;
+  /** Starts one more Glimpse (its own database and bucket), stopped with the stack; `nodeArgs` replace the stack's. */
+  startGlimpse(name: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<GlimpseService>;
   bareUpload: Service & { url: string };
   bareApollo: Service & { url: string };
   s3: { endpoint: string; accessKey: string; secretKey: string; client: Minio.Client; pid: number };
@@ -149,7 +149,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     return {
       glimpse,
       glimpsePlain,
-      startGlimpse: (name, env) => startGlimpse(name, env),
+      startGlimpse: (name, env, args) => startGlimpse(name, env, args ?? nodeArgs(name)),
       bareUpload: Object.assign(bareUpload, { url: JSON.parse(await bareUpload.firstLine).url as string }),
       bareApollo: Object.assign(bareApollo, { url: JSON.parse(await bareApollo.firstLine).url as string }),
       s3,

@@ -55,6 +55,8 @@ describe('benchmark (BENCH_QUICK=1)', function () {
           for (const k of ['onMs', 'offMs', 'ratio']) figure(f[k], `encryption ${op} ${f.size} ${k}`);
           // One ratio per fresh server pair the samples came from.
           expect(f.pairRatios, `encryption ${op} ${f.size} pairRatios`).to.have.length(f.pairs);
+          const [low, high] = f.interval;
+          expect(low <= f.ratio && f.ratio <= high, `encryption ${op} ${f.size}: ${f.ratio} within its interval ${low}–${high}`).to.equal(true);
           for (const x of f.pairRatios) figure(x, `encryption ${op} ${f.size} pair ratio`);
         }
       }
