@@ -132,8 +132,8 @@ function commitOf(): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
-    // The results file itself changing does not make the measured code dirty.
-    const dirty = status.split('\n').some((l) => l.trim() && !/bench\/(results\.json|README\.md)$/.test(l));
+    // The results file itself changing, or any documentation, does not make the measured code dirty.
+    const dirty = status.split('\n').some((l) => l.trim() && !/(bench\/results\.json|\.md)$/.test(l));
     return { commit, dirty };
   } catch {
     return { commit: 'unknown', dirty: false };
