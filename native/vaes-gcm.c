@@ -103,26 +103,21 @@ VG_TARGET static inline void ghash_block(struct vgcm *g, const uint8_t *block) {
 }
 
 /* The AES-256 key schedule with AESKEYGENASSIST (Intel's AES-NI white paper). */
-VG_TARGET static inline __m128i expand_a(__m128i t1, __m128i t2) {
-  t2 = _mm_shuffle_epi32(t2, 0xff);
-  __m128i t4 = _mm_slli_si128(t1, 4);
-  t1 = _mm_xor_si128(t1, t4);
-  t4 = _mm_slli_si128(t4, 4);
-  t1 = _mm_xor_si128(t1, t4);
-  t4 = _mm_slli_si128(t4, 4);
-  t1 = _mm_xor_si128(t1, t4);
-  return _mm_xor_si128(t1, t2);
+
+/* w0, w0^w1, w0^w1^w2, w0^w1^w2^w3: each word of a round key folds in the ones before it. */
+VG_TARGET static inline __m128i fold_words(__m128i t) {
+  t = _mm_xor_si128(t, _mm_slli_si128(t, 4));
+  return _mm_xor_si128(t, _mm_slli_si128(t, 8));
 }
 
+/* The even round keys: the one two rounds back, and the odd key's last word through S-box, rotation and rcon. */
+VG_TARGET static inline __m128i expand_a(__m128i t1, __m128i assist) {
+  return _mm_xor_si128(fold_words(t1), _mm_shuffle_epi32(assist, 0xff));
+}
+
+/* The odd round keys: the one two rounds back, and the new even key's last word through the S-box. */
 VG_TARGET static inline __m128i expand_b(__m128i t1, __m128i t3) {
-  __m128i t2 = _mm_shuffle_epi32(_mm_aeskeygenassist_si128(t1, 0x00), 0xaa);
-  __m128i t4 = _mm_slli_si128(t3, 4);
-  t3 = _mm_xor_si128(t3, t4);
-  t4 = _mm_slli_si128(t4, 4);
-  t3 = _mm_xor_si128(t3, t4);
-  t4 = _mm_slli_si128(t4, 4);
-  t3 = _mm_xor_si128(t3, t4);
-  return _mm_xor_si128(t3, t2);
+  return _mm_xor_si128(fold_words(t3), _mm_shuffle_epi32(_mm_aeskeygenassist_si128(t1, 0x00), 0xaa));
 }
 
 #define VG_ROUND_PAIR(i, rcon)                                              \
