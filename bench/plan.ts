@@ -16,10 +16,10 @@ export interface Plan {
   images: { smallRows: number; largeRows: number; samples: number; settleMs: number };
   /**
    * Issue 10: sendImage + download with encryption at rest on and off, alternating; perSample is
-   * even. Each fresh pair first runs `warmupRounds` untimed: until V8 has optimised the sealed
-   * path, a fresh process downloads sealed images slower than plain ones (a probe of six fresh
-   * pairs, 1 MiB: 0.91–0.93 after one warm-up round, 1.05–1.09 after eight), and a server runs
-   * for far longer than that.
+   * even. Each fresh pair first runs `warmupRounds` untimed: a fresh process downloads sealed
+   * images slower than plain ones at first (a probe of six fresh pairs, 1 MiB: 0.91–0.93 after
+   * one warm-up round, 1.05–1.09 after eight; V8 optimising the sealed path is the likely part),
+   * and a server runs for far longer than that.
    */
   encryption: {
     sizes: number[];
