@@ -1,12 +1,13 @@
 /*
- * AES-256-GCM for image segments, through the OpenSSL that Node itself links.
+ * AES-256-GCM for image segments: vaes-gcm.c where the CPU has VAES and VPCLMULQDQ (and that
+ * code matched OpenSSL when this module loaded), else the OpenSSL that Node itself links.
  *
  * Why not node:crypto: its update() allocates a fresh output buffer per call and needs a new
  * cipher object (and key schedule) per segment; on a download that was about half of what
  * decryption cost the event loop (see bench/README.md, "encryption"). Here one context per
  * image keeps its key schedule, a segment starts with a new nonce only, and bytes are
  * transformed into a buffer the caller chooses, the input itself included (in place).
- * The result is byte-for-byte what node:crypto produces: the two are interchangeable.
+ * Either way the result is byte-for-byte what node:crypto produces: all are interchangeable.
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
