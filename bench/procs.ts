@@ -42,6 +42,7 @@ export async function startService(
   const firstLine = new Promise<string>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (c: Buffer) => {
+      if (out.includes('\n')) return;
       out += c.toString('utf8');
       const nl = out.indexOf('\n');
       if (nl >= 0) resolve(out.slice(0, nl));

@@ -1,5 +1,6 @@
 import type { LatencyFigure } from './images.bench';
 import type { OnOffFigure } from './encryption.bench';
+import type { GcResults } from './gc.bench';
 import type { MemoryFigure } from './memory.bench';
 import { median } from './http';
 import { MiB } from './plan';
@@ -31,6 +32,8 @@ export interface Results {
   encryption?: { send: OnOffFigure[]; download: OnOffFigure[] };
   /** Issue 10: one large upload on fresh servers with encryption at rest on and off. */
   encryptionMemory?: { encrypted: MemoryFigure; plain: MemoryFigure; differenceMiB: number };
+  /** main.ts's heap tuning against V8's default growth, on fresh processes. */
+  gc?: GcResults;
   requests?: Record<'register' | 'me' | 'bareQuery', RateFigure> & { ratios: Record<string, number> };
   images?: { small: LatencyFigure; large: LatencyFigure; ratio: number };
   social?: SocialResults;
@@ -205,6 +208,20 @@ export function renderTables(r: Results): string {
         ]),
       ],
     );
+  }
+  if (r.gc) {
+    const g = r.gc;
+    out.push(
+      `Heap tuning (main.ts, \`--heap-growing-percent=100\`) against V8's default growth: fresh processes, ${g.warmupCycles} cycles untimed, then ${g.cycles} measured (a cycle: one 1 MiB sendImage, two downloads of it); medians over the processes:`,
+      '',
+    );
+    table(
+      ['heap growth', 'full collections per process', 'per 100 cycles', 'CPU per cycle, ms', 'wall per cycle, ms'],
+      ([['fixed factor 2 (main.ts)', g.tuned], ["V8's default", g.v8Default]] as const).map(([name, v]) => [
+        name, v.samples.map((s) => s.fullCollections).join(', '), f(v.fullCollectionsPer100, 1), f(v.cpuMs, 2), f(v.wallMs, 2),
+      ]),
+    );
+    out.push(`CPU ratio ${f(g.cpuRatio, 2)}`, '');
   }
   if (r.images) {
     out.push('`images` latency, one request at a time, ms:', '');

@@ -12,6 +12,7 @@ import { benchRequests } from './requests.bench';
 import { restoreBufferPools } from './buffer-pool';
 import { benchSocial } from './social.bench';
 import { benchEncryption } from './encryption.bench';
+import { benchGc } from './gc.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
 import { ROOT, startBenchStack, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 import { benchUploads } from './upload.bench';
@@ -22,10 +23,10 @@ import { benchUploads } from './upload.bench';
  * prints the tables and writes bench/results.json. The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where results.json goes (default bench/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, upload, download, requests, images, social
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'upload', 'download', 'requests', 'images', 'social'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
     });
     await section('encryption', async () => {
       results.encryption = await benchEncryption(stack, plan, log);
+    });
+    await section('gc', async () => {
+      results.gc = await benchGc(stack, plan, log);
     });
     await section('upload', async () => {
       results.upload = (await benchUploads(stack, plan, senders, receiver, plain, log)).map(withUploadRatios);

@@ -60,6 +60,13 @@ describe('benchmark (BENCH_QUICK=1)', function () {
           for (const x of f.pairRatios) figure(x, `encryption ${op} ${f.size} pair ratio`);
         }
       }
+      // The heap tuning against V8's default: one fresh process of each, every cycle counted.
+      for (const v of ['tuned', 'v8Default']) {
+        expect(r.gc[v].samples, `gc ${v} samples`).to.have.length(1);
+        for (const k of ['fullCollectionsPer100', 'cpuMs', 'wallMs']) figure(r.gc[v][k], `gc ${v} ${k}`);
+      }
+      expect(r.gc.v8Default.nodeArgs).to.deep.equal(['--heap-growing-percent=0']);
+      figure(r.gc.cpuRatio, 'gc cpuRatio');
       for (const t of ['register', 'me', 'bareQuery']) for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
       for (const k of ['register/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50']) figure(r.requests.ratios[k], k);
       for (const size of ['small', 'large']) for (const k of ['rows', 'p50', 'p99']) figure(r.images[size][k], `images ${size} ${k}`);

@@ -25,9 +25,9 @@ const WAYS: Way[] = ENGINES.flatMap((engine) => [false, true].map((inPlace) => (
 const wayName = (w: Way) => `${w.engine.name === 'native' ? `native (${w.engine.implementation})` : w.engine.name}${w.inPlace ? ', in place' : ''}`;
 
 /** Seals a copy when in place: the caller's bytes stay as they were. */
-async function seal(key: ImageKey, plain: Buffer, way: Way = { engine: segmentAead, inPlace: false }, size?: number, segment = SEGMENT_BYTES): Promise<Buffer> {
+async function seal(key: ImageKey, plain: Buffer, way: Way = { engine: segmentAead, inPlace: false }, size?: number, segment = SEGMENT_BYTES, chunk = 7_777): Promise<Buffer> {
   const input = way.inPlace ? Buffer.from(plain) : plain;
-  return buffer(chunked(input).pipe(new SegmentEncryptor(key, segment, size, way)));
+  return buffer(chunked(input, chunk).pipe(new SegmentEncryptor(key, segment, size, way)));
 }
 
 async function open(
@@ -38,9 +38,10 @@ async function open(
   last?: number,
   way: Way = { engine: segmentAead, inPlace: false },
   segment = SEGMENT_BYTES,
+  chunk = 5_000,
 ): Promise<Buffer> {
   const d = new SegmentDecryptor(key, size, first, last, segment, way);
-  const source = chunked(way.inPlace ? Buffer.from(sealed) : sealed, 5_000);
+  const source = chunked(way.inPlace ? Buffer.from(sealed) : sealed, chunk);
   source.once('error', (e) => d.destroy(e));
   return buffer(source.pipe(d));
 }
@@ -83,16 +84,17 @@ describe('segment AES-GCM engines', () => {
         const sealing = engine!.context(key, true);
         sealing.start(nonce);
         const mine = Buffer.from(plain);
-        for (const [a, b] of cut(length)) sealing.update(mine.subarray(a, b), true);
+        for (const [a, b] of cut(length)) sealing.update(mine.subarray(a, b), mine.subarray(a, b));
         expect(mine.equals(sealed), `sealed ${length} bytes`).to.equal(true);
         expect(sealing.sealTag().equals(tag), `tag of ${length} bytes`).to.equal(true);
 
         const opening = engine!.context(key, false);
         opening.start(nonce);
-        const back = Buffer.concat(cut(length).map(([a, b]) => opening.update(sealed.subarray(a, b), false)));
+        const back = Buffer.concat(cut(length).map(([a, b]) => opening.update(sealed.subarray(a, b))));
         expect(opening.checkTag(tag) && back.equals(plain), `opened ${length} bytes`).to.equal(true);
         opening.start(nonce);
-        opening.update(Buffer.from(sealed), true);
+        const copy = Buffer.from(sealed);
+        opening.update(copy, copy);
         const altered = Buffer.from(tag);
         altered[t % 16] ^= 1 << t % 8;
         expect(opening.checkTag(altered), `altered tag of ${length} bytes`).to.equal(false);
@@ -122,10 +124,14 @@ describe('image cipher (chunked AES-256-GCM)', () => {
       for (const size of [1, 1000, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 123]) {
         it(`round-trips ${size} bytes, stored as exactly sealedSize(${size}) bytes`, async () => {
           const plain = randomBytes(size);
-          const sealed = await seal(key, plain, way);
-          expect(sealed.length).to.equal(sealedSize(size));
-          if (size >= 32) expect(sealed.includes(plain.subarray(0, 32))).to.equal(false);
-          expect((await open(key, sealed, size, undefined, undefined, way)).equals(plain)).to.equal(true);
+          // Chunks smaller than a segment, and larger ones that hold whole segments.
+          for (const chunk of [5_000, 3 * SEGMENT_BYTES + 1_000]) {
+            const sealed = await seal(key, plain, way, undefined, undefined, chunk);
+            expect(sealed.length).to.equal(sealedSize(size));
+            if (size >= 32) expect(sealed.includes(plain.subarray(0, 32))).to.equal(false);
+            expect((await seal(key, plain, way, size, undefined, chunk)).equals(sealed), `declared size, ${chunk}-byte chunks`).to.equal(true);
+            expect((await open(key, sealed, size, undefined, undefined, way, undefined, chunk)).equals(plain), `${chunk}-byte chunks`).to.equal(true);
+          }
         });
       }
 
@@ -214,8 +220,11 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     const sealed = await seal(key, plain);
     for (const [a, b] of [[0, 0], [10, SEGMENT_BYTES + 10], [SEGMENT_BYTES, 2 * SEGMENT_BYTES - 1], [2 * SEGMENT_BYTES + 7, size - 1]]) {
       const r = sealedRange(size, a, b);
-      const got = await open(key, sealed.subarray(r.storedStart, r.storedStart + r.storedLength), size, a, b);
-      expect(got.equals(plain.subarray(a, b + 1)), `${a}-${b}`).to.equal(true);
+      // Small chunks, and (in place) chunks that hold whole segments, opened where they lie.
+      for (const [way, chunk] of [[undefined, 5_000], [{ engine: segmentAead, inPlace: true }, size]] as const) {
+        const got = await open(key, sealed.subarray(r.storedStart, r.storedStart + r.storedLength), size, a, b, way, undefined, chunk);
+        expect(got.equals(plain.subarray(a, b + 1)), `${a}-${b}, ${chunk}-byte chunks`).to.equal(true);
+      }
     }
   });
 
