@@ -86,8 +86,8 @@ export interface CipherStreamOptions {
 /**
  * Seals a plaintext stream segment by segment. A segment's nonce says whether it is the last,
  * so the encryptor must know that when the segment starts: with the image's size declared it
- * does, and every chunk leaves at once, as one buffer with the tags of the segments that end in
- * it; without it, a segment is held until a byte past it arrives or the stream ends.
+ * does, and every chunk's ciphertext leaves at once (only the tag waits for the segment's end);
+ * without it, a segment is held until a byte past it arrives or the stream ends.
  */
 export class SegmentEncryptor extends Transform {
   private pending: Buffer[] = [];
@@ -134,73 +134,41 @@ export class SegmentEncryptor extends Transform {
   }
 
   private stream(chunk: Buffer): Error | null {
-    // The chunk's ciphertext and the tags of the segments ending in it leave as one buffer: one
-    // write to the store's socket, where pieces and 16-byte tags apart made three.
-    const tags = this.segmentEndsWithin(chunk.length);
-    const whole = tags === 0 && this.inPlace;
-    const out = whole ? chunk : Buffer.allocUnsafe(chunk.length + tags * TAG_BYTES);
     let at = 0;
-    let to = 0;
     while (at < chunk.length) {
       if (this.index > this.lastIndex) return new Error('the image is longer than its declared size');
       if (!this.open) {
         this.aead.start(nonce(this.n, this.k.prefix, this.index, this.index === this.lastIndex));
         this.open = true;
       }
-      const length = this.lengthOf(this.index);
+      const length = this.index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
       const n = Math.min(length - this.done, chunk.length - at);
-      if (n > 0) {
-        if (whole) this.aead.update(chunk, chunk);
-        else this.aead.update(chunk.subarray(at, at + n), out.subarray(to, to + n));
-      }
+      if (n > 0) this.push(this.aead.update(n === chunk.length ? chunk : chunk.subarray(at, at + n), this.inPlace));
       at += n;
-      to += n;
       this.done += n;
       if (this.done === length) {
-        this.aead.sealTag(out.subarray(to, to + TAG_BYTES));
-        to += TAG_BYTES;
+        this.push(this.aead.sealTag());
         this.open = false;
         this.done = 0;
         this.index++;
       }
     }
-    this.push(out);
     return null;
   }
 
-  /** Plaintext bytes of segment `index` (size declared). */
-  private lengthOf(index: number): number {
-    return index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
-  }
-
-  /** How many segments end within the next `bytes` (size declared). */
-  private segmentEndsWithin(bytes: number): number {
-    let ends = 0;
-    let index = this.index;
-    let left = bytes + this.done;
-    while (index <= this.lastIndex && left >= this.lengthOf(index)) {
-      left -= this.lengthOf(index++);
-      ends++;
-    }
-    return ends;
-  }
-
-  /** Seals the first `length` pending bytes as one segment, into one buffer with its tag. */
   private seal(length: number, last: boolean): void {
     this.aead.start(nonce(this.n, this.k.prefix, this.index++, last));
-    const out = Buffer.allocUnsafe(length + TAG_BYTES);
-    let to = 0;
-    while (to < length) {
+    let left = length;
+    while (left > 0) {
       const head = this.pending[0];
-      const piece = head.length <= length - to ? head : head.subarray(0, length - to);
+      const piece = head.length <= left ? head : head.subarray(0, left);
       if (piece === head) this.pending.shift();
-      else this.pending[0] = head.subarray(piece.length);
+      else this.pending[0] = head.subarray(left);
+      left -= piece.length;
       this.pendingBytes -= piece.length;
-      this.aead.update(piece, out.subarray(to, to + piece.length));
-      to += piece.length;
+      this.push(this.aead.update(piece, this.inPlace));
     }
-    this.aead.sealTag(out.subarray(length));
-    this.push(out);
+    this.push(this.aead.sealTag());
   }
 }
 
@@ -250,11 +218,8 @@ export class SegmentDecryptor extends Transform {
   private beforeLastBytes: (() => Promise<void>) | null;
   /** Stored bytes of the current segment read so far. */
   private consumed = 0;
-  /**
-   * The current segment's plaintext, held until its tag has been checked: one buffer, so that a
-   * segment leaves as one write to the client's socket (it straddles two of the store's chunks).
-   */
-  private plain: Buffer | null = null;
+  /** The current segment's plaintext, held until its tag has been checked. */
+  private held: Buffer[] = [];
   private tag: Buffer[] = [];
 
   constructor(
@@ -280,18 +245,16 @@ export class SegmentDecryptor extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
+      // Fed piece by piece as it arrives (no copy of the segment); only the plaintext waits for the tag.
       let at = 0;
       while (at < chunk.length && this.index <= this.lastIndex && this.position <= this.last) {
         const stored = this.storedLengthOf(this.index);
+        if (this.consumed === 0) this.aead.start(this.nonceOf(this.index));
         const body = stored - TAG_BYTES;
-        if (this.consumed === 0) {
-          this.aead.start(this.nonceOf(this.index));
-          // A segment whose bytes all lie in this chunk is opened where it lies.
-          this.plain = this.inPlace && chunk.length - at >= body ? chunk.subarray(at, at + body) : Buffer.allocUnsafe(body);
-        }
         if (this.consumed < body) {
           const n = Math.min(body - this.consumed, chunk.length - at);
-          this.aead.update(chunk.subarray(at, at + n), this.plain!.subarray(this.consumed, this.consumed + n));
+          const piece = n === chunk.length ? chunk : chunk.subarray(at, at + n);
+          this.held.push(this.aead.update(piece, this.inPlace));
           this.consumed += n;
           at += n;
           continue;
@@ -304,7 +267,7 @@ export class SegmentDecryptor extends Transform {
         if (!this.aead.checkTag(this.tagBytes())) throw new Error('Unsupported state or unable to authenticate data');
         const plain = this.advance(body);
         if (this.position > this.last && this.beforeLastBytes) return this.releaseLast(plain, done);
-        if (plain) this.push(plain);
+        for (const piece of plain) this.push(piece);
       }
     } catch (e) {
       return done(e as Error);
@@ -314,15 +277,15 @@ export class SegmentDecryptor extends Transform {
 
   override _flush(done: TransformCallback): void {
     if (this.position <= this.last) return done(new Error('sealed image is shorter than its size'));
-    if (this.beforeLastBytes) return this.releaseLast(null, done);
+    if (this.beforeLastBytes) return this.releaseLast([], done);
     done();
   }
 
-  private releaseLast(plain: Buffer | null, done: TransformCallback): void {
+  private releaseLast(plain: Buffer[], done: TransformCallback): void {
     const before = this.beforeLastBytes!;
     this.beforeLastBytes = null;
     before().then(() => {
-      if (plain) this.push(plain);
+      for (const piece of plain) this.push(piece);
       done();
     }, done);
   }
@@ -340,18 +303,24 @@ export class SegmentDecryptor extends Transform {
     return this.plainSize - this.lastIndex * this.segment + TAG_BYTES;
   }
 
-  /** Moves past the current segment and returns the wanted part of its plaintext (null: none of it). */
-  private advance(body: number): Buffer | null {
+  /** Moves past the current segment and returns the wanted slices of its held bytes. */
+  private advance(body: number): Buffer[] {
     const from = Math.max(0, this.first - this.position);
     const to = Math.min(body, this.last + 1 - this.position);
-    const plain = this.plain!;
+    const wanted: Buffer[] = [];
+    let offset = 0;
+    for (const piece of this.held) {
+      const a = Math.max(from - offset, 0);
+      const b = Math.min(to - offset, piece.length);
+      if (b > a) wanted.push(a === 0 && b === piece.length ? piece : piece.subarray(a, b));
+      offset += piece.length;
+    }
     this.position += body;
     this.index++;
     this.consumed = 0;
-    this.plain = null;
+    this.held = [];
     this.tag = [];
-    if (to <= from) return null;
-    return from === 0 && to === body ? plain : plain.subarray(from, to);
+    return wanted;
   }
 }
 

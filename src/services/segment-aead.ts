@@ -25,13 +25,10 @@ export interface SegmentAead {
 export interface AeadContext {
   /** Begins a segment under `nonce` (12 bytes, copied: the caller may reuse the buffer). */
   start(nonce: Buffer): void;
-  /**
-   * The segment's next bytes, transformed into `into` (as long as `chunk`; it may be `chunk`
-   * itself, which the caller then gives up) or into a new buffer; returns where they went.
-   */
-  update(chunk: Buffer, into?: Buffer): Buffer;
-  /** Sealing: ends the segment and writes its 16-byte tag into `into`, or a new buffer; returns it. */
-  sealTag(into?: Buffer): Buffer;
+  /** The segment's next bytes, transformed. With `inPlace` they may overwrite `chunk`, which the caller gives up. */
+  update(chunk: Buffer, inPlace: boolean): Buffer;
+  /** Sealing: ends the segment and returns its 16-byte tag. */
+  sealTag(): Buffer;
   /** Opening: ends the segment; false when `tag` does not hold (altered bytes, wrong key or nonce). */
   checkTag(tag: Buffer): boolean;
 }
@@ -47,19 +44,11 @@ const nodeCrypto: SegmentAead = {
       start(nonce) {
         cipher = encrypt ? createCipheriv('aes-256-gcm', key, nonce) : createDecipheriv('aes-256-gcm', key, nonce);
       },
-      update(chunk, into) {
-        const out = cipher!.update(chunk);
-        if (!into) return out;
-        out.copy(into);
-        return into;
-      },
-      sealTag(into) {
+      update: (chunk) => cipher!.update(chunk),
+      sealTag() {
         const c = cipher as CipherGCM;
         c.final();
-        const tag = c.getAuthTag();
-        if (!into) return tag;
-        tag.copy(into);
-        return into;
+        return c.getAuthTag();
       },
       checkTag(tag) {
         const d = cipher as DecipherGCM;
@@ -92,14 +81,14 @@ function nativeEngine(gcm: GcmAddon, openssl: boolean): SegmentAead {
       const ctx = gcm.create(key, encrypt, openssl);
       return {
         start: (nonce) => gcm.start(ctx, nonce),
-        update(chunk, into) {
-          const out = into ?? Buffer.allocUnsafe(chunk.length);
+        update(chunk, inPlace) {
+          const out = inPlace ? chunk : Buffer.allocUnsafe(chunk.length);
           gcm.update(ctx, chunk, out);
           return out;
         },
-        sealTag(into) {
+        sealTag() {
           // From Node's shared pool: not one ArrayBuffer per segment for the collector to track.
-          const tag = into ?? Buffer.allocUnsafe(TAG_BYTES);
+          const tag = Buffer.allocUnsafe(TAG_BYTES);
           if (!gcm.finish(ctx, tag)) throw new Error('AES-256-GCM could not seal the segment');
           return tag;
         },
@@ -117,7 +106,7 @@ function agrees(engine: SegmentAead): boolean {
   const seal = (e: SegmentAead) => {
     const c = e.context(key, true);
     c.start(nonce);
-    const body = Buffer.from(c.update(Buffer.from(plain)));
+    const body = Buffer.from(c.update(Buffer.from(plain), false));
     return { body, tag: c.sealTag() };
   };
   const mine = seal(engine);
@@ -125,11 +114,10 @@ function agrees(engine: SegmentAead): boolean {
   if (!mine.body.equals(reference.body) || !mine.tag.equals(reference.tag)) return false;
   const o = engine.context(key, false);
   o.start(nonce);
-  const body = Buffer.from(mine.body);
-  const opened = o.update(body, body);
+  const opened = o.update(Buffer.from(mine.body), true);
   if (!o.checkTag(mine.tag) || !opened.equals(plain)) return false;
   o.start(nonce);
-  o.update(Buffer.from(mine.body));
+  o.update(Buffer.from(mine.body), true);
   const altered = Buffer.from(mine.tag);
   altered[0] ^= 1;
   return !o.checkTag(altered);
