@@ -73,7 +73,7 @@ export async function benchEncryption(stack: BenchStack, plan: Plan, log: (s: st
       const pair = await startPair(stack, `glimpse-enc-${size / MiB}m-${p}`, image, p);
       const mine: Round[] = [];
       try {
-        for (let r = 0; r < plan.encryption.warmupRounds(size); r++) await round(stack, pair, size, perSample, 1, r);
+        for (let r = 0; r < plan.encryption.warmupRounds(size); r++) await round(stack, pair, size, plan.encryption.warmupPerSample(size), 1, r);
         for (let r = 0; r < roundsPerPair; r++) mine.push(await round(stack, pair, size, perSample, plan.encryption.downloadsPerImage, r));
       } finally {
         await pair.on.stop();

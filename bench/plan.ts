@@ -26,6 +26,8 @@ export interface Plan {
     pairs: number;
     roundsPerPair: number;
     perSample(size: number): number;
+    /** Sends of each kind in a warm-up round: warm-ups only need the code paths hot, not samples. */
+    warmupPerSample(size: number): number;
     warmupRounds(size: number): number;
     /** Timed rounds download each image this many times (a URL each): downloads are a third of the time a send is. */
     downloadsPerImage: number;
@@ -71,7 +73,7 @@ export function makePlan(quick: boolean): Plan {
       memory: { bytes: 32 * MiB, rounds: 1, maxImageBytes: 256 * MiB },
       requests: { connections: 32, seconds: 1, rounds: 1 },
       images: { smallRows: 1_000, largeRows: 10_000, samples: 30, settleMs: 0 },
-      encryption: { sizes: [MiB, 10 * MiB], pairs: 1, roundsPerPair: 2, perSample: () => 2, warmupRounds: () => 0, downloadsPerImage: 1 },
+      encryption: { sizes: [MiB, 10 * MiB], pairs: 1, roundsPerPair: 2, perSample: () => 2, warmupPerSample: () => 2, warmupRounds: () => 0, downloadsPerImage: 1 },
       gc: { processes: 1, warmupCycles: 2, cycles: 5 },
       social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
     };
@@ -87,7 +89,7 @@ export function makePlan(quick: boolean): Plan {
     memory: { bytes: 200 * MiB, rounds: 3, maxImageBytes: 256 * MiB },
     requests: { connections: 32, seconds: 5, rounds: 3 },
     images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
-    encryption: { sizes: [MiB, 10 * MiB], pairs: 16, roundsPerPair: 6, perSample: (size) => (size > MiB ? 2 : 8), warmupRounds: (size) => (size > MiB ? 4 : 6), downloadsPerImage: 3 },
+    encryption: { sizes: [MiB, 10 * MiB], pairs: 16, roundsPerPair: 6, perSample: (size) => (size > MiB ? 4 : 16), warmupPerSample: (size) => (size > MiB ? 2 : 8), warmupRounds: (size) => (size > MiB ? 4 : 6), downloadsPerImage: 3 },
     gc: { processes: 4, warmupCycles: 120, cycles: 200 },
     social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
   };
