@@ -33,12 +33,12 @@ export interface Plan {
     downloadsPerImage: number;
   };
   /**
-   * main.ts's heap tuning against V8's default growth: fresh processes of each (alternating),
-   * `warmupCycles` untimed and `cycles` measured (a cycle: one 1 MiB send, two downloads of it).
-   * V8 falls into back-to-back full collections only after its first limits are set, which in
-   * probes took a few hundred requests.
+   * main.ts's heap tuning against V8's default growth: `pairs` of fresh processes (one of each),
+   * worked in turn; a round sends `imagesPerRound` 1 MiB images through each and downloads each
+   * image `downloadsPerImage` times. In probes, V8's default fell into back-to-back full
+   * collections only after some hundreds of requests, in about half the processes.
    */
-  gc: { processes: number; warmupCycles: number; cycles: number };
+  gc: { pairs: number; imagesPerRound: number; downloadsPerImage: number; warmupRounds: number; rounds: number };
   social: {
     /** Users seeded with SQL into each of the two databases discovery is compared on. */
     smallUsers: number;
@@ -74,7 +74,7 @@ export function makePlan(quick: boolean): Plan {
       requests: { connections: 32, seconds: 1, rounds: 1 },
       images: { smallRows: 1_000, largeRows: 10_000, samples: 30, settleMs: 0 },
       encryption: { sizes: [MiB, 10 * MiB], pairs: 1, roundsPerPair: 2, perSample: () => 2, warmupPerSample: () => 2, warmupRounds: () => 0, downloadsPerImage: 1 },
-      gc: { processes: 1, warmupCycles: 2, cycles: 5 },
+      gc: { pairs: 1, imagesPerRound: 2, downloadsPerImage: 1, warmupRounds: 1, rounds: 1 },
       social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
     };
   }
@@ -90,7 +90,7 @@ export function makePlan(quick: boolean): Plan {
     requests: { connections: 32, seconds: 5, rounds: 3 },
     images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
     encryption: { sizes: [MiB, 10 * MiB], pairs: 16, roundsPerPair: 6, perSample: (size) => (size > MiB ? 4 : 16), warmupPerSample: (size) => (size > MiB ? 2 : 8), warmupRounds: (size) => (size > MiB ? 4 : 6), downloadsPerImage: 3 },
-    gc: { processes: 4, warmupCycles: 120, cycles: 200 },
+    gc: { pairs: 4, imagesPerRound: 60, downloadsPerImage: 2, warmupRounds: 1, rounds: 2 },
     social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
   };
 }

@@ -212,11 +212,12 @@ export function renderTables(r: Results): string {
   if (r.gc) {
     const g = r.gc;
     out.push(
-      `Heap tuning (main.ts, \`--heap-growing-percent=100\`) against V8's default growth: fresh processes, ${g.warmupCycles} cycles untimed, then ${g.cycles} measured (a cycle: one 1 MiB sendImage, two downloads of it); medians over the processes:`,
+      `Heap tuning (main.ts, \`--heap-growing-percent=100\`) against V8's default growth: pairs of fresh processes worked in turn, ` +
+        `${g.warmupRounds} round untimed, then ${g.rounds} measured (a round: ${g.imagesPerRound} sends of 1 MiB through each, ${g.downloadsPerImage} downloads of each image); medians over the processes:`,
       '',
     );
     table(
-      ['heap growth', 'full collections per process', 'per 100 cycles', 'CPU per cycle, ms', 'wall per cycle, ms'],
+      ['heap growth', 'full collections per process', 'per 100 images', 'CPU per image, ms', 'wall per image, ms'],
       ([['fixed factor 2 (main.ts)', g.tuned], ["V8's default", g.v8Default]] as const).map(([name, v]) => [
         name, v.samples.map((s) => s.fullCollections).join(', '), f(v.fullCollectionsPer100, 1), f(v.cpuMs, 2), f(v.wallMs, 2),
       ]),
