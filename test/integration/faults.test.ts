@@ -50,9 +50,11 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
     await eventually(() => expect(s3Files()).to.be.greaterThan(before), 5000);
   }
 
-  describe('the S3 server goes away', () => {
+  // Only a stack that started its own S3 server can stop it; the title says so, so that the
+  // skip on local disk or with an external S3_ENDPOINT explains itself in the test output.
+  describe('the S3 server goes away (only where the tests run their own S3 server: not on local disk, nor with S3_ENDPOINT)', () => {
     beforeEach(function () {
-      if (!stack().s3) this.skip(); // only a stack that started its own S3 server can stop it (not with an external S3_ENDPOINT, nor on local disk)
+      if (!stack().s3) this.skip();
     });
     afterEach(async () => {
       if (stack().s3) await stack().s3!.restart().catch(() => undefined);
