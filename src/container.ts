@@ -37,7 +37,6 @@ import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { KeyWrapper } from './services/image-cipher';
-import { nativeAeadProblem, segmentAead } from './services/segment-aead';
 import { receiptJobs, ReceiptSigner } from './services/receipts';
 import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
@@ -148,8 +147,6 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         `ENCRYPTION_KEY is not the key this database's images were encrypted with (${config.encryptionKey ? 'from ENCRYPTION_KEY' : `from ${path.join(config.dataDir, MASTER_KEY_FILE)}`}); start with the original key`,
       );
     }
-    if (nativeAeadProblem) log.warn(`images are sealed with node:crypto, which costs more CPU than native AES-GCM: ${nativeAeadProblem}`);
-    else log.info(`images are sealed with native AES-256-GCM (${segmentAead.implementation})`);
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);

@@ -1,3 +1,5 @@
+// First: refuses an old Node before anything else loads.
+import './node-version';
 import 'reflect-metadata';
 import v8 from 'node:v8';
 import { ConfigError, loadConfig, redactUrl } from './config';
