@@ -9,6 +9,7 @@ import { phoneHashOf } from '../../src/services/phone';
 import { jpegBytes, nextPhone, registerUser, REQUEST_CODE } from '../support/factories';
 import { createTestDatabase, MYSQL_BASE_URL } from '../support/mysql';
 import { bareEnv, ServerProcess, spawnServer } from '../support/process';
+import { needsMysql } from '../support/services';
 import { freePort } from '../support/stack';
 import { startTcpProxy, TcpProxy } from '../support/tcp-proxy';
 import { eventually } from '../support/wait';
@@ -135,7 +136,8 @@ describe('the built server as a process', function () {
     let url: string;
     let server: ServerProcess;
 
-    before(async () => {
+    before(async function () {
+      needsMysql(this);
       db = await createTestDatabase();
       const target = new URL(MYSQL_BASE_URL);
       proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
