@@ -54,6 +54,8 @@ export const RATE_LIMIT_NAMES = [
   'registerIp',
   'sendUser',
   'discovery',
+  'registrationLockPin',
+  'registrationLockSet',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -74,6 +76,10 @@ export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: n
   sendUser: { env: 'RATE_LIMIT_SEND_USER', points: 200, durationSeconds: 3600 },
   // Phone hashes one user may submit to contact discovery a day (a count, not count/window).
   discovery: { env: 'DISCOVERY_DAILY_LIMIT', points: 10_000, durationSeconds: 86_400 },
+  // Wrong registration lock PINs per account a day; then even the right one waits.
+  registrationLockPin: { env: 'RATE_LIMIT_REGISTRATION_LOCK_PIN', points: 5, durationSeconds: 86_400 },
+  // Setting or changing the PIN per user (each one is a deliberately slow hash).
+  registrationLockSet: { env: 'RATE_LIMIT_REGISTRATION_LOCK_SET', points: 10, durationSeconds: 3600 },
 };
 
 export interface AliyunSmsConfig {
@@ -147,6 +153,10 @@ export interface Config {
   rateLimitMultiplier: number;
   rateLimits: Record<RateLimitName, RateLimitRule>;
   graphql: GraphqlLimits;
+  /** A registration lock lapses once the account has not been seen for this many days. */
+  registrationLockDays: number;
+  /** SMS_TEST_NUMBERS_IN_PRODUCTION: test numbers were allowed in production on purpose. */
+  smsTestNumbersInProduction: boolean;
 }
 
 export class ConfigError extends Error {
@@ -347,6 +357,16 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const encryptUploads = oneOf('ENCRYPTION', 'on', ['on', 'off'] as const) === 'on';
 
+  // Registration lock; test numbers in production (a number with a fixed code is a way into
+  // its account for anyone who reads the configuration, so production takes them only on purpose).
+  const registrationLockDays = int('REGISTRATION_LOCK_DAYS', 7, 1, 3650);
+  const smsTestNumbersInProduction = bool('SMS_TEST_NUMBERS_IN_PRODUCTION', false);
+  if (envKind === 'production' && smsTestNumbers.size > 0 && !smsTestNumbersInProduction) {
+    problems.push(
+      `SMS_TEST_NUMBERS: ${smsTestNumbers.size} test number(s) with fixed codes are refused in production; remove them, or set SMS_TEST_NUMBERS_IN_PRODUCTION=true if they are meant to be there (app-store review)`,
+    );
+  }
+
   const config: Config = {
     env: envKind,
     port,
@@ -391,6 +411,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxDirectives: int('GRAPHQL_MAX_DIRECTIVES', 10, 0, 1000),
       maxCost: int('GRAPHQL_MAX_COST', 1000, 10, 1_000_000),
     },
+    registrationLockDays,
+    smsTestNumbersInProduction,
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

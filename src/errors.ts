@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
+  | 'REGISTRATION_LOCKED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** The HTTP status used when an error answers a plain HTTP route (uploads, downloads). */
@@ -28,6 +29,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  REGISTRATION_LOCKED: 423,
   INTERNAL_SERVER_ERROR: 500,
 };
 
@@ -99,6 +101,23 @@ export class RateLimitedError extends AppError {
     const after = Math.max(1, Math.ceil(retryAfterSeconds));
     super('RATE_LIMITED', message ?? `Too many requests; try again in ${after} s`, { retryAfter: after });
     this.retryAfterSeconds = after;
+  }
+}
+
+/**
+ * The number's account has a registration lock and the register call did not carry its PIN
+ * (`reason` PIN_MISSING) or carried another one (PIN_WRONG). The verification code was not used
+ * up: the same call with the right PIN still works while the code lives.
+ */
+export class RegistrationLockedError extends AppError {
+  constructor(readonly reason: 'PIN_MISSING' | 'PIN_WRONG') {
+    super(
+      'REGISTRATION_LOCKED',
+      reason === 'PIN_MISSING'
+        ? 'This account has a registration lock: send its PIN as registrationLockPin'
+        : 'The registration lock PIN is wrong',
+      { field: 'registrationLockPin', reason },
+    );
   }
 }
 

@@ -47,12 +47,16 @@ async function main(): Promise<void> {
       push: running.container.push.description,
       sms: running.container.sms.description,
       rateLimits: config.redisUrl ? 'redis' : 'database',
+      smsTestNumbers: config.smsTestNumbers.size,
       env: config.env,
     },
     `Glimpse listening on ${running.url}/graphql`,
   );
   if (config.smsTestNumbers.size) {
-    log.warn({ count: config.smsTestNumbers.size }, 'SMS_TEST_NUMBERS is set: those numbers register with their fixed codes, without an SMS');
+    log.warn(
+      { count: config.smsTestNumbers.size },
+      `SMS_TEST_NUMBERS: ${config.smsTestNumbers.size} test number(s) active; they register with their fixed codes, without an SMS`,
+    );
   }
 
   let stopping = false;

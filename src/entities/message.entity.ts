@@ -5,10 +5,11 @@ import { Image } from './image.entity';
 import { User } from './user.entity';
 
 /**
- * confirmed by the receiver, expired unopened, closed because its blob was found missing, or
- * born ended because the receiver blocked the sender (kept so the sender's answer looks normal).
+ * confirmed by the receiver, expired unopened, closed because its blob was found missing, born
+ * ended because the receiver blocked the sender (kept so the sender's answer looks normal), or
+ * destroyed unopened because the receiver's account moved to another device.
  */
-export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked';
+export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked' | 'account_moved';
 
 /** One image addressed to one receiver. */
 @ObjectType({ description: 'An image sent to one receiver' })

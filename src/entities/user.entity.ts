@@ -59,4 +59,12 @@ export class User {
   @Field(() => String, { nullable: true, description: "The device's X25519 public key (32 bytes, base64) for end-to-end encrypted (sealed) sends" })
   @Column({ name: 'public_key', type: 'varchar', length: 44, nullable: true })
   publicKey: string | null;
+
+  /** The registration lock PIN's slow hash with its parameters (see registration-lock.ts); null: no lock. */
+  @Column({ name: 'registration_lock', type: 'varchar', length: 160, nullable: true })
+  registrationLock: string | null;
+
+  /** The last authenticated request, recorded at most once an hour; a lock lapses when this grows old. */
+  @Column({ name: 'last_seen_at', type: 'datetime', precision: 3, nullable: true })
+  lastSeenAt: Date | null;
 }

@@ -11,7 +11,8 @@ export class UserResolver {
   constructor(private readonly accounts: AccountService) {}
 
   @Mutation(() => Registration, {
-    description: 'With the SMS code: a new phone creates the user; a known phone moves the account to this device (new ukey, new cid)',
+    description:
+      'With the SMS code: a new phone creates the user; a known phone moves the account to this device (new ukey, new cid), with registrationLockPin when the account has a lock; a move destroys the images pending for the account and tells the old device',
   })
   register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<Registration> {
     return this.accounts.register(input, ctx.ip);

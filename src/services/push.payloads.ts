@@ -60,6 +60,13 @@ export function screenshotPush(messageId: number): Record<string, unknown> {
   return { event: PUSH_KIND_SCREENSHOT, message_id: messageId };
 }
 
+export const PUSH_KIND_ACCOUNT_MOVED = 'account_moved';
+
+/** To the old device of an account just registered on another one: it is signed out. */
+export function accountMovedPush(movedAt: Date): Record<string, unknown> {
+  return { event: PUSH_KIND_ACCOUNT_MOVED, moved_at: movedAt.toISOString() };
+}
+
 /**
  * The text a phone shows when a push reaches it through the vendor channel (APNs) while the app
  * is not running. It names no one: a locked screen is not the place for who sent what.
@@ -76,6 +83,8 @@ export function pushAlert(kind: string): { title: string; body: string } {
       return { title: 'Glimpse', body: 'An image you sent was deleted' };
     case PUSH_KIND_SCREENSHOT:
       return { title: 'Glimpse', body: 'Someone took a screenshot of an image you sent' };
+    case PUSH_KIND_ACCOUNT_MOVED:
+      return { title: 'Glimpse', body: 'Your account was registered on another device' };
     default:
       return { title: 'Glimpse', body: 'You have something new' };
   }

@@ -16,6 +16,13 @@ export const MAX_HASHES_PER_CALL = 1000;
 export interface Settings {
   whoCanSendMe: WhoCanSend;
   discoverable: boolean;
+  /** Whether a registration lock PIN is set (never the PIN or its hash). */
+  registrationLock: boolean;
+}
+
+/** The user's settings as the API shows them. */
+export function settingsOf(user: User): Settings {
+  return { whoCanSendMe: user.whoCanSendMe, discoverable: user.discoverable, registrationLock: user.registrationLock != null };
 }
 
 /**
@@ -104,11 +111,11 @@ export class SocialService {
   }
 
   settings(viewer: User): Settings {
-    return { whoCanSendMe: viewer.whoCanSendMe, discoverable: viewer.discoverable };
+    return settingsOf(viewer);
   }
 
-  async updateSettings(viewer: User, input: Partial<Settings>): Promise<Settings> {
-    const patch: Partial<Settings> = {};
+  async updateSettings(viewer: User, input: Partial<Pick<Settings, 'whoCanSendMe' | 'discoverable'>>): Promise<Settings> {
+    const patch: Partial<Pick<Settings, 'whoCanSendMe' | 'discoverable'>> = {};
     if (input.whoCanSendMe != null) patch.whoCanSendMe = input.whoCanSendMe;
     if (input.discoverable != null) patch.discoverable = input.discoverable;
     const user = await this.social.updateSettings(viewer.uid, patch, this.now());

@@ -89,8 +89,10 @@ export class VerificationService {
   /**
    * Checks the code a register call carries and uses it up. Every try is counted against the
    * phone and the address, right or wrong; a wrong one also counts against the code itself.
+   * `beforeUse` runs once the code has proved right, before it is used up: when it throws, the
+   * code stays good for another try (the registration lock asks for a PIN this way).
    */
-  async verify(phone: NormalizedPhone, codeRaw: string, ip: string | undefined): Promise<void> {
+  async verify(phone: NormalizedPhone, codeRaw: string, ip: string | undefined, beforeUse?: () => Promise<void>): Promise<void> {
     const code = codeRaw.trim();
     if (!CODE.test(code)) throw new BadInputError('verificationCode must be the 6 digits sent by SMS', 'verificationCode');
     const charges: RateLimitCharge[] = [
@@ -103,6 +105,7 @@ export class VerificationService {
     const fixed = this.options.testNumbers.get(`+${phone.regionNum}${phone.phoneNum}`);
     if (fixed !== undefined) {
       if (!sameText(fixed, code)) throw new VerificationCodeError('WRONG');
+      await beforeUse?.();
       return;
     }
 
@@ -122,6 +125,7 @@ export class VerificationService {
     // Only the holder of the right code learns whether it was used or expired.
     if (row.usedAt !== null) throw new VerificationCodeError('USED');
     if (row.expiresAt <= now) throw new VerificationCodeError('EXPIRED');
+    await beforeUse?.();
     if (!(await this.codes.claim(row.id, row.codeHash, this.options.maxAttempts, now))) {
       throw new VerificationCodeError('USED');
     }

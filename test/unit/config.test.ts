@@ -68,6 +68,8 @@ describe('config (unit)', () => {
       registerIp: { points: 30, durationSeconds: 3600 },
       sendUser: { points: 200, durationSeconds: 3600 },
       discovery: { points: 10_000, durationSeconds: 86_400 },
+      registrationLockPin: { points: 5, durationSeconds: 86_400 },
+      registrationLockSet: { points: 10, durationSeconds: 3600 },
     });
     const scaled = loadConfig({ RATE_LIMIT_MULTIPLIER: '100', RATE_LIMIT_CODE_IP: '50/1d', RATE_LIMIT_SEND_USER: '10/90s' });
     expect(scaled.rateLimits.codeResend).to.deep.equal({ points: 100, durationSeconds: 60 });
@@ -113,6 +115,36 @@ describe('config (unit)', () => {
       endpoint: 'dysmsapi.aliyuncs.com',
       protocol: 'https',
     });
+  });
+
+  it('refuses SMS_TEST_NUMBERS in production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true', () => {
+    const production = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+    const numbers = { SMS_TEST_NUMBERS: '+8613800000001=123456,+8613800000002=654321' };
+    expect(loadConfig(production).smsTestNumbersInProduction).to.equal(false);
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ ...production, ...numbers });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).to.be.instanceOf(ConfigError);
+    expect(err!.problems).to.have.length(1);
+    expect(err!.problems[0]).to.match(/^SMS_TEST_NUMBERS: 2 test number/).and.to.contain('SMS_TEST_NUMBERS_IN_PRODUCTION=true');
+    expect(err!.message).not.to.contain('123456');
+    expect(() => loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'false' })).to.throw(ConfigError, /SMS_TEST_NUMBERS/);
+    const allowed = loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'true' });
+    expect(allowed.smsTestNumbers.size).to.equal(2);
+    expect(allowed.smsTestNumbersInProduction).to.equal(true);
+    // Outside production they need no opt-in.
+    expect(loadConfig(numbers).smsTestNumbers.size).to.equal(2);
+    expect(() => loadConfig({ ...production, SMS_TEST_NUMBERS_IN_PRODUCTION: 'maybe' })).to.throw(ConfigError, /SMS_TEST_NUMBERS_IN_PRODUCTION/);
+  });
+
+  it('lets a registration lock lapse after 7 days unseen unless REGISTRATION_LOCK_DAYS says otherwise (1 to 3650)', () => {
+    expect(loadConfig({}).registrationLockDays).to.equal(7);
+    expect(loadConfig({ REGISTRATION_LOCK_DAYS: '30' }).registrationLockDays).to.equal(30);
+    for (const bad of ['0', '3651', '1.5', 'week']) expect(() => loadConfig({ REGISTRATION_LOCK_DAYS: bad }), bad).to.throw(ConfigError, /REGISTRATION_LOCK_DAYS/);
+    expect(loadConfig({ RATE_LIMIT_REGISTRATION_LOCK_PIN: '3/1d', RATE_LIMIT_MULTIPLIER: '2' }).rateLimits.registrationLockPin).to.deep.equal({ points: 6, durationSeconds: 86_400 });
   });
 
   it('refuses the log SMS provider in production: it would write codes to the log', () => {
