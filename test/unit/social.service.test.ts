@@ -73,7 +73,7 @@ describe('SocialService (unit)', () => {
       expect((await service.requestFriend(bob, alice.uid)).state).to.equal(FriendshipState.FRIENDS);
       await flush();
       expect(pushes.items).to.deep.equal([
-        { receiverUid: bob.uid, payload: { event: 'friend_request', uid: alice.uid, nickname: alice.nickname, phone_hash: alice.phoneHash } },
+        { receiverUid: bob.uid, payload: { event: 'friend_request', uid: alice.uid, nickname: alice.nickname } },
         { receiverUid: alice.uid, payload: { event: 'friend_accepted', uid: bob.uid, nickname: bob.nickname, phone_hash: bob.phoneHash } },
       ]);
       expect(social.friendships).to.have.length(1);
