@@ -481,7 +481,8 @@ function isAddressOrRange(part: string): boolean {
   if (rest.length || !ipaddr.isValid(address)) return false;
   if (range === undefined) return true;
   const bits = ipaddr.parse(address).kind() === 'ipv4' ? 32 : 128;
-  return (/^\d{1,3}$/.test(range) && Number(range) <= bits) || ipaddr.isValid(range);
+  // A prefix length, or (IPv4) a netmask written out.
+  return /^\d{1,3}$/.test(range) ? Number(range) <= bits : bits === 32 && ipaddr.IPv4.isValidFourPartDecimal(range);
 }
 
 const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };

@@ -138,6 +138,23 @@ describeEachStack(
         expect(stack().sms!.calls - calls).to.equal(20);
       });
 
+      it('IPv6 clients count by their /56: codes from 20 of its /64s share one budget, the next /56 has its own', async () => {
+        const [x, y] = [randomBytes(2).toString('hex'), randomBytes(1)[0]];
+        // The /56 is 2001:db8:x:yy00::/56; each code comes from another /64 of it (and another host).
+        const from = (subnet: number, host = subnet + 1) => ({ 'x-forwarded-for': `2001:db8:${x}:${((y << 8) | subnet).toString(16)}::${host.toString(16)}` });
+        for (let i = 0; i < 20; i++) {
+          const p = nextPhone();
+          const res = await api.gql(REQUEST_CODE, { r: p.regionNum, p: p.phoneNum }, undefined, from(i * 13));
+          expect(res.errors, `code ${i + 1}: ${JSON.stringify(res.errors)}`).to.equal(undefined);
+        }
+        const p = nextPhone();
+        const refused = await api.gql(REQUEST_CODE, { r: p.regionNum, p: p.phoneNum }, undefined, from(255, 7));
+        expect(errorOf(refused).code).to.equal('RATE_LIMITED');
+        expect(errorOf(refused).retryAfter).to.be.within(3000, 3600);
+        const nextSlash56 = { 'x-forwarded-for': `2001:db8:${x}:${(((y + 1) & 0xff) << 8).toString(16)}::1` };
+        expect((await api.gql(REQUEST_CODE, { r: p.regionNum, p: p.phoneNum }, undefined, nextSlash56)).errors).to.equal(undefined);
+      });
+
       it('SMS pumping through one block of numbers from many addresses: 10 an hour, then RATE_LIMITED', async () => {
         // 137…: a block no other test's numbers fall in (nextPhone gives 139…), so its budget is whole.
         const block = `137${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
