@@ -11,7 +11,12 @@ export function userKey(uid: number): string {
  * budget is used up, nothing spent. An action that then fails gives its points back, so a
  * refused or failed call costs nothing.
  */
-export async function withinLimits<T>(limiter: RateLimiter, charges: RateLimitCharge[], what: string, action: () => Promise<T>): Promise<T> {
+export async function withinLimits<T>(
+  limiter: RateLimiter,
+  charges: RateLimitCharge[],
+  what: string,
+  action: () => Promise<T>,
+): Promise<T> {
   const decision = await limiter.consume(charges);
   if (!decision.allowed) {
     const after = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));

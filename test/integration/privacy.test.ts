@@ -71,7 +71,8 @@ describeEachStack(
     let api: ApiClient;
     const users = (n: number) => Promise.all(Array.from({ length: n }, () => registerUser(api)));
     const q = (who: TestUser, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, who.token);
-    const request = (a: TestUser, b: TestUser) => q(a, `mutation($u: Int!) { requestFriend(uid: $u) { user { ${USER} } state } }`, { u: b.uid });
+    const request = (a: TestUser, b: TestUser) =>
+      q(a, `mutation($u: Int!) { requestFriend(uid: $u) { user { ${USER} } state } }`, { u: b.uid });
     const befriend = async (a: TestUser, ...others: TestUser[]) => {
       for (const b of others) {
         await request(a, b);
@@ -92,7 +93,9 @@ describeEachStack(
       // stranger does not know; a user who asked the stranger for friendship; one who blocked it.
       const [stranger, friend, groupmate, asker, blocker, quiet] = await users(6);
       await befriend(friend, stranger, groupmate);
-      const group = (await q(friend, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: [stranger.uid, groupmate.uid] })).data!.createGroup;
+      const group = (
+        await q(friend, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: [stranger.uid, groupmate.uid] })
+      ).data!.createGroup;
       await request(asker, stranger);
       await q(blocker, 'mutation($u: Int!) { block(uid: $u) }', { u: stranger.uid });
       await befriend(quiet, groupmate);
@@ -102,11 +105,20 @@ describeEachStack(
       const answers: GqlResult[] = [];
       const see = async (r: Promise<GqlResult>) => answers.push(await r);
       const queries = async () => {
-        await see(q(stranger, `{ me { ${USER} } friends { ${USER} } friendRequests { incoming { ${USER} } outgoing { ${USER} } } blocked { ${USER} } groups { ${GROUP} } }`));
+        await see(
+          q(
+            stranger,
+            `{ me { ${USER} } friends { ${USER} } friendRequests { incoming { ${USER} } outgoing { ${USER} } } blocked { ${USER} } groups { ${GROUP} } }`,
+          ),
+        );
         await see(q(stranger, `{ sentImages { id receiver { ${USER} } } images { ${MESSAGE} } }`));
-        await see(q(stranger, `query($h: [String!]!) { discoverContacts(phoneHashes: $h) { ${USER} } }`, { h: [randomBytes(32).toString('hex')] }));
+        await see(
+          q(stranger, `query($h: [String!]!) { discoverContacts(phoneHashes: $h) { ${USER} } }`, { h: [randomBytes(32).toString('hex')] }),
+        );
         await see(q(stranger, `query($k: String!) { image(messageKey: $k) { ${MESSAGE} } }`, { k: randomBytes(32).toString('hex') }));
-        await see(q(stranger, `mutation($k: String!) { confirmDownload(messageKey: $k) { ${MESSAGE} } }`, { k: randomBytes(32).toString('hex') }));
+        await see(
+          q(stranger, `mutation($k: String!) { confirmDownload(messageKey: $k) { ${MESSAGE} } }`, { k: randomBytes(32).toString('hex') }),
+        );
       };
 
       await queries();
@@ -123,19 +135,32 @@ describeEachStack(
         await see(q(stranger, 'mutation($u: Int!) { block(uid: $u) }', u));
         await see(q(stranger, `{ blocked { ${USER} } }`));
         await see(q(stranger, 'mutation($u: Int!) { unblock(uid: $u) }', u));
-        await see(api.upload({ token: stranger.token, query: `mutation($u: Int!, $image: Upload!) { sendImage(receiverUid: $u, image: $image) { ${MESSAGE} } }`, variables: u, file: jpegBytes(500) }));
+        await see(
+          api.upload({
+            token: stranger.token,
+            query: `mutation($u: Int!, $image: Upload!) { sendImage(receiverUid: $u, image: $image) { ${MESSAGE} } }`,
+            variables: u,
+            file: jpegBytes(500),
+          }),
+        );
         await see(q(stranger, `mutation($u: Int!) { createGroup(name: "walk", memberUids: [$u]) { ${GROUP} } }`, u));
         await see(q(stranger, `mutation($u: Int!, $g: Int!) { addGroupMembers(groupId: $g, uids: [$u]) { ${GROUP} } }`, u));
         await see(q(stranger, `mutation($u: Int!, $g: Int!) { removeGroupMember(groupId: $g, uid: $u) { ${GROUP} } }`, u));
       }
       await see(sendGroupImage(api, stranger.token, group.id, jpegBytes(500)));
       await see(q(stranger, `mutation { updateCid(cid: "walk-cid") { ${USER} } }`));
-      await see(q(stranger, `mutation($k: String!) { setPublicKey(publicKey: $k) { ${USER} } }`, { k: randomBytes(32).toString('base64') }));
+      await see(
+        q(stranger, `mutation($k: String!) { setPublicKey(publicKey: $k) { ${USER} } }`, { k: randomBytes(32).toString('base64') }),
+      );
       await queries();
 
       // The walk did meet the others: answers named them (else this test would prove nothing).
       const seen = answers.flatMap((a) => usersIn(a.data));
-      for (const other of [groupmate, asker, blocker, quiet]) expect(seen.some((o) => o.uid === other.uid), `uid ${other.uid} never answered`).to.equal(true);
+      for (const other of [groupmate, asker, blocker, quiet])
+        expect(
+          seen.some((o) => o.uid === other.uid),
+          `uid ${other.uid} never answered`,
+        ).to.equal(true);
       expect(seen.filter((o) => o.uid === blocker.uid).length).to.be.greaterThan(2);
       // The friend's number and the asker's (a friend once the walk accepted its request) are the
       // stranger's to see; nobody else's is, anywhere.
@@ -155,9 +180,17 @@ describeEachStack(
         expect(numberOf((await q(me, `{ me { ${USER} } }`)).data!.me)).to.deep.equal(number(me));
         expect(numberOf((await q(me, `mutation { updateCid(cid: "c2") { ${USER} } }`)).data!.updateCid)).to.deep.equal(number(me));
         const key = randomBytes(32).toString('base64');
-        expect(numberOf((await q(me, `mutation($k: String!) { setPublicKey(publicKey: $k) { ${USER} } }`, { k: key })).data!.setPublicKey)).to.deep.equal(number(me));
+        expect(
+          numberOf((await q(me, `mutation($k: String!) { setPublicKey(publicKey: $k) { ${USER} } }`, { k: key })).data!.setPublicKey),
+        ).to.deep.equal(number(me));
         const again = await api.gql(`mutation($i: RegisterInput!) { register(input: $i) { phoneHash user { ${USER} } } }`, {
-          i: { cid: 'c3', regionNum: me.regionNum, phoneNum: me.phoneNum, nickname: 'me', verificationCode: await requestCode(api, me.regionNum, me.phoneNum) },
+          i: {
+            cid: 'c3',
+            regionNum: me.regionNum,
+            phoneNum: me.phoneNum,
+            nickname: 'me',
+            verificationCode: await requestCode(api, me.regionNum, me.phoneNum),
+          },
         });
         expect(again.data!.register.phoneHash).to.equal(me.phoneHash);
         expect(numberOf(again.data!.register.user)).to.deep.equal(number(me));
@@ -170,14 +203,31 @@ describeEachStack(
         expect(accepted.state).to.equal('FRIENDS');
         expect(numberOf(accepted.user)).to.deep.equal(number(a));
         await befriend(a, c);
-        expect(((await q(a, `{ friends { ${USER} } }`)).data!.friends as Record<string, unknown>[]).map(numberOf)).to.deep.equal([number(c), number(b)]);
+        expect(((await q(a, `{ friends { ${USER} } }`)).data!.friends as Record<string, unknown>[]).map(numberOf)).to.deep.equal([
+          number(c),
+          number(b),
+        ]);
         // In a group of a with b and c, b and c are not friends of each other.
-        const g = (await q(a, `mutation($m: [Int!]!) { createGroup(name: "abc", memberUids: $m) { id } }`, { m: [b.uid, c.uid] })).data!.createGroup;
+        const g = (await q(a, `mutation($m: [Int!]!) { createGroup(name: "abc", memberUids: $m) { id } }`, { m: [b.uid, c.uid] })).data!
+          .createGroup;
         const members = async (who: TestUser) =>
-          new Map((((await q(who, `{ groups { ${GROUP} } }`)).data!.groups as { id: number; members: Record<string, unknown>[] }[]).find((x) => x.id === g.id)!.members).map((m) => [m.uid, numberOf(m)]));
-        expect(await members(b)).to.deep.equal(new Map([[a.uid, number(a)], [b.uid, number(b)], [c.uid, hidden]]));
+          new Map(
+            ((await q(who, `{ groups { ${GROUP} } }`)).data!.groups as { id: number; members: Record<string, unknown>[] }[])
+              .find((x) => x.id === g.id)!
+              .members.map((m) => [m.uid, numberOf(m)]),
+          );
+        expect(await members(b)).to.deep.equal(
+          new Map([
+            [a.uid, number(a)],
+            [b.uid, number(b)],
+            [c.uid, hidden],
+          ]),
+        );
         await api.sendImage(a.token, b.uid, jpegBytes(800));
-        const receivers = async () => ((await q(a, `{ sentImages { receiver { ${USER} } } }`)).data!.sentImages as { receiver: Record<string, unknown> }[]).map((s) => numberOf(s.receiver));
+        const receivers = async () =>
+          ((await q(a, `{ sentImages { receiver { ${USER} } } }`)).data!.sentImages as { receiver: Record<string, unknown> }[]).map((s) =>
+            numberOf(s.receiver),
+          );
         expect(await receivers()).to.deep.equal([number(b)]);
         await q(a, 'mutation($u: Int!) { removeFriend(uid: $u) }', { u: b.uid });
         expect(await receivers()).to.deep.equal([hidden]);
@@ -190,7 +240,10 @@ describeEachStack(
         expect((res.data!.discoverContacts as Record<string, unknown>[]).map(numberOf)).to.deep.equal([number(found)]);
         // Asking the found user for friendship shows no more than to anyone else.
         expect(numberOf((await request(viewer, found)).data!.requestFriend.user)).to.deep.equal(hidden);
-        const outgoing = (await q(viewer, `{ friendRequests { outgoing { ${USER} } } }`)).data!.friendRequests.outgoing as Record<string, unknown>[];
+        const outgoing = (await q(viewer, `{ friendRequests { outgoing { ${USER} } } }`)).data!.friendRequests.outgoing as Record<
+          string,
+          unknown
+        >[];
         expect(outgoing.map(numberOf)).to.deep.equal([hidden]);
       });
 
@@ -202,9 +255,13 @@ describeEachStack(
         expect(listed.map((m) => numberOf(m.sender))).to.deep.equal([number(sender)]);
         const one = (await q(receiver, `query($k: String!) { image(messageKey: $k) { ${MESSAGE} } }`, { k: sent.messageKey })).data!.image;
         expect(numberOf(one.sender)).to.deep.equal(number(sender));
-        const confirmed = (await q(receiver, `mutation($k: String!) { confirmDownload(messageKey: $k) { ${MESSAGE} } }`, { k: sent.messageKey })).data!.confirmDownload;
+        const confirmed = (
+          await q(receiver, `mutation($k: String!) { confirmDownload(messageKey: $k) { ${MESSAGE} } }`, { k: sent.messageKey })
+        ).data!.confirmDownload;
         expect(numberOf(confirmed.sender)).to.deep.equal(number(sender));
-        const receivers = (await q(sender, `{ sentImages { receiver { ${USER} } } }`)).data!.sentImages as { receiver: Record<string, unknown> }[];
+        const receivers = (await q(sender, `{ sentImages { receiver { ${USER} } } }`)).data!.sentImages as {
+          receiver: Record<string, unknown>;
+        }[];
         expect(receivers.map((s) => numberOf(s.receiver))).to.deep.equal([hidden]);
       });
     });
@@ -212,7 +269,8 @@ describeEachStack(
     it("the app's flow end to end: discover, request, accept, send, receive with the sender's hash", async () => {
       const [alice, bob] = await users(2);
       const pushes = await recordPushes(stack());
-      const found = (await q(alice, `query($h: [String!]!) { discoverContacts(phoneHashes: $h) { ${USER} } }`, { h: [bob.phoneHash] })).data!.discoverContacts;
+      const found = (await q(alice, `query($h: [String!]!) { discoverContacts(phoneHashes: $h) { ${USER} } }`, { h: [bob.phoneHash] }))
+        .data!.discoverContacts;
       expect(found).to.have.length(1);
       expect(found[0]).to.include({ uid: bob.uid, phoneHash: bob.phoneHash, regionNum: bob.regionNum });
       expect((await request(alice, bob)).data!.requestFriend.state).to.equal('REQUESTED');

@@ -6,9 +6,9 @@ import { RunningServer, startServer } from '../../src/server';
 import { ApiClient, GqlResult } from '../support/client';
 import { registerUser, TestUser } from '../support/factories';
 import { recordPushes } from '../support/pushes';
+import { needsRedis, REDIS_URL } from '../support/services';
 import { STACKS, startStack, TestStack } from '../support/stack';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DAY = 86_400;
 
 /** Small budgets, so that each is spent in a few calls; the windows are the defaults'. */
@@ -40,8 +40,10 @@ function limitsHoldAcross(instances: () => [ApiClient, ApiClient], stack: () => 
     expect(errorOf(r).retryAfter).to.be.within(seconds - 300, seconds);
   };
   const ok = (r: GqlResult) => expect(r.errors, JSON.stringify(r.errors)).to.equal(undefined);
-  const request = (api: ApiClient, a: TestUser, b: TestUser) => api.gql('mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: b.uid }, a.token);
-  const friendsOf = async (a: TestUser) => ((await one.gql('{ friends { uid } }', {}, a.token)).data!.friends as { uid: number }[]).map((u) => u.uid);
+  const request = (api: ApiClient, a: TestUser, b: TestUser) =>
+    api.gql('mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: b.uid }, a.token);
+  const friendsOf = async (a: TestUser) =>
+    ((await one.gql('{ friends { uid } }', {}, a.token)).data!.friends as { uid: number }[]).map((u) => u.uid);
 
   before(() => {
     [one, two] = instances();
@@ -89,9 +91,17 @@ function limitsHoldAcross(instances: () => [ApiClient, ApiClient], stack: () => 
     }
     expect(await friendsOf(owner)).to.have.length(4);
     const create = (api: ApiClient, members: TestUser[]) =>
-      api.gql('mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id members { uid } } }', { m: members.map((m) => m.uid) }, owner.token);
+      api.gql(
+        'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id members { uid } } }',
+        { m: members.map((m) => m.uid) },
+        owner.token,
+      );
     const add = (api: ApiClient, groupId: number, members: TestUser[]) =>
-      api.gql('mutation($g: Int!, $u: [Int!]!) { addGroupMembers(groupId: $g, uids: $u) { id } }', { g: groupId, u: members.map((m) => m.uid) }, owner.token);
+      api.gql(
+        'mutation($g: Int!, $u: [Int!]!) { addGroupMembers(groupId: $g, uids: $u) { id } }',
+        { g: groupId, u: members.map((m) => m.uid) },
+        owner.token,
+      );
     const first = await create(one, [friends[0]]);
     ok(first);
     const g = first.data!.createGroup.id as number;
@@ -102,7 +112,10 @@ function limitsHoldAcross(instances: () => [ApiClient, ApiClient], stack: () => 
     refusedFor(await create(two, [friends[3]]), DAY);
     ok(await create(two, []));
     refusedFor(await create(one, []), DAY);
-    const groups = (await one.gql('{ groups { id members { uid } } }', {}, owner.token)).data!.groups as { id: number; members: unknown[] }[];
+    const groups = (await one.gql('{ groups { id members { uid } } }', {}, owner.token)).data!.groups as {
+      id: number;
+      members: unknown[];
+    }[];
     expect(groups.map((x) => x.members.length).sort()).to.deep.equal([1, 4]);
   });
 
@@ -138,7 +151,10 @@ for (const kind of STACKS) {
       await other?.stop();
       await stack?.stop();
     });
-    limitsHoldAcross(() => [new ApiClient(stack.url), new ApiClient((other ?? stack.server).url)], () => stack);
+    limitsHoldAcross(
+      () => [new ApiClient(stack.url), new ApiClient((other ?? stack.server).url)],
+      () => stack,
+    );
   });
 }
 
@@ -148,6 +164,7 @@ describe('per-user limits on writes and pushes, shared by two instances through 
   let stack: TestStack;
   let other: RunningServer;
   before(async function () {
+    needsRedis(this);
     // Two instances need a database both can write: MySQL (see above).
     if (!STACKS.includes('mysql-s3')) return this.skip();
     stack = await startStack('mysql-s3', { ...LIMITS, REDIS_URL, REDIS_KEY_PREFIX: prefix });
@@ -156,12 +173,16 @@ describe('per-user limits on writes and pushes, shared by two instances through 
   after(async () => {
     await other?.stop();
     await stack?.stop();
+    if (!stack) return;
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   });
-  limitsHoldAcross(() => [new ApiClient(stack.url), new ApiClient(other.url)], () => stack);
+  limitsHoldAcross(
+    () => [new ApiClient(stack.url), new ApiClient(other.url)],
+    () => stack,
+  );
 
   it('kept its counters in Redis, not in the database', async () => {
     const redis = new Redis(REDIS_URL);
