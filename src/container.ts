@@ -174,7 +174,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       lapseMs: config.registrationLockDays * 86_400_000,
       pepper: Buffer.from(pinPepper, 'base64'),
     });
-    const accounts = new AccountService(users, verification, registrationLock, { blobs, images: imageRows, pushes: outbox, receipts: receiptJobs(receipts) }, log);
+    const accounts = new AccountService(users, verification, registrationLock, { blobs, images: imageRows, pushes: outbox, receipts: receiptJobs(receipts) }, log, undefined, rateLimiter);
     const socialRows = new TypeormSocialRepository(db);
     const social = new SocialService(
       users,
@@ -182,8 +182,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       new LimiterDiscoveryBudget(rateLimiter),
       outbox,
       log,
+      undefined,
+      rateLimiter,
     );
-    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers });
+    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers }, undefined, rateLimiter);
     const images = new ImageService(
       messages,
       users,
@@ -235,7 +237,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
 
     const instances = new Map<unknown, unknown>([
-      [UserResolver, new UserResolver(accounts)],
+      [UserResolver, new UserResolver(accounts, social)],
       [MessageResolver, new MessageResolver(images, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
       [SocialResolver, new SocialResolver(social)],

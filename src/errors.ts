@@ -121,15 +121,18 @@ export class RegistrationLockedError extends AppError {
   }
 }
 
-/** Why a verification code was refused; `extensions.reason` is stable, the message says it in words. */
-export type VerificationFailure = 'WRONG' | 'USED' | 'EXPIRED' | 'TOO_MANY_TRIES' | 'NOT_REQUESTED';
+/**
+ * Why a verification code was refused; `extensions.reason` is stable, the message says it in
+ * words. A wrong code is WRONG whatever the number's state (no code asked for included); the
+ * others are told only to the holder of the right code.
+ */
+export type VerificationFailure = 'WRONG' | 'USED' | 'EXPIRED' | 'TOO_MANY_TRIES';
 
 const VERIFICATION_MESSAGES: Record<VerificationFailure, string> = {
   WRONG: 'The verification code is wrong',
   USED: 'The verification code has already been used; request a new one',
   EXPIRED: 'The verification code has expired; request a new one',
   TOO_MANY_TRIES: 'Too many wrong tries: the verification code no longer works; request a new one',
-  NOT_REQUESTED: 'No verification code was sent to this number; request one first',
 };
 
 export class VerificationCodeError extends AppError {

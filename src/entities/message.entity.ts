@@ -27,7 +27,7 @@ export class Message {
   @Column({ name: 'sender_uid', type: 'int' })
   senderUid: number;
 
-  @Field(() => User)
+  /** In the API through MessageResolver.sender, which tells the receiver's request it knows the sender's number. */
   @ManyToOne(() => User, { nullable: false, onDelete: 'CASCADE' })
   @JoinColumn({ name: 'sender_uid' })
   sender: User;

@@ -25,7 +25,7 @@ export class User {
   @Column({ name: 'ukey_hash', type: 'varchar', length: 64 })
   ukeyHash: string;
 
-  @Field(() => String, { description: 'Country calling code, digits only (86, 1, 44)' })
+  /** Country calling code; in the API, only to those who know the number (UserResolver.regionNum). */
   @Column({ name: 'region_num', type: 'varchar', length: 4 })
   regionNum: string;
 
@@ -33,7 +33,7 @@ export class User {
   @Column({ name: 'phone_num', type: 'varchar', length: 17 })
   phoneNum: string;
 
-  @Field(() => String, { description: 'Lowercase hex SHA-256 of the E.164 number ("+" + regionNum + phoneNum)' })
+  /** SHA-256 of the E.164 number; in the API, only to those who know the number (UserResolver.phoneHash). */
   @Column({ name: 'phone_hash', type: 'varchar', length: 64, unique: true })
   phoneHash: string;
 

@@ -1,11 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { BlobStore } from '../adapters/blob-store';
+import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import type { User } from '../entities/user.entity';
 import { BadInputError, NotFoundError, RegistrationLockedError } from '../errors';
 import type { Logger } from '../logger';
 import type { ImageRepository } from '../repositories/image.repository';
 import type { ReceiptJobs } from '../repositories/message.repository';
 import type { AccountMove, EndedImage, UserRepository } from '../repositories/user.repository';
+import { userKey, withinLimits } from './action-limits';
 import { normalizePhone } from './phone';
 import type { PushOutbox } from './push.outbox';
 import { accountMovedPush, PUSH_KIND_ACCOUNT_MOVED } from './push.payloads';
@@ -56,6 +58,7 @@ export class AccountService {
     private readonly cleanup: MoveCleanup,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly limiter: RateLimiter = unlimited,
   ) {}
 
   /**
@@ -145,10 +148,14 @@ export class AccountService {
     return user;
   }
 
+  /** A phone's push id changes rarely (a reinstall, a token refresh): 10 an hour is plenty. */
   async updateCid(viewer: User, cidRaw: string): Promise<User> {
-    const user = await this.users.updateCid(viewer.uid, checkCid(cidRaw), this.now());
-    if (!user) throw new NotFoundError('User');
-    return user;
+    const cid = checkCid(cidRaw);
+    return withinLimits(this.limiter, [{ rule: 'updateCid', key: userKey(viewer.uid) }], 'push id updates', async () => {
+      const user = await this.users.updateCid(viewer.uid, cid, this.now());
+      if (!user) throw new NotFoundError('User');
+      return user;
+    });
   }
 }
 

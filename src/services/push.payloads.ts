@@ -34,16 +34,18 @@ export const PUSH_KIND_FRIEND_ACCEPTED = 'friend_accepted';
 interface Person {
   uid: number;
   nickname: string;
-  phoneHash: string;
 }
 
-/** Someone asked the receiver to be friends. */
+/**
+ * Someone asked the receiver to be friends. No phone hash: the receiver does not know the asker's
+ * number yet, and a request is no reason to learn it (friendRequests shows none either).
+ */
 export function friendRequestPush(from: Person): Record<string, unknown> {
-  return { event: PUSH_KIND_FRIEND_REQUEST, uid: from.uid, nickname: from.nickname, phone_hash: from.phoneHash };
+  return { event: PUSH_KIND_FRIEND_REQUEST, uid: from.uid, nickname: from.nickname };
 }
 
-/** The receiver's request was accepted by `by`. */
-export function friendAcceptedPush(by: Person): Record<string, unknown> {
+/** The receiver's request was accepted by `by`: friends now, they may see each other's numbers. */
+export function friendAcceptedPush(by: Person & { phoneHash: string }): Record<string, unknown> {
   return { event: PUSH_KIND_FRIEND_ACCEPTED, uid: by.uid, nickname: by.nickname, phone_hash: by.phoneHash };
 }
 

@@ -70,6 +70,12 @@ describe('config (unit)', () => {
       discovery: { points: 10_000, durationSeconds: 86_400 },
       registrationLockPin: { points: 5, durationSeconds: 86_400 },
       registrationLockSet: { points: 10, durationSeconds: 3600 },
+      friendRequest: { points: 50, durationSeconds: 86_400 },
+      friendRequestPush: { points: 1, durationSeconds: 86_400 },
+      block: { points: 100, durationSeconds: 86_400 },
+      groupCreate: { points: 20, durationSeconds: 86_400 },
+      groupMemberAdd: { points: 200, durationSeconds: 86_400 },
+      updateCid: { points: 10, durationSeconds: 3600 },
     });
     const scaled = loadConfig({ RATE_LIMIT_MULTIPLIER: '100', RATE_LIMIT_CODE_IP: '50/1d', RATE_LIMIT_SEND_USER: '10/90s' });
     expect(scaled.rateLimits.codeResend).to.deep.equal({ points: 100, durationSeconds: 60 });
@@ -175,6 +181,47 @@ describe('config (unit)', () => {
       .that.contains('DISCOVERY_DAILY_LIMIT')
       .and.contains('RATE_LIMIT_MULTIPLIER')
       .and.contains('MAX_GROUP_MEMBERS');
+  });
+
+  it('reads the per-user limits on writes and pushes as RATE_LIMIT_<NAME>, scaled by RATE_LIMIT_MULTIPLIER', () => {
+    const c = loadConfig({
+      RATE_LIMIT_FRIEND_REQUEST: '5/1h',
+      RATE_LIMIT_FRIEND_REQUEST_PUSH: '2/2d',
+      RATE_LIMIT_BLOCK: '7/60',
+      RATE_LIMIT_GROUP_CREATE: '1/1d',
+      RATE_LIMIT_GROUP_MEMBER_ADD: '9/1d',
+      RATE_LIMIT_UPDATE_CID: '3/1m',
+      RATE_LIMIT_MULTIPLIER: '2',
+    });
+    expect(c.rateLimits).to.deep.include({
+      friendRequest: { points: 10, durationSeconds: 3600 },
+      friendRequestPush: { points: 4, durationSeconds: 172_800 },
+      block: { points: 14, durationSeconds: 60 },
+      groupCreate: { points: 2, durationSeconds: 86_400 },
+      groupMemberAdd: { points: 18, durationSeconds: 86_400 },
+      updateCid: { points: 6, durationSeconds: 60 },
+    });
+    expect(() => loadConfig({ RATE_LIMIT_FRIEND_REQUEST: 'many', RATE_LIMIT_UPDATE_CID: '0/1h' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.contains('RATE_LIMIT_FRIEND_REQUEST')
+      .and.contains('RATE_LIMIT_UPDATE_CID');
+  });
+
+  it('refuses TRUST_PROXY=true, saying to name a hop count or the proxies instead', () => {
+    for (const trusting of ['true', 'TRUE', ' true ']) {
+      expect(() => loadConfig({ TRUST_PROXY: trusting }))
+        .to.throw(ConfigError)
+        .with.property('message')
+        .that.contains('TRUST_PROXY')
+        .and.contains('TRUST_PROXY=1')
+        .and.contains('loopback,10.0.0.0/8');
+    }
+    for (const ok of ['loopback', '1', '2', 'false', 'loopback, 10.0.0.0/8', '192.0.2.7', 'fd00::/8,uniquelocal', '10.0.0.0/255.0.0.0']) {
+      expect(loadConfig({ TRUST_PROXY: ok }).trustProxy, ok).to.equal(ok.trim());
+    }
+    for (const bad of ['*', 'everyone', '10.0.0.0/33', 'loopback,', 'a.b.c.d']) expect(() => loadConfig({ TRUST_PROXY: bad }), bad).to.throw(ConfigError, /TRUST_PROXY/);
+    expect(loadConfig({}).trustProxy).to.equal('loopback');
   });
 
   it('keeps finished push jobs 7 days unless PUSH_JOB_RETENTION_DAYS says otherwise (whole days, at least 1)', () => {
