@@ -84,7 +84,7 @@ export interface RateLimitRule {
   durationSeconds: number;
 }
 
-/** The defaults and the variable that overrides each; README lists the reason for every default. */
+/** The defaults and the variable that overrides each; docs/configuration.md gives the reason for every default. */
 export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: number; durationSeconds: number }> = {
   codeResend: { env: 'RATE_LIMIT_CODE_RESEND', points: 1, durationSeconds: 60 },
   codePhone: { env: 'RATE_LIMIT_CODE_PHONE', points: 5, durationSeconds: 3600 },
