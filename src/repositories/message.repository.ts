@@ -10,7 +10,7 @@ export interface NewImage {
   /** How the blob is sealed, its wrapped key and which master key wrapped it; null for a blob stored as sent. */
   cipher: string | null;
   wrappedKey: string | null;
-  keyId: string | null;
+  keyId?: string | null;
   expiresAt: Date;
   createdAt: Date;
   /** True when no blob was stored (every message is born ended): the image is over at once. */

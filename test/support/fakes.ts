@@ -180,8 +180,7 @@ export class FakeMessageRepository implements MessageRepository {
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist) && !ending.includes(m.image)) ending.push(m.image);
     }
     for (const img of ending) {
-      img.endedAt = now;
-      img.wrappedKey = null;
+      Object.assign(img, { endedAt: now, ...KEY_DESTROYED });
       const destroyed = this.messages.filter((x) => x.imageId === img.id && x.endReason !== 'blocked');
       if (receipts) this.pushJobs.push(...receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason!, destroyedAt: now }))));
     }

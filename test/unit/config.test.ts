@@ -127,7 +127,7 @@ describe('config (unit)', () => {
   });
 
   it('refuses SMS_TEST_NUMBERS in production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true', () => {
-    const production = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+    const production = { ...PRODUCTION, ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') };
     const numbers = { SMS_TEST_NUMBERS: '+8613800000001=123456,+8613800000002=654321' };
     expect(loadConfig(production).smsTestNumbersInProduction).to.equal(false);
     let err: ConfigError | undefined;
