@@ -38,7 +38,9 @@ export async function loadMasterKeys(config: KeyConfig, log: Logger | null, opti
     source = path.join(config.dataDir, MASTER_KEY_FILE);
   }
   if (config.encryptionKeyPrevious?.equals(current)) {
-    throw new StartupError(`ENCRYPTION_KEY_PREVIOUS is the same key as the current master key (${source}); it must be the key used before the rotation`);
+    throw new StartupError(
+      `ENCRYPTION_KEY_PREVIOUS is the same key as the current master key (${source}); it must be the key used before the rotation`,
+    );
   }
   return { current, previous: config.encryptionKeyPrevious, source };
 }
@@ -49,13 +51,18 @@ async function readKeyFile(file: string): Promise<Buffer> {
   try {
     text = await fs.promises.readFile(file, 'utf8');
   } catch (e) {
-    throw new StartupError(`cannot read the master key from ENCRYPTION_KEY_FILE=${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    throw new StartupError(
+      `cannot read the master key from ENCRYPTION_KEY_FILE=${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
+    );
   }
   const raw = text.trim();
   const key = Buffer.from(raw, 'base64');
   // The message never quotes the file: it is a secret.
   if (!/^[A-Za-z0-9+/]{43}=$/.test(raw) || key.length !== 32) {
-    throw new StartupError(`ENCRYPTION_KEY_FILE=${file} does not hold 32 random bytes in base64 (44 characters; \`openssl rand -base64 32\`)`);
+    throw new StartupError(
+      `ENCRYPTION_KEY_FILE=${file} does not hold 32 random bytes in base64 (44 characters; \`openssl rand -base64 32\`)`,
+    );
   }
   return key;
 }
@@ -88,6 +95,9 @@ async function dataDirKey(dataDir: string, log: Logger | null, create: boolean):
     },
   );
   if (!made) return read();
-  log?.warn({ file }, 'ENCRYPTION_KEY is not set: generated a master key in DATA_DIR; keep it (and back it up) with the database, or no stored image can be read');
+  log?.warn(
+    { file },
+    'ENCRYPTION_KEY is not set: generated a master key in DATA_DIR; keep it (and back it up) with the database, or no stored image can be read',
+  );
   return key;
 }

@@ -33,7 +33,9 @@ export class DeletionAudit1765100000000 implements MigrationInterface {
     await q.createIndex('message', new TableIndex({ name: 'idx_message_ended', columnNames: ['ended_at'] }));
     // A message born ended (the receiver blocked the sender) looks pending to its sender until
     // its image expires: it is kept as long as an unopened one would be.
-    await q.query("UPDATE message SET ended_at = (SELECT i.expires_at FROM image i WHERE i.id = message.image_id) WHERE end_reason = 'blocked'");
+    await q.query(
+      "UPDATE message SET ended_at = (SELECT i.expires_at FROM image i WHERE i.id = message.image_id) WHERE end_reason = 'blocked'",
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -58,7 +58,7 @@ export class RewrapService {
     }
 
     let afterId = 0;
-    for (let batches = 0; options.maxBatches === undefined || batches < options.maxBatches; ) {
+    for (let batches = 0; options.maxBatches === undefined || batches < options.maxBatches;) {
       const page = await this.images.pageWrappedKeys(this.keys.keyId, afterId, options.batchSize);
       if (page.length === 0) break;
       const changes = [];

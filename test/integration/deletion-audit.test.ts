@@ -62,7 +62,11 @@ describeEachStack(
       for (const { name } of tables) {
         const rows: Record<string, unknown>[] = await db().query(`SELECT * FROM ${mysql() ? `\`${name}\`` : `"${name}"`}`);
         for (const row of rows) {
-          out.push(Object.values(row).map((v) => (Buffer.isBuffer(v) ? `${v.toString('hex')} ${v.toString('latin1')}` : String(v))).join('|'));
+          out.push(
+            Object.values(row)
+              .map((v) => (Buffer.isBuffer(v) ? `${v.toString('hex')} ${v.toString('latin1')}` : String(v)))
+              .join('|'),
+          );
         }
       }
       return out.join('\n');
@@ -71,7 +75,10 @@ describeEachStack(
     /** The SQLite file and its write-ahead log, byte for byte, as someone who copies them gets them. */
     function sqliteFiles(): string {
       const file = (stack().config.database as { file: string }).file;
-      return [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f).toString('latin1')).join('');
+      return [file, `${file}-wal`]
+        .filter((f) => fs.existsSync(f))
+        .map((f) => fs.readFileSync(f).toString('latin1'))
+        .join('');
     }
 
     async function send(bytes: Buffer) {
@@ -80,7 +87,8 @@ describeEachStack(
       return sent.data!.sendImage.messageKey as string;
     }
     const urlOf = async (key: string) =>
-      (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image.downloadUrl as string;
+      (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
+        .downloadUrl as string;
 
     it('a database dump taken after an image is destroyed holds neither its key nor its plaintext hash (confirmed, or expired by the sweeper)', async () => {
       for (const end of ['confirm', 'expire'] as const) {
@@ -100,7 +108,9 @@ describeEachStack(
           const confirmed = await api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: key }, bob.token);
           expect(confirmed.data!.confirmDownload.exist).to.equal(false);
         } else {
-          await db().getRepository(Image).update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
+          await db()
+            .getRepository(Image)
+            .update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
           await stack().server.container.lifecycle.sweep();
         }
         const after = await db().getRepository(Image).findOneByOrFail({ objectName: key });
@@ -111,7 +121,8 @@ describeEachStack(
           // secure_delete zeroes what was overwritten; the log's old page images go with a checkpoint.
           await truncateWal(db());
           const files = sqliteFiles();
-          for (const s of [row.wrappedKey!, sha256]) expect(files.includes(s), `${end}: the SQLite files still hold ${s.slice(0, 12)}…`).to.equal(false);
+          for (const s of [row.wrappedKey!, sha256])
+            expect(files.includes(s), `${end}: the SQLite files still hold ${s.slice(0, 12)}…`).to.equal(false);
         }
       }
     });
@@ -125,11 +136,13 @@ describeEachStack(
       const keys = new KeyWrapper(MASTER);
       expect(rows.map((r) => r.name)).to.include.members(['download-url-hmac', 'receipt-ed25519-pkcs8', 'verification-code-hmac']);
       for (const r of rows) expect(r.keyId, r.name).to.equal(keys.keyId);
-      const mint = (secret: Buffer) => `${stack().url}/download/${new DownloadTokens(secret).mint(messageKey, new Date(Number(exp) * 1000), Number(grantId))}`;
+      const mint = (secret: Buffer) =>
+        `${stack().url}/download/${new DownloadTokens(secret).mint(messageKey, new Date(Number(exp) * 1000), Number(grantId))}`;
 
       // Whatever a dump's value is taken for, a URL signed with it is refused.
       for (const r of rows) {
-        for (const secret of [Buffer.from(r.value, 'base64'), Buffer.from(r.value, 'base64url'), Buffer.from(r.value)]) expect((await get(mint(secret))).status, r.name).to.equal(403);
+        for (const secret of [Buffer.from(r.value, 'base64'), Buffer.from(r.value, 'base64url'), Buffer.from(r.value)])
+          expect((await get(mint(secret))).status, r.name).to.equal(403);
       }
       const jwk = JSON.parse((await httpGet(`${stack().url}/.well-known/glimpse-receipt-key`)).body.toString());
       const receiptKey = rows.find((r) => r.name === 'receipt-ed25519-pkcs8')!;
@@ -211,7 +224,12 @@ describeEachStack(
       const keys = [await send(jpegBytes(3_000)), await send(jpegBytes(4_000))];
       const list = async () =>
         Object.fromEntries(
-          ((await api.gql('{ images { messageKey downloadUrl } }', {}, bob.token)).data!.images as { messageKey: string; downloadUrl: string }[])
+          (
+            (await api.gql('{ images { messageKey downloadUrl } }', {}, bob.token)).data!.images as {
+              messageKey: string;
+              downloadUrl: string;
+            }[]
+          )
             .filter((m) => keys.includes(m.messageKey))
             .map((m) => [m.messageKey, m.downloadUrl]),
         );
@@ -239,9 +257,13 @@ describeEachStack(
       await api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: viewed }, bob.token);
       const pending = await send(jpegBytes(7_000));
       const toBlocker = (await api.sendImage(alice.token, carol.uid, jpegBytes(8_000))).data!.sendImage.messageKey as string;
-      const message = (k: string) => db().getRepository(Message).findOne({ where: { messageKey: k }, relations: { image: true } });
+      const message = (k: string) =>
+        db()
+          .getRepository(Message)
+          .findOne({ where: { messageKey: k }, relations: { image: true } });
       const [m1, m3] = [(await message(viewed))!, (await message(toBlocker))!];
-      const sent = async () => ((await api.gql('{ sentImages { id } }', {}, alice.token)).data!.sentImages as { id: number }[]).map((s) => s.id);
+      const sent = async () =>
+        ((await api.gql('{ sentImages { id } }', {}, alice.token)).data!.sentImages as { id: number }[]).map((s) => s.id);
       expect(await sent()).to.include.members([m1.id, m3.id]);
 
       const prune = (at: number, batchSize = 1000) =>
@@ -249,7 +271,12 @@ describeEachStack(
           new TypeormMessageRepository(db()),
           new TypeormPushJobRepository(db()),
           new TypeormVerificationCodeRepository(db()),
-          { downloadUrlTtlMs: 300_000, pushJobRetentionMs: 7 * DAY, messageRetentionMs: stack().config.messageRetentionDays * DAY, batchSize },
+          {
+            downloadUrlTtlMs: 300_000,
+            pushJobRetentionMs: 7 * DAY,
+            messageRetentionMs: stack().config.messageRetentionDays * DAY,
+            batchSize,
+          },
           pino({ level: 'silent' }),
           () => new Date(at),
         ).prune();
@@ -259,7 +286,9 @@ describeEachStack(
 
       // Two instances at once, two rows a batch: every ended row goes, none is deleted twice.
       const at = m1.endedAt!.getTime() + window + 60_000;
-      const due = await db().getRepository(Message).countBy({ endedAt: LessThan(new Date(at - window)) });
+      const due = await db()
+        .getRepository(Message)
+        .countBy({ endedAt: LessThan(new Date(at - window)) });
       const [a, b] = await Promise.all([prune(at, 2), prune(at, 2)]);
       expect(a.messages + b.messages).to.equal(due);
       expect(await message(viewed)).to.equal(null);
@@ -268,7 +297,9 @@ describeEachStack(
       expect(await message(pending), 'a live message stays').to.not.equal(null);
       // A send to someone who blocked the sender looks pending until it expires, and is kept as long after as any other.
       expect(await message(toBlocker)).to.not.equal(null);
-      expect(await sent()).to.include(m3.id).and.not.include(m1.id);
+      expect(await sent())
+        .to.include(m3.id)
+        .and.not.include(m1.id);
       await prune(m3.image.expiresAt.getTime() + window + 60_000);
       expect(await message(toBlocker)).to.equal(null);
       expect(await db().getRepository(Image).findOneBy({ id: m3.imageId })).to.equal(null);

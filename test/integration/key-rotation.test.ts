@@ -65,9 +65,16 @@ describeEachStack(
     });
 
     const urlVia = async (base: string, key: string) =>
-      (await new ApiClient(base).gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data?.image?.downloadUrl as string;
-    const underKey = (keyId: string) => db().getRepository(Image).countBy({ keyId, wrappedKey: Not(IsNull()) });
-    const liveKeys = () => db().getRepository(Image).countBy({ wrappedKey: Not(IsNull()) });
+      (await new ApiClient(base).gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data?.image
+        ?.downloadUrl as string;
+    const underKey = (keyId: string) =>
+      db()
+        .getRepository(Image)
+        .countBy({ keyId, wrappedKey: Not(IsNull()) });
+    const liveKeys = () =>
+      db()
+        .getRepository(Image)
+        .countBy({ wrappedKey: Not(IsNull()) });
     async function expectEveryImageReadable() {
       for (const s of sent) {
         const got = await httpGet(await urlVia(stack().url, s.key));
@@ -87,7 +94,7 @@ describeEachStack(
       const seed = randomBytes(4).readUInt32BE();
       console.log(`      (random image sizes: seed ${seed})`);
       let state = seed;
-      const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+      const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 
       // A second instance on the same database and store. SQLite serves one instance (its
       // connections in one process would wait on each other's locks): there the one instance is
@@ -111,7 +118,10 @@ describeEachStack(
       const failures: string[] = [];
       let running = true;
       let operations = 0;
-      const down = (e: unknown) => /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|other side closed/.test(String((e as Error)?.message ?? e) + String((e as { cause?: unknown })?.cause ?? ''));
+      const down = (e: unknown) =>
+        /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|other side closed/.test(
+          String((e as Error)?.message ?? e) + String((e as { cause?: unknown })?.cause ?? ''),
+        );
       const traffic = async (offset: number) => {
         for (let i = offset; running; i++) {
           const [via, readVia] = [urls[i % 2], urls[(i + 1) % 2]];
@@ -124,7 +134,8 @@ describeEachStack(
             }
             sent.push({ key: res.data!.sendImage.messageKey, bytes });
             const got = await httpGet(await urlVia(readVia, res.data!.sendImage.messageKey));
-            if (got.status !== 200 || !got.body.equals(bytes)) failures.push(`download via ${readVia}: ${got.status} ${got.body.subarray(0, 200).toString()}`);
+            if (got.status !== 200 || !got.body.equals(bytes))
+              failures.push(`download via ${readVia}: ${got.status} ${got.body.subarray(0, 200).toString()}`);
             operations++;
           } catch (e) {
             if (!down(e)) failures.push(`${via}: ${String(e)}`);
@@ -145,7 +156,9 @@ describeEachStack(
         await restartB(K1, K0);
         await settle();
         const keys = new KeyWrapper(K1, K0);
-        const report = await new RewrapService(new TypeormImageRepository(db()), new TypeormSecretRepository(db()), keys).run({ batchSize: 3 });
+        const report = await new RewrapService(new TypeormImageRepository(db()), new TypeormSecretRepository(db()), keys).run({
+          batchSize: 3,
+        });
         await settle();
         running = false;
         await Promise.all(loops);
