@@ -10,8 +10,9 @@ import { UserBlock } from '../entities/user-block.entity';
 import { User } from '../entities/user.entity';
 import { VerificationCode } from '../entities/verification-code.entity';
 import type { AccountDeletion, AccountLifecycleRepository, NumberChange, NumberChangeOutcome } from './account-lifecycle.repository';
-import type { ReceiptJobs } from './message.repository';
+import type { DestroyedMessage, ReceiptJobs } from './message.repository';
 import { endPendingMessages } from './message.typeorm-repository';
+import { insertPushJobs } from './push-job.typeorm-repository';
 
 /** Ids per IN list, so that an account with a long history never makes one huge statement. */
 const CHUNK = 500;
@@ -65,6 +66,9 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
       // Images addressed to the account: destroyed as a move destroys them; senders get receipts
       // (their payloads carry everything a receipt needs, so the rows may go below).
       await endPendingMessages(tx, uid, 'receiver_gone', now, receipts);
+      // A group image others still have keeps its key, and would write its receipts when the
+      // last member is done, from rows that are about to go: the account's copies get theirs now.
+      if (receipts) await insertPushJobs(tx, receipts(await copiesOfLiveImages(tx, uid, now)), now);
       // Images it sent: every message of such an image is the account's, so each one goes
       // whole. Keys first, in this same commit.
       await tx
@@ -79,8 +83,15 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
       const imageIds = (
         await tx.getRepository(Message).createQueryBuilder('m').select('DISTINCT m.image_id', 'imageId').where(mine).getRawMany<{ imageId: number | string }>()
       ).map((r) => Number(r.imageId));
+      // The table name escaped: bare, TypeORM would take it for DownloadGrant's `message` relation.
+      const messageTable = tx.connection.driver.escape('message');
       counts.downloadGrants = await affected(
-        tx.createQueryBuilder().delete().from(DownloadGrant).where('message_id IN (SELECT m.id FROM message m WHERE m.sender_uid = :uid OR m.receiver_uid = :uid)', { uid }).execute(),
+        tx
+          .createQueryBuilder()
+          .delete()
+          .from(DownloadGrant)
+          .where(`message_id IN (SELECT m.id FROM ${messageTable} m WHERE m.sender_uid = :uid OR m.receiver_uid = :uid)`, { uid })
+          .execute(),
       );
       counts.messages = await affected(tx.createQueryBuilder().delete().from(Message).where('sender_uid = :uid OR receiver_uid = :uid', { uid }).execute());
       const objectNames = await deleteUnreferencedImages(tx, imageIds);
@@ -153,6 +164,21 @@ async function deleteUnreferencedImages(tx: EntityManager, imageIds: number[]): 
     blobs.push(...unreferenced.filter((img) => img.blobDeletedAt === null).map((img) => img.objectName));
   }
   return { blobs, deleted };
+}
+
+/** The account's messages whose image's key still lives (not born ended by a block), as their receipts state them. */
+async function copiesOfLiveImages(tx: EntityManager, uid: number, now: Date): Promise<DestroyedMessage[]> {
+  const rows = await tx
+    .getRepository(Message)
+    .createQueryBuilder('m')
+    .innerJoin('m.image', 'i')
+    .select(['m.id', 'm.senderUid', 'm.endReason'])
+    .where('m.receiver_uid = :uid AND i.ended_at IS NULL', { uid })
+    .andWhere("(m.end_reason IS NULL OR m.end_reason <> 'blocked')")
+    .orderBy('m.id', 'ASC')
+    .getMany();
+  // Still live here means expired and not yet swept.
+  return rows.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }));
 }
 
 async function affected(result: Promise<{ affected?: number | null }>): Promise<number> {
