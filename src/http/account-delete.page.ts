@@ -25,7 +25,8 @@ function html(strings: TemplateStringsArray, ...values: unknown[]): Markup {
   let out = strings[0];
   values.forEach((v, i) => {
     const parts = Array.isArray(v) ? v : [v];
-    out += parts.map((p) => (p instanceof Markup ? p.text : p == null || p === false ? '' : escapeHtml(String(p)))).join('') + strings[i + 1];
+    out +=
+      parts.map((p) => (p instanceof Markup ? p.text : p == null || p === false ? '' : escapeHtml(String(p)))).join('') + strings[i + 1];
   });
   return new Markup(out);
 }
@@ -50,7 +51,23 @@ export const PAGE_STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE).d
 export const DELETE_PATH = '/account/delete';
 
 function page(title: string, body: Markup): string {
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style>${new Markup(STYLE)}</style></head><body><main><h1>${title}</h1>${body}</main></body></html>`}`;
+  return `<!doctype html>${html`<html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="robots" content="noindex" />
+      <title>${title}</title>
+      <style>
+        ${new Markup(STYLE)}
+      </style>
+    </head>
+    <body>
+      <main>
+        <h1>${title}</h1>
+        ${body}
+      </main>
+    </body>
+  </html>`}`;
 }
 
 const errorBox = (error?: string) => (error ? html`<p class="error" role="alert">${error}</p>` : '');
@@ -66,14 +83,39 @@ export interface NumberStep {
 export function numberPage(s: NumberStep): string {
   return page(
     'Delete your Glimpse account',
-    html`<p>Enter the phone number of your account. We will send a code to it by SMS.</p>${errorBox(s.error)}
-<form method="post" action="${DELETE_PATH}">
-<input type="hidden" name="form_token" value="${s.formToken}"><input type="hidden" name="step" value="request">
-<div class="row"><div class="cc"><label for="regionNum">Country code</label><input type="tel" id="regionNum" name="regionNum" value="${s.regionNum ?? '86'}" required autocomplete="tel-country-code" inputmode="numeric"></div>
-<div class="nn"><label for="phoneNum">Phone number</label><input type="tel" id="phoneNum" name="phoneNum" value="${s.phoneNum ?? ''}" required autocomplete="tel-national" inputmode="tel"></div></div>
-<button type="submit">Send code</button>
-</form>
-<p class="note">Deleting removes your account and everything in it for good, at once. You can also delete it in the app, under settings.</p>`,
+    html`<p>Enter the phone number of your account. We will send a code to it by SMS.</p>
+      ${errorBox(s.error)}
+      <form method="post" action="${DELETE_PATH}">
+        <input type="hidden" name="form_token" value="${s.formToken}" /><input type="hidden" name="step" value="request" />
+        <div class="row">
+          <div class="cc">
+            <label for="regionNum">Country code</label
+            ><input
+              type="tel"
+              id="regionNum"
+              name="regionNum"
+              value="${s.regionNum ?? '86'}"
+              required
+              autocomplete="tel-country-code"
+              inputmode="numeric"
+            />
+          </div>
+          <div class="nn">
+            <label for="phoneNum">Phone number</label
+            ><input
+              type="tel"
+              id="phoneNum"
+              name="phoneNum"
+              value="${s.phoneNum ?? ''}"
+              required
+              autocomplete="tel-national"
+              inputmode="tel"
+            />
+          </div>
+        </div>
+        <button type="submit">Send code</button>
+      </form>
+      <p class="note">Deleting removes your account and everything in it for good, at once. You can also delete it in the Glimpse app.</p>`,
   );
 }
 
@@ -89,19 +131,33 @@ export function codePage(s: CodeStep): string {
   const number = `+${s.regionNum} ${s.phoneNum}`;
   return page(
     'Delete your Glimpse account',
-    html`<p>We sent a 6-digit code to <strong>${number}</strong>. It works for 10 minutes.</p>${errorBox(s.error)}
-<form method="post" action="${DELETE_PATH}">
-<input type="hidden" name="form_token" value="${s.formToken}"><input type="hidden" name="step" value="delete">
-<input type="hidden" name="regionNum" value="${s.regionNum}"><input type="hidden" name="phoneNum" value="${s.phoneNum}">
-<label for="code">Code</label><input type="text" id="code" name="code" required autocomplete="one-time-code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6">
-<label class="check"><input type="checkbox" name="confirm" value="yes" required> I understand that my account, friends, groups and images are deleted for good.</label>
-<button type="submit" class="danger">Delete my account</button>
-</form>
-<form method="post" action="${DELETE_PATH}">
-<input type="hidden" name="form_token" value="${s.formToken}"><input type="hidden" name="step" value="request">
-<input type="hidden" name="regionNum" value="${s.regionNum}"><input type="hidden" name="phoneNum" value="${s.phoneNum}">
-<button type="submit" class="link">Send a new code</button>
-</form>`,
+    html`<p>We sent a 6-digit code to <strong>${number}</strong>. It works for 10 minutes.</p>
+      ${errorBox(s.error)}
+      <form method="post" action="${DELETE_PATH}">
+        <input type="hidden" name="form_token" value="${s.formToken}" /><input type="hidden" name="step" value="delete" />
+        <input type="hidden" name="regionNum" value="${s.regionNum}" /><input type="hidden" name="phoneNum" value="${s.phoneNum}" />
+        <label for="code">Code</label
+        ><input
+          type="text"
+          id="code"
+          name="code"
+          required
+          autocomplete="one-time-code"
+          inputmode="numeric"
+          pattern="[0-9]{6}"
+          maxlength="6"
+        />
+        <label class="check"
+          ><input type="checkbox" name="confirm" value="yes" required /> I understand that my account, friends, groups and images are
+          deleted for good.</label
+        >
+        <button type="submit" class="danger">Delete my account</button>
+      </form>
+      <form method="post" action="${DELETE_PATH}">
+        <input type="hidden" name="form_token" value="${s.formToken}" /><input type="hidden" name="step" value="request" />
+        <input type="hidden" name="regionNum" value="${s.regionNum}" /><input type="hidden" name="phoneNum" value="${s.phoneNum}" />
+        <button type="submit" class="link">Send a new code</button>
+      </form>`,
   );
 }
 
@@ -110,8 +166,11 @@ export function donePage(deleted: boolean, e164: string): string {
   return page(
     deleted ? 'Your account is deleted' : 'No account to delete',
     deleted
-      ? html`<p>The Glimpse account of <strong>${e164}</strong> and everything in it are deleted. Images sent to it can no longer be opened, and their senders have been told.</p>
-<p class="note">Registering this number again later makes a new, empty account.</p>`
+      ? html`<p>
+            The Glimpse account of <strong>${e164}</strong> and everything in it are deleted. Images sent to it can no longer be opened, and
+            their senders have been told.
+          </p>
+          <p class="note">Registering this number again later makes a new, empty account.</p>`
       : html`<p>No Glimpse account uses <strong>${e164}</strong>, so there was nothing to delete.</p>`,
   );
 }
@@ -120,6 +179,7 @@ export function donePage(deleted: boolean, e164: string): string {
 export function refusedPage(): string {
   return page(
     'Please start again',
-    html`<p class="error" role="alert">This form has expired or did not come from this page, so nothing was done.</p><p><a href="${DELETE_PATH}">Open the deletion page again</a></p>`,
+    html`<p class="error" role="alert">This form has expired or did not come from this page, so nothing was done.</p>
+      <p><a href="${DELETE_PATH}">Open the deletion page again</a></p>`,
   );
 }

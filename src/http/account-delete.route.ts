@@ -57,7 +57,11 @@ export function accountDeleteRoute(deps: {
     }
     if (step === 'delete') {
       if (field(body, 'confirm') !== 'yes') {
-        return send(res, 400, codePage({ formToken, regionNum, phoneNum, error: 'Tick the box to confirm that the account is to be deleted.' }));
+        return send(
+          res,
+          400,
+          codePage({ formToken, regionNum, phoneNum, error: 'Tick the box to confirm that the account is to be deleted.' }),
+        );
       }
       try {
         const done = await deps.lifecycle.deleteByPhone(regionNum, phoneNum, field(body, 'code'), req.ip);

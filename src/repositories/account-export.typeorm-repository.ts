@@ -61,7 +61,13 @@ export class TypeormAccountExportRepository implements AccountExportRepository {
     const joined = new Map(memberships.map((m) => [m.groupId, m.joinedAt]));
     return {
       user,
-      friendships: friendshipRows.map((f) => ({ other: person(otherOf(f)), state: f.state, requesterUid: f.requesterUid, createdAt: f.createdAt, updatedAt: f.updatedAt })),
+      friendships: friendshipRows.map((f) => ({
+        other: person(otherOf(f)),
+        state: f.state,
+        requesterUid: f.requesterUid,
+        createdAt: f.createdAt,
+        updatedAt: f.updatedAt,
+      })),
       blocks: blockRows.map((b) => ({ other: person(b.blockedUid), createdAt: b.createdAt })),
       groups: groups.map((g) => ({
         id: g.id,
@@ -93,7 +99,9 @@ export class TypeormAccountExportRepository implements AccountExportRepository {
     const ids = [...new Set(uids)];
     const found = new Map<number, Person>();
     for (let i = 0; i < ids.length; i += 500) {
-      const rows = await this.db.getRepository(User).find({ select: { uid: true, nickname: true }, where: { uid: In(ids.slice(i, i + 500)) } });
+      const rows = await this.db
+        .getRepository(User)
+        .find({ select: { uid: true, nickname: true }, where: { uid: In(ids.slice(i, i + 500)) } });
       for (const r of rows) found.set(r.uid, { uid: r.uid, nickname: r.nickname });
     }
     return found;

@@ -18,6 +18,8 @@ export type NumberChangeOutcome = { ok: true; user: User } | { ok: false; reason
 export interface AccountDeletion {
   /** False when there was no such account (deleted already). */
   found: boolean;
+  /** The deleted account's phone hash ('' when none was found). */
+  phoneHash: string;
   /** Blobs of the images that went with the account, to delete from the store now. */
   objectNames: string[];
   /** Rows deleted, by table, for the log. */
@@ -41,6 +43,11 @@ export interface AccountLifecycleRepository {
    * codes and pushes; images left with no message go too.
    */
   deleteAccount(uid: number, now: Date, receipts?: ReceiptJobs): Promise<AccountDeletion>;
+  /**
+   * Deletes the pushes to other people that name this phone hash (an image or friend push
+   * carries its sender's), whatever their status, in short batches; answers how many went.
+   */
+  forgetInPushes(phoneHash: string): Promise<number>;
 }
 
 /** Another user as an export names them: uid and nickname only. */

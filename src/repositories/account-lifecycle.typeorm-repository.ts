@@ -1,5 +1,5 @@
 import { Brackets, DataSource, EntityManager, In } from 'typeorm';
-import { inTransaction, isUniqueViolation } from '../database';
+import { deleteBatch, inTransaction, isUniqueViolation } from '../database';
 import { DownloadGrant } from '../entities/download-grant.entity';
 import { Friendship } from '../entities/friendship.entity';
 import { Group, GroupMember } from '../entities/group.entity';
@@ -60,7 +60,7 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
       const q = tx.getRepository(User).createQueryBuilder('u').where('u.id = :uid', { uid });
       if (this.mysql) q.setLock('pessimistic_write');
       const user = await q.getOne();
-      if (!user) return { found: false, objectNames: [], counts: {} };
+      if (!user) return { found: false, phoneHash: '', objectNames: [], counts: {} };
       const counts: Record<string, number> = {};
 
       // Images addressed to the account: destroyed as a move destroys them; senders get receipts
@@ -81,7 +81,12 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
 
       const mine = new Brackets((b) => b.where('m.sender_uid = :uid', { uid }).orWhere('m.receiver_uid = :uid', { uid }));
       const imageIds = (
-        await tx.getRepository(Message).createQueryBuilder('m').select('DISTINCT m.image_id', 'imageId').where(mine).getRawMany<{ imageId: number | string }>()
+        await tx
+          .getRepository(Message)
+          .createQueryBuilder('m')
+          .select('DISTINCT m.image_id', 'imageId')
+          .where(mine)
+          .getRawMany<{ imageId: number | string }>()
       ).map((r) => Number(r.imageId));
       // The table name escaped: bare, TypeORM would take it for DownloadGrant's `message` relation.
       const messageTable = tx.connection.driver.escape('message');
@@ -93,14 +98,23 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
           .where(`message_id IN (SELECT m.id FROM ${messageTable} m WHERE m.sender_uid = :uid OR m.receiver_uid = :uid)`, { uid })
           .execute(),
       );
-      counts.messages = await affected(tx.createQueryBuilder().delete().from(Message).where('sender_uid = :uid OR receiver_uid = :uid', { uid }).execute());
+      counts.messages = await affected(
+        tx.createQueryBuilder().delete().from(Message).where('sender_uid = :uid OR receiver_uid = :uid', { uid }).execute(),
+      );
       const objectNames = await deleteUnreferencedImages(tx, imageIds);
       counts.images = objectNames.deleted;
 
       counts.friendships = await affected(
-        tx.createQueryBuilder().delete().from(Friendship).where('user_low = :uid OR user_high = :uid OR requester_uid = :uid', { uid }).execute(),
+        tx
+          .createQueryBuilder()
+          .delete()
+          .from(Friendship)
+          .where('user_low = :uid OR user_high = :uid OR requester_uid = :uid', { uid })
+          .execute(),
       );
-      counts.blocks = await affected(tx.createQueryBuilder().delete().from(UserBlock).where('blocker_uid = :uid OR blocked_uid = :uid', { uid }).execute());
+      counts.blocks = await affected(
+        tx.createQueryBuilder().delete().from(UserBlock).where('blocker_uid = :uid OR blocked_uid = :uid', { uid }).execute(),
+      );
       const groups = await this.leaveGroups(tx, uid);
       counts.groupsLeft = groups.left;
       counts.groupsDeleted = groups.deleted;
@@ -108,8 +122,19 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
       // Last: receipts written above go to senders, never to the account itself.
       counts.pushJobs = await affected(tx.getRepository(PushJob).delete({ receiverUid: uid }));
       await tx.getRepository(User).delete({ uid });
-      return { found: true, objectNames: objectNames.blobs, counts };
+      return { found: true, phoneHash: user.phoneHash, objectNames: objectNames.blobs, counts };
     });
+  }
+
+  async forgetInPushes(phoneHash: string): Promise<number> {
+    // A scan of the outbox (kept PUSH_JOB_RETENTION_DAYS): outside the deletion's transaction,
+    // in batches, so that it never holds up the dispatchers for long.
+    let total = 0;
+    for (;;) {
+      const n = await deleteBatch(this.db, PushJob, 'payload LIKE :pattern', { pattern: `%${phoneHash}%` }, CHUNK);
+      total += n;
+      if (n < CHUNK) return total;
+    }
   }
 
   /**

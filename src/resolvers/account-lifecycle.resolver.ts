@@ -1,3 +1,4 @@
+import { GraphQLScalarType } from 'graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
@@ -6,13 +7,20 @@ import { AccountLifecycleService } from '../services/account-lifecycle.service';
 import { ChangeNumberInput } from './types/change-number.input';
 import { Registration } from './types/registration.type';
 
+/**
+ * graphql-scalars' JSONObject without its @specifiedBy URL: introspection does not carry it by
+ * default, and the schema a client reads must be the committed schema.graphql.
+ */
+const JSONObject = new GraphQLScalarType({ ...GraphQLJSONObject.toConfig(), specifiedByURL: null });
+
 @Resolver()
 export class AccountLifecycleResolver {
   constructor(private readonly lifecycle: AccountLifecycleService) {}
 
   @Authorized()
   @Mutation(() => Boolean, {
-    description: "This device's ukey stops working and its cid is cleared (no more pushes); the account stays, for a register with an SMS code later",
+    description:
+      "This device's ukey stops working and its cid is cleared (no more pushes); the account stays, for a register with an SMS code later",
   })
   signOut(@Ctx() ctx: Context): Promise<boolean> {
     return this.lifecycle.signOut(viewerOf(ctx));
@@ -30,14 +38,14 @@ export class AccountLifecycleResolver {
   @Authorized()
   @Mutation(() => Boolean, {
     description:
-      "Deletes the account at once and for good: its settings, friends, requests, blocks, group memberships and messages; images sent to it are destroyed (their senders get receipts, reason receiver_gone), and so are the images it sent that are still pending",
+      'Deletes the account at once and for good: its settings, friends, requests, blocks, group memberships and messages; images sent to it are destroyed (their senders get receipts, reason receiver_gone), and so are the images it sent that are still pending',
   })
   deleteAccount(@Ctx() ctx: Context): Promise<boolean> {
     return this.lifecycle.deleteAccount(viewerOf(ctx).uid);
   }
 
   @Authorized()
-  @Query(() => GraphQLJSONObject, {
+  @Query(() => JSONObject, {
     description:
       'Everything the server holds about the viewer, as one JSON document: profile (with the phone number), settings, public key, friends, requests, blocks, groups and the metadata of messages sent and received. Once an hour',
   })

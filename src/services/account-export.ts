@@ -48,8 +48,12 @@ export function exportDocument(rows: AccountRows, now: Date): Record<string, unk
     publicKey: user.publicKey,
     friends: friends.map((f) => ({ uid: f.other.uid, nickname: f.other.nickname, since: iso(f.updatedAt) })),
     friendRequests: {
-      incoming: requests.filter((f) => f.requesterUid !== user.uid).map((f) => ({ uid: f.other.uid, nickname: f.other.nickname, at: iso(f.createdAt) })),
-      outgoing: requests.filter((f) => f.requesterUid === user.uid).map((f) => ({ uid: f.other.uid, nickname: f.other.nickname, at: iso(f.createdAt) })),
+      incoming: requests
+        .filter((f) => f.requesterUid !== user.uid)
+        .map((f) => ({ uid: f.other.uid, nickname: f.other.nickname, at: iso(f.createdAt) })),
+      outgoing: requests
+        .filter((f) => f.requesterUid === user.uid)
+        .map((f) => ({ uid: f.other.uid, nickname: f.other.nickname, at: iso(f.createdAt) })),
     },
     blocked: rows.blocks.map((b) => ({ uid: b.other.uid, nickname: b.other.nickname, since: iso(b.createdAt) })),
     groups: rows.groups.map((g) => ({

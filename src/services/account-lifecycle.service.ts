@@ -95,6 +95,12 @@ export class AccountLifecycleService {
     const result = await this.rows.deleteAccount(uid, now, this.cleanup.receipts);
     if (!result.found) return false;
     this.cleanup.pushes.committed();
+    // Pushes to others that carry the account's phone hash (pending ones would announce images
+    // that are gone); they go with the outbox's retention should this fail.
+    await this.rows.forgetInPushes(result.phoneHash).then(
+      (n) => (result.counts.pushesNaming = n),
+      (err) => this.log.warn({ err, uid }, 'could not delete the pushes that name a deleted account'),
+    );
     let blobsLeft = 0;
     for (const name of result.objectNames) {
       try {

@@ -11,7 +11,15 @@ import { STACKS, startStack, TestStack } from '../support/stack';
 
 /** Debian's Chromium (`apt-get install chromium`); .ci/run installs it. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** The form's cookie and token, as a browser that opened the page holds them. */
 async function openForm(url: string): Promise<{ cookie: string; token: string; body: string }> {
@@ -49,7 +57,13 @@ for (const kind of STACKS) {
       before(async function () {
         if (!fs.existsSync(CHROMIUM)) return this.skip(); // no Chromium at CHROMIUM_PATH or /usr/bin/chromium
         profile = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-chromium-'));
-        browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+        browser = await chromium.launchPersistentContext(profile, {
+          executablePath: CHROMIUM,
+          headless: true,
+          args: CHROMIUM_ARGS,
+          javaScriptEnabled: false,
+          viewport: { width: 390, height: 844 },
+        });
       });
       after(async () => {
         await browser?.close();
@@ -74,7 +88,15 @@ for (const kind of STACKS) {
         expect(await page.title()).to.equal('Delete your Glimpse account');
         expect(await page.locator('meta[name=viewport]').getAttribute('content')).to.contain('width=device-width');
         // The inline style is allowed by the page's policy (a blocked one leaves the button unstyled).
-        expect(await page.locator('button[type=submit]').evaluate((b) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(b).backgroundColor)).to.equal('rgb(27, 27, 27)');
+        expect(
+          await page
+            .locator('button[type=submit]')
+            .evaluate(
+              (b) =>
+                (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(b)
+                  .backgroundColor,
+            ),
+        ).to.equal('rgb(27, 27, 27)');
 
         await page.fill('#regionNum', owner.regionNum);
         await page.fill('#phoneNum', owner.phoneNum);
@@ -113,7 +135,10 @@ for (const kind of STACKS) {
       for (const [what, res] of [
         ['no token', await post(stack.url, fields, form.cookie)],
         ['no cookie', await post(stack.url, { ...fields, form_token: form.token })],
-        ['a token of another cookie', await post(stack.url, { ...fields, form_token: form.token }, 'glimpse_delete_form=' + 'A'.repeat(43))],
+        [
+          'a token of another cookie',
+          await post(stack.url, { ...fields, form_token: form.token }, 'glimpse_delete_form=' + 'A'.repeat(43)),
+        ],
         ['a changed token', await post(stack.url, { ...fields, form_token: form.token.slice(0, -2) + 'AA' }, form.cookie)],
       ] as const) {
         expect(res.status, what).to.equal(403);
@@ -125,7 +150,11 @@ for (const kind of STACKS) {
       expect(inbox.lastCodeFor(owner.phoneNum)).not.to.equal(before);
       // Whoever holds the code but posts it without the form's token deletes nothing.
       const code = inbox.lastCodeFor(owner.phoneNum)!;
-      const forged = await post(stack.url, { step: 'delete', regionNum: owner.regionNum, phoneNum: owner.phoneNum, code, confirm: 'yes' }, form.cookie);
+      const forged = await post(
+        stack.url,
+        { step: 'delete', regionNum: owner.regionNum, phoneNum: owner.phoneNum, code, confirm: 'yes' },
+        form.cookie,
+      );
       expect(forged.status).to.equal(403);
       expect((await api.gql('{ me { uid } }', {}, owner.token)).data!.me.uid).to.equal(owner.uid);
     });

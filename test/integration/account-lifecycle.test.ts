@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
-import type { DataSource } from 'typeorm';
 import { Group } from '../../src/entities/group.entity';
 import { Message } from '../../src/entities/message.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
@@ -9,6 +8,7 @@ import { ApiClient, GqlResult, httpGet, sendGroupImage, SentMessage } from '../s
 import { jpegBytes, nextPhone, registerUser, requestCode, TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
 import { STACKS, startStack, TestStack } from '../support/stack';
+import { rowsNaming } from '../support/uid-columns';
 import { eventually as eventuallyWithin } from '../support/wait';
 
 const eventually = (check: () => unknown) => eventuallyWithin(check, 15_000);
@@ -19,46 +19,6 @@ const x25519 = () => Buffer.from(generateKeyPairSync('x25519').publicKey.export(
 function receiptHolds(jwk: Jwk, push: { message_id: number; reason: string; destroyed_at: string; receipt: string }): boolean {
   const signed = `glimpse-receipt-v1|${push.message_id}|${push.reason}|${push.destroyed_at}`;
   return verify(null, Buffer.from(signed), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(push.receipt, 'base64url'));
-}
-
-/** Integer columns that hold something other than a uid; every other integer column must be classified below. */
-const NOT_A_UID = new Set(['image.size', 'push_job.attempts', 'verification_code.attempts']);
-
-/**
- * Every column of every entity that holds a uid, read from TypeORM's metadata so that a new
- * table is covered without touching this test: the user's id, a relation to User, or a column
- * named *_uid / user_low / user_high. An integer column that is none of these and not known to
- * hold something else fails the test until it is classified here.
- */
-export function uidColumns(db: DataSource): { table: string; column: string }[] {
-  const found: { table: string; column: string }[] = [];
-  for (const meta of db.entityMetadatas) {
-    for (const col of meta.columns) {
-      if (!['int', 'integer', 'bigint'].includes(String(col.type))) continue;
-      const name = `${meta.tableName}.${col.databaseName}`;
-      const target = col.relationMetadata?.inverseEntityMetadata.target ?? col.referencedColumn?.entityMetadata.target;
-      const holdsUid = (meta.target === User && col.isPrimary) || target === User || /(^|_)uid$|^user_(low|high)$/.test(col.databaseName);
-      if (holdsUid) found.push({ table: meta.tableName, column: col.databaseName });
-      else if (!(NOT_A_UID.has(name) || (col.isPrimary && col.isGenerated) || target)) {
-        throw new Error(`${name} is an integer column of unknown meaning: say in account-lifecycle.test.ts whether it holds a uid`);
-      }
-    }
-  }
-  return found;
-}
-
-/** Rows naming the uid, by table.column (only those with any). */
-async function rowsNaming(db: DataSource, uid: number, phoneHash: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  const count = async (table: string, column: string, value: unknown) => {
-    const [row] = await db.query(`SELECT COUNT(*) AS n FROM ${db.driver.escape(table)} WHERE ${db.driver.escape(column)} = ?`, [value]);
-    if (Number(row.n) > 0) out[`${table}.${column}`] = Number(row.n);
-  };
-  for (const { table, column } of uidColumns(db)) await count(table, column, uid);
-  for (const meta of db.entityMetadatas) {
-    for (const col of meta.columns) if (col.databaseName === 'phone_hash') await count(meta.tableName, 'phone_hash', phoneHash);
-  }
-  return out;
 }
 
 for (const kind of STACKS) {
@@ -100,13 +60,22 @@ for (const kind of STACKS) {
       return res.data!.sendGroupImage;
     };
     const createGroup = async (owner: TestUser, members: TestUser[]) =>
-      (await ok(owner.token, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: members.map((u) => u.uid) })).createGroup.id as number;
-    const blobOf = async (messageId: number) => (await db().getRepository(Message).findOneOrFail({ where: { id: messageId }, relations: { image: true } })).image.objectName;
+      (await ok(owner.token, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: members.map((u) => u.uid) }))
+        .createGroup.id as number;
+    const blobOf = async (messageId: number) =>
+      (
+        await db()
+          .getRepository(Message)
+          .findOneOrFail({ where: { id: messageId }, relations: { image: true } })
+      ).image.objectName;
     const pushesTo = (cid: string) => fake.pushes.filter((p) => p.cid === cid).map((p) => JSON.parse(p.transmission));
     /** A push waiting in the outbox for the user's device, not yet due (so no dispatcher takes it meanwhile). */
     const waitingPush = async (uid: number, cid: string | null = null) => {
       const due = new Date(Date.now() + 3_600_000);
-      const [job] = await stack.server.container.pushJobs.enqueue([{ receiverUid: uid, cid, kind: 'friend_request', payload: '{"event":"friend_request"}', expiresAt: null }], due);
+      const [job] = await stack.server.container.pushJobs.enqueue(
+        [{ receiverUid: uid, cid, kind: 'friend_request', payload: '{"event":"friend_request"}', expiresAt: null }],
+        due,
+      );
       return job.id;
     };
     const registerAgain = async (user: TestUser, cid = 'another-device') => {
@@ -125,7 +94,8 @@ for (const kind of STACKS) {
       const toOldDevice = await waitingPush(owner.uid, 'an-earlier-device');
 
       expect(await ok(owner.token, 'mutation { signOut }')).to.deep.equal({ signOut: true });
-      for (const q of ['{ me { uid } }', 'mutation { signOut }', 'mutation { deleteAccount }']) expect(errorOf(await gql(owner.token, q)).code, q).to.equal('UNAUTHENTICATED');
+      for (const q of ['{ me { uid } }', 'mutation { signOut }', 'mutation { deleteAccount }'])
+        expect(errorOf(await gql(owner.token, q)).code, q).to.equal('UNAUTHENTICATED');
       const row = await db().getRepository(User).findOneByOrFail({ uid: owner.uid });
       expect(row.cid).to.equal(null);
       const jobs = await db().getRepository(PushJob).findBy({ receiverUid: owner.uid });
@@ -149,27 +119,42 @@ for (const kind of STACKS) {
       await ok(owner.token, 'mutation { updateSettings(input: { whoCanSendMe: FRIENDS, discoverable: false }) { whoCanSendMe } }');
       const pending = await send(friend, owner);
       const fresh = nextPhone();
-      const CHANGE = 'mutation($input: ChangeNumberInput!) { changeNumber(input: $input) { uid ukey phoneHash user { uid nickname phoneHash } } }';
+      const CHANGE =
+        'mutation($input: ChangeNumberInput!) { changeNumber(input: $input) { uid ukey phoneHash user { uid nickname phoneHash } } }';
 
       // A number that has an account, this account's own number, a bad number, a wrong code.
       const otherCode = await requestCode(api, other.regionNum, other.phoneNum);
-      const taken = await gql(owner.token, CHANGE, { input: { regionNum: other.regionNum, phoneNum: other.phoneNum, verificationCode: otherCode } });
+      const taken = await gql(owner.token, CHANGE, {
+        input: { regionNum: other.regionNum, phoneNum: other.phoneNum, verificationCode: otherCode },
+      });
       expect(errorOf(taken)).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
-      expect(errorOf(await gql(owner.token, CHANGE, { input: { regionNum: owner.regionNum, phoneNum: owner.phoneNum, verificationCode: '123456' } }))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
-      expect(errorOf(await gql(owner.token, CHANGE, { input: { regionNum: '86', phoneNum: '12', verificationCode: '123456' } })).field).to.equal('phoneNum');
+      expect(
+        errorOf(
+          await gql(owner.token, CHANGE, { input: { regionNum: owner.regionNum, phoneNum: owner.phoneNum, verificationCode: '123456' } }),
+        ),
+      ).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
+      expect(
+        errorOf(await gql(owner.token, CHANGE, { input: { regionNum: '86', phoneNum: '12', verificationCode: '123456' } })).field,
+      ).to.equal('phoneNum');
       const code = await requestCode(api, fresh.regionNum, fresh.phoneNum);
-      expect(errorOf(await gql(owner.token, CHANGE, { input: { ...fresh, verificationCode: code === '000000' ? '000001' : '000000' } }))).to.include({ code: 'BAD_USER_INPUT', field: 'verificationCode' });
+      expect(
+        errorOf(await gql(owner.token, CHANGE, { input: { ...fresh, verificationCode: code === '000000' ? '000001' : '000000' } })),
+      ).to.include({ code: 'BAD_USER_INPUT', field: 'verificationCode' });
 
       const changed = (await ok(owner.token, CHANGE, { input: { ...fresh, verificationCode: code } })).changeNumber;
       expect(changed.uid).to.equal(owner.uid);
       expect(changed.phoneHash).not.to.equal(owner.phoneHash);
       expect(changed.user).to.deep.equal({ uid: owner.uid, nickname: owner.nickname, phoneHash: changed.phoneHash });
-      for (const q of ['{ me { uid } }', CHANGE]) expect(errorOf(await gql(owner.token, q, { input: { ...fresh, verificationCode: code } })).code, q).to.equal('UNAUTHENTICATED');
+      for (const q of ['{ me { uid } }', CHANGE])
+        expect(errorOf(await gql(owner.token, q, { input: { ...fresh, verificationCode: code } })).code, q).to.equal('UNAUTHENTICATED');
       const token = `${changed.phoneHash}.${changed.ukey}`;
       expect((await ok(token, '{ me { uid phoneHash } }')).me).to.deep.equal({ uid: owner.uid, phoneHash: changed.phoneHash });
       expect((await ok(token, '{ friends { uid } }')).friends).to.deep.equal([{ uid: friend.uid }]);
       expect((await ok(token, '{ groups { id } }')).groups).to.deep.equal([{ id: groupId }]);
-      expect((await ok(token, '{ settings { whoCanSendMe discoverable } }')).settings).to.deep.equal({ whoCanSendMe: 'FRIENDS', discoverable: false });
+      expect((await ok(token, '{ settings { whoCanSendMe discoverable } }')).settings).to.deep.equal({
+        whoCanSendMe: 'FRIENDS',
+        discoverable: false,
+      });
       const images = (await ok(token, '{ images { messageKey downloadUrl } }')).images;
       expect(images.map((m: { messageKey: string }) => m.messageKey)).to.deep.equal([pending.messageKey]);
       expect((await httpGet(images[0].downloadUrl)).status).to.equal(200);
@@ -211,13 +196,24 @@ for (const kind of STACKS) {
       await waitingPush(victim.uid);
       await requestCode(api, victim.regionNum, victim.phoneNum);
       expect(Object.keys(await rowsNaming(db(), victim.uid, victim.phoneHash)).length).to.be.greaterThan(10);
+      // Pushes to others carry the sender's phone hash (friend requests, images).
+      const pushesNaming = () =>
+        db()
+          .getRepository(PushJob)
+          .createQueryBuilder('j')
+          .where('j.payload LIKE :p', { p: `%${victim.phoneHash}%` })
+          .getCount();
+      expect(await pushesNaming()).to.be.greaterThan(0);
 
       expect(await ok(victim.token, 'mutation { deleteAccount }')).to.deep.equal({ deleteAccount: true });
-      for (const q of ['{ me { uid } }', 'mutation { deleteAccount }', 'mutation { signOut }']) expect(errorOf(await gql(victim.token, q)).code, q).to.equal('UNAUTHENTICATED');
+      for (const q of ['{ me { uid } }', 'mutation { deleteAccount }', 'mutation { signOut }'])
+        expect(errorOf(await gql(victim.token, q)).code, q).to.equal('UNAUTHENTICATED');
 
       expect(await rowsNaming(db(), victim.uid, victim.phoneHash)).to.deep.equal({});
+      expect(await pushesNaming()).to.equal(0);
       const blobs = await stack.blobNames();
-      for (const name of [...toVictim.map((x) => x.messageKey), fromVictim.messageKey, groupFromVictimBlob]) expect(blobs).not.to.include(name);
+      for (const name of [...toVictim.map((x) => x.messageKey), fromVictim.messageKey, groupFromVictimBlob])
+        expect(blobs).not.to.include(name);
       // The group image another member has not opened stays for that member.
       expect(blobs).to.include(sharedBlob);
       const membersImages = (await ok(m.token, '{ images { messageKey downloadUrl } }')).images;
@@ -230,7 +226,9 @@ for (const kind of STACKS) {
       const groups = await db().getRepository(Group).findBy({});
       expect(groups.find((g) => g.id === emptied)).to.equal(undefined);
       expect(groups.find((g) => g.id === passesOn)).to.include({ ownerUid: a.uid });
-      expect((await ok(b.token, '{ groups { id owner { uid } members { uid } } }')).groups).to.deep.equal([{ id: passesOn, owner: { uid: a.uid }, members: [{ uid: a.uid }, { uid: b.uid }] }]);
+      expect((await ok(b.token, '{ groups { id owner { uid } members { uid } } }')).groups).to.deep.equal([
+        { id: passesOn, owner: { uid: a.uid }, members: [{ uid: a.uid }, { uid: b.uid }] },
+      ]);
       expect((await ok(a.token, '{ friends { uid } }')).friends).to.deep.equal([{ uid: m.uid }]);
       expect((await ok(c.token, '{ friendRequests { outgoing { uid } } }')).friendRequests.outgoing).to.deep.equal([]);
 
@@ -252,7 +250,9 @@ for (const kind of STACKS) {
     });
 
     it('exportMyData: every kind of data held about the viewer, and of anyone else only uid and nickname', async () => {
-      const [viewer, friend, asker, asked, blocked, blocker, member] = await Promise.all(Array.from({ length: 7 }, () => registerUser(api)));
+      const [viewer, friend, asker, asked, blocked, blocker, member] = await Promise.all(
+        Array.from({ length: 7 }, () => registerUser(api)),
+      );
       await befriend(viewer, friend);
       await befriend(friend, member);
       await ok(asker.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: viewer.uid });
@@ -272,7 +272,13 @@ for (const kind of STACKS) {
       await ok(viewer.token, 'mutation { updateSettings(input: { whoCanSendMe: FRIENDS }) { whoCanSendMe } }');
 
       const doc = (await ok(viewer.token, '{ exportMyData }')).exportMyData;
-      expect(doc.profile).to.deep.include({ uid: viewer.uid, nickname: viewer.nickname, phoneNumber: `+${viewer.regionNum}${viewer.phoneNum}`, phoneHash: viewer.phoneHash, pushClientId: viewer.cid });
+      expect(doc.profile).to.deep.include({
+        uid: viewer.uid,
+        nickname: viewer.nickname,
+        phoneNumber: `+${viewer.regionNum}${viewer.phoneNum}`,
+        phoneHash: viewer.phoneHash,
+        pushClientId: viewer.cid,
+      });
       expect(doc.settings).to.deep.equal({ whoCanSendMe: 'FRIENDS', discoverable: true, registrationLock: true });
       expect(doc.publicKey).to.equal(publicKey);
       const uids = (list: { uid: number }[]) => list.map((x) => x.uid);
@@ -284,18 +290,30 @@ for (const kind of STACKS) {
       expect(doc.groups[0]).to.deep.include({ id: groupId, owner: { uid: friend.uid, nickname: friend.nickname } });
       expect(doc.groups[0].members).to.deep.equal([friend, viewer, member].map((u) => ({ uid: u.uid, nickname: u.nickname })));
       expect(doc.messagesSent.map((x: { id: number }) => x.id)).to.deep.equal([sent.id, toBlocker.data!.sendImage.id]);
-      expect(doc.messagesSent[0]).to.deep.include({ receiver: { uid: friend.uid, nickname: friend.nickname }, status: 'PENDING', filetype: 'image/jpeg', size: 3000 });
+      expect(doc.messagesSent[0]).to.deep.include({
+        receiver: { uid: friend.uid, nickname: friend.nickname },
+        status: 'PENDING',
+        filetype: 'image/jpeg',
+        size: 3000,
+      });
       // A send to someone who blocked the viewer looks like any image not yet opened.
       expect(doc.messagesSent[1]).to.deep.include({ status: 'PENDING', destroyedAt: null });
       expect(doc.messagesReceived.map((x: { id: number }) => x.id)).to.deep.equal([received.id]);
-      expect(doc.messagesReceived[0]).to.deep.include({ sender: { uid: friend.uid, nickname: friend.nickname }, exist: true, endReason: null });
+      expect(doc.messagesReceived[0]).to.deep.include({
+        sender: { uid: friend.uid, nickname: friend.nickname },
+        exist: true,
+        endReason: null,
+      });
 
       // Of anyone else: uid and nickname, nothing more, anywhere in the document.
       const walk = (v: unknown): void => {
         if (Array.isArray(v)) return v.forEach(walk);
         if (v && typeof v === 'object') {
           const o = v as Record<string, unknown>;
-          if (typeof o.uid === 'number' && o.uid !== viewer.uid) expect(['nickname,uid', 'at,nickname,uid', 'nickname,since,uid'], JSON.stringify(o)).to.include(Object.keys(o).sort().join(','));
+          if (typeof o.uid === 'number' && o.uid !== viewer.uid)
+            expect(['nickname,uid', 'at,nickname,uid', 'nickname,since,uid'], JSON.stringify(o)).to.include(
+              Object.keys(o).sort().join(','),
+            );
           Object.values(o).forEach(walk);
         }
       };
@@ -306,8 +324,13 @@ for (const kind of STACKS) {
         expect(text).not.to.contain(other.phoneNum);
       }
       const row = await db().getRepository(User).findOneByOrFail({ uid: viewer.uid });
-      for (const secret of [row.ukeyHash, row.registrationLock!, sent.messageKey, received.messageKey, viewer.ukey]) expect(text).not.to.contain(secret);
-      const image = (await db().getRepository(Message).findOneOrFail({ where: { id: received.id }, relations: { image: true } })).image;
+      for (const secret of [row.ukeyHash, row.registrationLock!, sent.messageKey, received.messageKey, viewer.ukey])
+        expect(text).not.to.contain(secret);
+      const image = (
+        await db()
+          .getRepository(Message)
+          .findOneOrFail({ where: { id: received.id }, relations: { image: true } })
+      ).image;
       for (const secret of [image.sha256, image.objectName, image.wrappedKey!]) expect(text).not.to.contain(secret);
       expect(errorOf(await api.gql('{ exportMyData }')).code).to.equal('UNAUTHENTICATED');
     });

@@ -598,10 +598,18 @@ export class FakeAccountLifecycleRepository implements AccountLifecycleRepositor
 
   async deleteAccount(uid: number): Promise<AccountDeletion> {
     const i = this.users.rows.findIndex((u) => u.uid === uid);
-    if (i < 0) return { found: false, objectNames: [], counts: {} };
-    this.users.rows.splice(i, 1);
+    if (i < 0) return { found: false, phoneHash: '', objectNames: [], counts: {} };
+    const [user] = this.users.rows.splice(i, 1);
     this.deleted.push(uid);
-    return { found: true, objectNames: this.blobsOf(uid), counts: {} };
+    return { found: true, phoneHash: user.phoneHash, objectNames: this.blobsOf(uid), counts: {} };
+  }
+
+  /** The phone hashes whose pushes were forgotten. */
+  readonly forgotten: string[] = [];
+
+  async forgetInPushes(phoneHash: string) {
+    this.forgotten.push(phoneHash);
+    return 0;
   }
 }
 

@@ -24,7 +24,10 @@ const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
 };
 
 async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
-  const e = await p.then(() => null, (err) => err);
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
   expect(e, 'expected a failure').not.to.equal(null);
   if (!e.extensions) throw e;
   return e.extensions;
@@ -59,7 +62,14 @@ describe('AccountLifecycleService (unit)', () => {
       () => clock,
     );
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 4) }, () => clock);
-    accounts = new AccountService(users, verification, lock, { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } }, log, () => clock);
+    accounts = new AccountService(
+      users,
+      verification,
+      lock,
+      { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } },
+      log,
+      () => clock,
+    );
     lifecycle = new AccountLifecycleService(
       users,
       rows,
@@ -88,19 +98,29 @@ describe('AccountLifecycleService (unit)', () => {
   it('changeNumber: a new token on the new number; the old token and number stop; 5 tries a day', async () => {
     const r = await register('13900000002');
     await verification.request('86', '13900000003', ip);
-    const changed = await lifecycle.changeNumber(await viewer(r), { regionNum: '86', phoneNum: '13900000003', verificationCode: sms.lastCode()! }, ip);
+    const changed = await lifecycle.changeNumber(
+      await viewer(r),
+      { regionNum: '86', phoneNum: '13900000003', verificationCode: sms.lastCode()! },
+      ip,
+    );
     expect(changed.uid).to.equal(r.uid);
     expect(await accounts.authenticate(`Bearer ${r.phoneHash}.${r.ukey}`)).to.equal(null);
     const now = await viewer(changed);
     expect(now.phoneNum).to.equal('13900000003');
 
     // Own number: refused before anything is spent; wrong codes spend the day's tries.
-    expect(await failure(lifecycle.changeNumber(now, { regionNum: '86', phoneNum: '13900000003', verificationCode: '123456' }, ip))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
+    expect(
+      await failure(lifecycle.changeNumber(now, { regionNum: '86', phoneNum: '13900000003', verificationCode: '123456' }, ip)),
+    ).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
     await verification.request('86', '13900000004', ip);
     for (let i = 0; i < 4; i++) {
-      expect((await failure(lifecycle.changeNumber(now, { regionNum: '86', phoneNum: '13900000004', verificationCode: '000000' }, ip))).field).to.equal('verificationCode');
+      expect(
+        (await failure(lifecycle.changeNumber(now, { regionNum: '86', phoneNum: '13900000004', verificationCode: '000000' }, ip))).field,
+      ).to.equal('verificationCode');
     }
-    const limited = await failure(lifecycle.changeNumber(now, { regionNum: '86', phoneNum: '13900000004', verificationCode: sms.lastCode()! }, ip));
+    const limited = await failure(
+      lifecycle.changeNumber(now, { regionNum: '86', phoneNum: '13900000004', verificationCode: sms.lastCode()! }, ip),
+    );
     expect(limited.code).to.equal('RATE_LIMITED');
     expect(limited.retryAfter).to.be.within(86_000, 86_400);
   });
@@ -110,9 +130,14 @@ describe('AccountLifecycleService (unit)', () => {
     await register('13900000006');
     await verification.request('86', '13900000006', ip);
     const code = sms.lastCode()!;
-    expect(await failure(lifecycle.changeNumber(await viewer(r), { regionNum: '86', phoneNum: '13900000006', verificationCode: code }, ip))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
+    expect(
+      await failure(lifecycle.changeNumber(await viewer(r), { regionNum: '86', phoneNum: '13900000006', verificationCode: code }, ip)),
+    ).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'phoneNum' });
     // The code was not used up: its owner can still register with it.
-    const again = await accounts.register({ cid: 'cid-x', regionNum: '86', phoneNum: '13900000006', nickname: 'n', verificationCode: code }, ip);
+    const again = await accounts.register(
+      { cid: 'cid-x', regionNum: '86', phoneNum: '13900000006', nickname: 'n', verificationCode: code },
+      ip,
+    );
     expect(again.phoneHash).to.equal(users.rows[1].phoneHash);
   });
 
@@ -122,6 +147,7 @@ describe('AccountLifecycleService (unit)', () => {
     rows.blobsOf = () => ['a', 'b'];
     expect(await lifecycle.deleteAccount(r.uid)).to.equal(true);
     expect(rows.deleted).to.deep.equal([r.uid]);
+    expect(rows.forgotten).to.deep.equal([r.phoneHash]);
     expect(committed).to.equal(1);
     expect(blobs.blobs.size).to.equal(0);
     expect(await lifecycle.deleteAccount(r.uid)).to.equal(false);
@@ -138,12 +164,17 @@ describe('AccountLifecycleService (unit)', () => {
     const r = await register('13900000009');
     await verification.request('86', '13900000009', ip);
     const code = sms.lastCode()!;
-    expect((await failure(lifecycle.deleteByPhone('86', '13900000009', code === '000000' ? '000001' : '000000', ip))).field).to.equal('verificationCode');
+    expect((await failure(lifecycle.deleteByPhone('86', '13900000009', code === '000000' ? '000001' : '000000', ip))).field).to.equal(
+      'verificationCode',
+    );
     expect(rows.deleted).to.deep.equal([]);
     expect(await lifecycle.deleteByPhone('86', '139 0000 0009', code, ip)).to.deep.equal({ deleted: true, e164: '+8613900000009' });
     expect(rows.deleted).to.deep.equal([r.uid]);
     await verification.request('86', '13900000010', ip);
-    expect(await lifecycle.deleteByPhone('86', '13900000010', sms.lastCode()!, ip)).to.deep.equal({ deleted: false, e164: '+8613900000010' });
+    expect(await lifecycle.deleteByPhone('86', '13900000010', sms.lastCode()!, ip)).to.deep.equal({
+      deleted: false,
+      e164: '+8613900000010',
+    });
   });
 
   it('exportMyData: once an hour per user (RATE_LIMIT_EXPORT), with retryAfter; another user is not held up', async () => {

@@ -9,6 +9,8 @@ export class ChangeNumberInput implements Partial<User> {
   @Field(() => String, { description: 'National number; spaces and dashes are ignored' })
   phoneNum: string;
 
-  @Field(() => String, { description: 'The 6-digit code sent by SMS to the new number (requestVerificationCode); works once, for 10 minutes' })
+  @Field(() => String, {
+    description: 'The 6-digit code sent by SMS to the new number (requestVerificationCode); works once, for 10 minutes',
+  })
   verificationCode: string;
 }
