@@ -69,16 +69,8 @@ export class TypeormAccountLifecycleRepository implements AccountLifecycleReposi
       // A group image others still have keeps its key, and would write its receipts when the
       // last member is done, from rows that are about to go: the account's copies get theirs now.
       if (receipts) await insertPushJobs(tx, receipts(await copiesOfLiveImages(tx, uid, now)), now);
-      // Images it sent: every message of such an image is the account's, so each one goes
-      // whole. Keys first, in this same commit.
-      await tx
-        .createQueryBuilder()
-        .update(Image)
-        .set({ wrappedKey: null, endedAt: () => 'COALESCE(ended_at, :now)' })
-        .where('id IN (SELECT m.image_id FROM message m WHERE m.sender_uid = :uid)', { uid })
-        .setParameter('now', now)
-        .execute();
-
+      // Images it sent: every message of such an image is the account's, so each image goes
+      // whole below, its key with its row.
       const mine = new Brackets((b) => b.where('m.sender_uid = :uid', { uid }).orWhere('m.receiver_uid = :uid', { uid }));
       const imageIds = (
         await tx

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { Group } from '../../src/entities/group.entity';
+import { Image } from '../../src/entities/image.entity';
 import { Message } from '../../src/entities/message.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
 import { User } from '../../src/entities/user.entity';
@@ -212,8 +213,11 @@ for (const kind of STACKS) {
       expect(await rowsNaming(db(), victim.uid, victim.phoneHash)).to.deep.equal({});
       expect(await pushesNaming()).to.equal(0);
       const blobs = await stack.blobNames();
-      for (const name of [...toVictim.map((x) => x.messageKey), fromVictim.messageKey, groupFromVictimBlob])
+      for (const name of [...toVictim.map((x) => x.messageKey), fromVictim.messageKey, groupFromVictimBlob]) {
         expect(blobs).not.to.include(name);
+        // The image's row, and its key with it, went too.
+        expect(await db().getRepository(Image).findOneBy({ objectName: name })).to.equal(null);
+      }
       // The group image another member has not opened stays for that member.
       expect(blobs).to.include(sharedBlob);
       const membersImages = (await ok(m.token, '{ images { messageKey downloadUrl } }')).images;
