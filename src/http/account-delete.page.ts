@@ -48,6 +48,9 @@ button.danger{background:#b00020}button.link{background:none;color:#1b1b1b;text-
 /** The CSP source that allows exactly this page's inline style and nothing else. */
 export const PAGE_STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
 
+/** Built apart from the page's markup: the element's text must be exactly what was hashed. */
+const STYLE_ELEMENT = new Markup(`<style>${STYLE}</style>`);
+
 export const DELETE_PATH = '/account/delete';
 
 function page(title: string, body: Markup): string {
@@ -57,9 +60,7 @@ function page(title: string, body: Markup): string {
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <meta name="robots" content="noindex" />
       <title>${title}</title>
-      <style>
-        ${new Markup(STYLE)}
-      </style>
+      ${STYLE_ELEMENT}
     </head>
     <body>
       <main>
