@@ -3,6 +3,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { Express } from 'express';
 import type { Container } from './container';
 import type { Context } from './context';
+import { accountDeleteRoute } from './http/account-delete.route';
 import { downloadRoute } from './http/download.route';
 import { errorHandler } from './http/error.handler';
 import { healthzRoute, readyzRoute } from './http/health.route';
@@ -26,6 +27,9 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
     res.setHeader('Cache-Control', 'public, max-age=3600');
     res.json(c.receipts.jwk());
   });
+
+  // Deleting an account without the app (app stores ask for such a page).
+  app.use(accountDeleteRoute({ lifecycle: c.accountLifecycle, verification: c.verification, secret: c.formSecret, log: c.log }));
 
   app.use(
     '/graphql',

@@ -75,6 +75,8 @@ export const RATE_LIMIT_NAMES = [
   'registrationLockPin',
   'registrationLockSet',
   ...USER_ACTION_LIMIT_NAMES,
+  'changeNumber',
+  'exportData',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -100,6 +102,10 @@ export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: n
   // Setting or changing the PIN per user (each one is a deliberately slow hash).
   registrationLockSet: { env: 'RATE_LIMIT_REGISTRATION_LOCK_SET', points: 10, durationSeconds: 3600 },
   ...USER_ACTION_LIMIT_DEFAULTS,
+  // The account's life: changeNumber tries per user a day (a wrong code counts too; each right
+  // one replaces the token); data exports per user an hour (each reads every row the account has).
+  changeNumber: { env: 'RATE_LIMIT_CHANGE_NUMBER', points: 5, durationSeconds: 86_400 },
+  exportData: { env: 'RATE_LIMIT_EXPORT', points: 1, durationSeconds: 3600 },
 };
 
 export interface AliyunSmsConfig {

@@ -19,6 +19,8 @@ import { Config, redactUrl } from './config';
 import { createDataSource, truncateWal } from './database';
 import { StartupError } from './errors';
 import type { Logger } from './logger';
+import { TypeormAccountExportRepository } from './repositories/account-export.typeorm-repository';
+import { TypeormAccountLifecycleRepository } from './repositories/account-lifecycle.typeorm-repository';
 import { TypeormGroupRepository } from './repositories/group.typeorm-repository';
 import { TypeormImageRepository } from './repositories/image.typeorm-repository';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
@@ -30,6 +32,7 @@ import { ServerSecrets } from './services/server-secrets';
 import { TypeormSocialRepository } from './repositories/social.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
+import { AccountLifecycleResolver } from './resolvers/account-lifecycle.resolver';
 import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
 import { RegistrationLockResolver } from './resolvers/registration-lock.resolver';
@@ -37,6 +40,7 @@ import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
+import { AccountLifecycleService } from './services/account-lifecycle.service';
 import { DownloadTokens } from './services/download-tokens';
 import { KeyWrapper } from './services/image-cipher';
 import { receiptJobs, ReceiptSigner } from './services/receipts';
@@ -59,6 +63,10 @@ export interface Container {
   db: DataSource;
   blobs: BlobStore;
   accounts: AccountService;
+  /** Sign-out, number change, deletion (in the app and on the web page) and data export. */
+  accountLifecycle: AccountLifecycleService;
+  /** Keys the form tokens of the account deletion page (GET /account/delete). */
+  formSecret: Buffer;
   images: ImageService;
   social: SocialService;
   groups: GroupService;
@@ -172,6 +180,16 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       pepper: Buffer.from(pinPepper, 'base64'),
     });
     const accounts = new AccountService(users, verification, registrationLock, { blobs, images: imageRows, pushes: outbox, receipts: receiptJobs(receipts) }, log, undefined, rateLimiter);
+    const accountLifecycle = new AccountLifecycleService(
+      users,
+      new TypeormAccountLifecycleRepository(db),
+      new TypeormAccountExportRepository(db),
+      verification,
+      rateLimiter,
+      { blobs, pushes: outbox, receipts: receiptJobs(receipts) },
+      log,
+    );
+    const formSecret = Buffer.from(await secrets.getOrCreate('account-delete-form-hmac', () => randomBytes(32).toString('base64')), 'base64');
     const socialRows = new TypeormSocialRepository(db);
     const social = new SocialService(
       users,
@@ -248,6 +266,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       [SocialResolver, new SocialResolver(social)],
       [GroupResolver, new GroupResolver(groups)],
       [RegistrationLockResolver, new RegistrationLockResolver(registrationLock)],
+      [AccountLifecycleResolver, new AccountLifecycleResolver(accountLifecycle)],
     ]);
     const resolvers: ContainerType = {
       get: (cls) => {
@@ -263,6 +282,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       db,
       blobs,
       accounts,
+      accountLifecycle,
+      formSecret,
       images,
       social,
       groups,

@@ -2,6 +2,7 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { AuthChecker, buildSchema, ContainerType } from 'type-graphql';
 import type { Context } from './context';
 import { UnauthenticatedError } from './errors';
+import { AccountLifecycleResolver } from './resolvers/account-lifecycle.resolver';
 import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
 import { RegistrationLockResolver } from './resolvers/registration-lock.resolver';
@@ -9,7 +10,7 @@ import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 
-export const resolvers = [UserResolver, MessageResolver, VerificationResolver, SocialResolver, GroupResolver, RegistrationLockResolver] as const;
+export const resolvers = [UserResolver, MessageResolver, VerificationResolver, SocialResolver, GroupResolver, RegistrationLockResolver, AccountLifecycleResolver] as const;
 
 const authChecker: AuthChecker<Context> = ({ context }) => {
   if (!context.viewer) throw new UnauthenticatedError();

@@ -6,10 +6,11 @@ import { User } from './user.entity';
 
 /**
  * confirmed by the receiver, expired unopened, closed because its blob was found missing, born
- * ended because the receiver blocked the sender (kept so the sender's answer looks normal), or
- * destroyed unopened because the receiver's account moved to another device.
+ * ended because the receiver blocked the sender (kept so the sender's answer looks normal),
+ * destroyed unopened because the receiver's account moved to another device, or because the
+ * receiver's account was deleted.
  */
-export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked' | 'account_moved';
+export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked' | 'account_moved' | 'receiver_gone';
 
 /** One image addressed to one receiver. */
 @ObjectType({ description: 'An image sent to one receiver' })

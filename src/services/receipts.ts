@@ -4,7 +4,7 @@ import type { ReceiptJobs } from '../repositories/message.repository';
 import { imageDestroyedPush, PUSH_KIND_IMAGE_DESTROYED } from './push.payloads';
 
 /** Why an image was destroyed, as a receipt states it. */
-export type DestroyReason = 'viewed' | 'expired' | 'account_moved';
+export type DestroyReason = 'viewed' | 'expired' | 'account_moved' | 'receiver_gone';
 
 export interface ReceiptFacts {
   messageId: number;
@@ -57,6 +57,7 @@ export function verifyReceipt(jwk: { kty: string; crv: string; x: string }, f: {
 function destroyReason(end: MessageEndReason): DestroyReason {
   if (end === 'confirmed') return 'viewed';
   if (end === 'account_moved') return 'account_moved';
+  if (end === 'receiver_gone') return 'receiver_gone';
   return 'expired';
 }
 

@@ -17,6 +17,7 @@ import { Readable as ReadableStream } from 'node:stream';
 import { FriendshipState, pairOf } from '../../src/entities/friendship.entity';
 import type { FriendRequestOutcome, Relation, SettingsPatch, SocialRepository } from '../../src/repositories/social.repository';
 import type { PushItem, PushQueue } from '../../src/services/push-queue';
+import type { AccountDeletion, AccountExportRepository, AccountLifecycleRepository, AccountRows, NumberChange, NumberChangeOutcome } from '../../src/repositories/account-lifecycle.repository';
 
 /** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
 
@@ -598,5 +599,57 @@ export class FakeSocialRepository implements SocialRepository {
     const u = await this.users.findById(uid);
     if (u) Object.assign(u, patch);
     return u;
+  }
+}
+
+/** Sign-out, number change and deletion over a FakeUserRepository's rows. */
+export class FakeAccountLifecycleRepository implements AccountLifecycleRepository {
+  /** The accounts deleted so far. */
+  readonly deleted: number[] = [];
+  /** Blobs each deletion leaves to delete after commit. */
+  blobsOf: (uid: number) => string[] = () => [];
+
+  constructor(private readonly users: FakeUserRepository) {}
+
+  async signOut(uid: number, ukeyHash: string, now: Date) {
+    const u = await this.users.findById(uid);
+    if (!u) return false;
+    Object.assign(u, { cid: null, ukeyHash, updatedAt: now });
+    return true;
+  }
+
+  async changeNumber(uid: number, change: NumberChange): Promise<NumberChangeOutcome> {
+    if (this.users.rows.some((u) => u.phoneHash === change.phoneHash)) return { ok: false, reason: 'taken' };
+    const u = await this.users.findById(uid);
+    if (!u) return { ok: false, reason: 'gone' };
+    const { now, ...fields } = change;
+    Object.assign(u, fields, { updatedAt: now, lastSeenAt: now });
+    return { ok: true, user: u };
+  }
+
+  async deleteAccount(uid: number): Promise<AccountDeletion> {
+    const i = this.users.rows.findIndex((u) => u.uid === uid);
+    if (i < 0) return { found: false, phoneHash: '', objectNames: [], counts: {} };
+    const [user] = this.users.rows.splice(i, 1);
+    this.deleted.push(uid);
+    return { found: true, phoneHash: user.phoneHash, objectNames: this.blobsOf(uid), counts: {} };
+  }
+
+  /** The phone hashes whose pushes were forgotten. */
+  readonly forgotten: string[] = [];
+
+  async forgetInPushes(phoneHash: string) {
+    this.forgotten.push(phoneHash);
+    return 0;
+  }
+}
+
+/** The export's rows: the user alone, with nothing around it. */
+export class FakeAccountExportRepository implements AccountExportRepository {
+  constructor(private readonly users: FakeUserRepository) {}
+
+  async rowsOf(uid: number): Promise<AccountRows | null> {
+    const user = await this.users.findById(uid);
+    return user ? { user, friendships: [], blocks: [], groups: [], sent: [], received: [] } : null;
   }
 }

@@ -79,8 +79,12 @@ describe('config (unit)', () => {
       groupCreate: { points: 20, durationSeconds: 86_400 },
       groupMemberAdd: { points: 200, durationSeconds: 86_400 },
       updateCid: { points: 10, durationSeconds: 3600 },
+      changeNumber: { points: 5, durationSeconds: 86_400 },
+      exportData: { points: 1, durationSeconds: 3600 },
     });
     const scaled = loadConfig({ RATE_LIMIT_MULTIPLIER: '100', RATE_LIMIT_CODE_IP: '50/1d', RATE_LIMIT_SEND_USER: '10/90s' });
+    expect(scaled.rateLimits.exportData).to.deep.equal({ points: 100, durationSeconds: 3600 });
+    expect(loadConfig({ RATE_LIMIT_EXPORT: '2/1d' }).rateLimits.exportData).to.deep.equal({ points: 2, durationSeconds: 86_400 });
     expect(scaled.rateLimits.codeResend).to.deep.equal({ points: 100, durationSeconds: 60 });
     expect(scaled.rateLimits.codeIp).to.deep.equal({ points: 5000, durationSeconds: 86400 });
     expect(scaled.rateLimits.sendUser).to.deep.equal({ points: 1000, durationSeconds: 90 });
