@@ -114,6 +114,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
           SMS_TEST_NUMBERS: smsTestNumbersEnv(),
           RATE_LIMIT_MULTIPLIER: '100000',
           DATA_DIR: dataDir,
+          // Off unless a section asks for it (production's default port is one per machine).
+          METRICS_PORT: '0',
           ...env,
         },
         () => waitForHttp(`${url}/healthz`),

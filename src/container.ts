@@ -14,7 +14,7 @@ import { LogSmsProvider } from './adapters/log.sms-provider';
 import type { PushProvider } from './adapters/push-provider';
 import type { RateLimiter } from './adapters/rate-limiter';
 import { LimiterDiscoveryBudget } from './adapters/discovery-budget';
-import { PrometheusMetrics } from './adapters/prometheus.metrics';
+import type { PrometheusMetrics } from './adapters/prometheus.metrics';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
 import { Config, redactUrl } from './config';
@@ -156,8 +156,13 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);
-    // Scrapes read the outbox (made below) through its lag(), never before it exists.
-    const prometheus = config.metricsPort === null ? null : new PrometheusMetrics({ readOutbox: () => outbox.lag(), log });
+    let prometheus: PrometheusMetrics | null = null;
+    if (config.metricsPort !== null) {
+      // prom-client is loaded only when metrics are on. Scrapes read the outbox and the health
+      // checks (made below), never before they exist.
+      const { PrometheusMetrics } = await import('./adapters/prometheus.metrics');
+      prometheus = new PrometheusMetrics({ readOutbox: () => outbox.lag(), readReadiness: async () => (await health.readiness()).ready, log });
+    }
     const metrics: Metrics = prometheus ?? noMetrics;
     const dispatcher = new PushDispatcher(pushJobs, push, config.push, log, undefined, undefined, metrics);
     const outbox = new PushOutbox(pushJobs, dispatcher);

@@ -15,6 +15,8 @@ export interface PrometheusMetricsOptions {
   /** Reads the outbox; called at most once per `outboxCacheMs` however often it is scraped. */
   readOutbox?: () => Promise<OutboxReading>;
   outboxCacheMs?: number;
+  /** Whether every part a request needs answers, as GET /readyz tells it. */
+  readReadiness?: () => Promise<boolean>;
   log: Logger;
 }
 
@@ -79,24 +81,36 @@ export class PrometheusMetrics implements Metrics {
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of DESTROY_REASONS) this.destroyed.set(reason, destroyed.labels(reason));
+    // Every known series from zero: rate() and alerts see the first event, not only the second.
+    for (const reason of DESTROY_REASONS) this.destroyed.set(reason, zeroed(destroyed.labels(reason)));
     this.pushJobs = new Counter({
       name: 'glimpse_push_jobs_total',
       help: 'Push attempts, by job kind and outcome',
       labelNames: ['kind', 'outcome'],
       registers,
     });
-    for (const outcome of PUSH_OUTCOMES) this.pushChild('image', outcome);
+    for (const outcome of PUSH_OUTCOMES) zeroed(this.pushChild('image', outcome));
     const limited = new Counter({
       name: 'glimpse_rate_limited_total',
       help: 'Actions refused by a rate limit, by rule',
       labelNames: ['rule'],
       registers,
     });
-    for (const rule of RATE_LIMIT_NAMES) this.limited.set(rule, limited.labels(rule));
+    for (const rule of RATE_LIMIT_NAMES) this.limited.set(rule, zeroed(limited.labels(rule)));
     this.subscriptions = new Gauge({ name: 'glimpse_subscriptions_open', help: 'GraphQL subscriptions open on this instance', registers });
 
     // Both read from the shared table, so every instance reports the same values: aggregate with max().
+    const ready = this.options.readReadiness;
+    if (ready) {
+      new Gauge({
+        name: 'glimpse_ready',
+        help: 'Whether every part a request needs (database, blob store) answers: 1, or 0 as GET /readyz answers 503',
+        registers,
+        async collect() {
+          this.set((await ready().catch(() => false)) ? 1 : 0);
+        },
+      });
+    }
     const outbox = () => this.outbox();
     new Gauge({
       name: 'glimpse_push_outbox_pending',
@@ -189,4 +203,9 @@ export class PrometheusMetrics implements Metrics {
       return null;
     }
   }
+}
+
+function zeroed(child: Inc): Inc {
+  child.inc(0);
+  return child;
 }
