@@ -55,7 +55,12 @@ for (const kind of STACKS) {
       const res = await fetch(`${metricsUrl}/metrics`);
       expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
       const m = parseExposition(await res.text());
-      for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'nodejs_eventloop_lag_seconds',
+        'nodejs_heap_size_used_bytes',
+      ]) {
         expect(m.names, name).to.include(name);
       }
       expect(m.value('glimpse_subscriptions_open')).to.equal(0);
@@ -67,15 +72,21 @@ for (const kind of STACKS) {
       const bytes = 7000;
       const sent = await send(alice, bob, bytes);
       await eventually(() => expect(fake.pushes.some((p) => JSON.parse(p.transmission).message_key === sent.messageKey)).to.equal(true));
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, bob.token)).data!.image.downloadUrl;
+      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, bob.token)).data!
+        .image.downloadUrl;
       const download = await httpGet(url);
       expect(download.status).to.equal(200);
-      const confirmed = await api.gql('mutation ConfirmIt($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: sent.messageKey }, bob.token);
+      const confirmed = await api.gql(
+        'mutation ConfirmIt($k: String!) { confirmDownload(messageKey: $k) { exist } }',
+        { k: sent.messageKey },
+        bob.token,
+      );
       expect(confirmed.errors).to.equal(undefined);
 
       await eventually(async () => {
         const after = await metrics();
-        const grew = (name: string, labels?: Record<string, string>) => (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
+        const grew = (name: string, labels?: Record<string, string>) =>
+          (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
         expect(grew('glimpse_images_sent_total')).to.equal(1);
         expect(grew('glimpse_image_bytes_received_total')).to.equal(bytes);
         expect(grew('glimpse_image_bytes_served_total')).to.equal(bytes);
@@ -91,7 +102,9 @@ for (const kind of STACKS) {
     it('counts a push GeTui refuses as failed', async () => {
       const before = (await metrics()).value('glimpse_push_jobs_total', { kind: 'image', outcome: 'failed' }) ?? 0;
       await send(bob, carol);
-      await eventually(async () => expect((await metrics()).value('glimpse_push_jobs_total', { kind: 'image', outcome: 'failed' })).to.equal(before + 1));
+      await eventually(async () =>
+        expect((await metrics()).value('glimpse_push_jobs_total', { kind: 'image', outcome: 'failed' })).to.equal(before + 1),
+      );
     });
 
     it('counts a refused send under its rule, and the request under its error code', async () => {
@@ -109,8 +122,11 @@ for (const kind of STACKS) {
       const invalid = await api.gql('query Sneaky13800000001 { noSuchField }', {}, alice.token);
       expect(invalid.errors?.[0]?.extensions?.code).to.equal('GRAPHQL_VALIDATION_FAILED');
       const m = await metrics();
-      expect(m.value('glimpse_graphql_requests_total', { operation: 'other', type: 'unknown', code: 'GRAPHQL_VALIDATION_FAILED' })).to.be.greaterThan(0);
-      for (const secret of [alice.phoneNum, alice.phoneHash, alice.token, bob.cid, 'Sneaky13800000001']) expect(m.text).to.not.contain(secret);
+      expect(
+        m.value('glimpse_graphql_requests_total', { operation: 'other', type: 'unknown', code: 'GRAPHQL_VALIDATION_FAILED' }),
+      ).to.be.greaterThan(0);
+      for (const secret of [alice.phoneNum, alice.phoneHash, alice.token, bob.cid, 'Sneaky13800000001'])
+        expect(m.text).to.not.contain(secret);
     });
 
     it('reads the outbox backlog from the shared table: pending jobs and how long the oldest has been due', async () => {

@@ -29,7 +29,12 @@ describe('OpenTelemetry tracing (the built server, MySQL and S3)', function () {
   before(async function () {
     needsMysql(this);
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-tracing-'));
-    [db, s3, fake, receiver] = await Promise.all([createTestDatabase(), startLocalS3(), new FakeGetui().start(), new OtlpReceiver().start()]);
+    [db, s3, fake, receiver] = await Promise.all([
+      createTestDatabase(),
+      startLocalS3(),
+      new FakeGetui().start(),
+      new OtlpReceiver().start(),
+    ]);
   });
   afterEach(async () => {
     await Promise.all(running.splice(0).map((p) => p.stop()));
@@ -68,7 +73,8 @@ describe('OpenTelemetry tracing (the built server, MySQL and S3)', function () {
     const [alice, bob] = [await register(api, '13800000001'), await register(api, '13800000002')];
     const sent = await api.upload<{ sendImage: { messageKey: string } }>({
       token: alice.token,
-      query: 'mutation SendIt($r: Int!, $image: Upload!, $size: Int) { sendImage(receiverUid: $r, image: $image, size: $size) { messageKey } }',
+      query:
+        'mutation SendIt($r: Int!, $image: Upload!, $size: Int) { sendImage(receiverUid: $r, image: $image, size: $size) { messageKey } }',
       variables: { r: bob.uid, size: 4000 },
       file: jpegBytes(4000),
     });
@@ -90,12 +96,16 @@ describe('OpenTelemetry tracing (the built server, MySQL and S3)', function () {
     expect(request.attributes['http.route'] ?? request.attributes['url.path'] ?? request.attributes['http.target']).to.match(/graphql/);
 
     const under = receiver.descendants(operation!);
-    const database = under.filter((s: ReceivedSpan) => s.kind === CLIENT_SPAN && (s.attributes['db.system'] === 'mysql' || s.attributes['db.system.name'] === 'mysql'));
+    const database = under.filter(
+      (s: ReceivedSpan) => s.kind === CLIENT_SPAN && (s.attributes['db.system'] === 'mysql' || s.attributes['db.system.name'] === 'mysql'),
+    );
     expect(database.length, under.map((s) => s.name).join(', ')).to.be.greaterThan(0);
     // Statements are masked: no value of the send is in them.
     for (const s of database) expect(JSON.stringify(s.attributes)).to.not.contain(bob.phoneHash);
     const s3Port = Number(new URL(s3.endpoint).port);
-    const store = under.filter((s) => s.kind === CLIENT_SPAN && Number(s.attributes['server.port'] ?? s.attributes['net.peer.port']) === s3Port);
+    const store = under.filter(
+      (s) => s.kind === CLIENT_SPAN && Number(s.attributes['server.port'] ?? s.attributes['net.peer.port']) === s3Port,
+    );
     expect(store.map((s) => s.attributes['http.request.method'] ?? s.attributes['http.method'])).to.include('PUT');
 
     // GeTui is called by the push dispatcher, outside any request: its calls are traces of their own.

@@ -90,7 +90,15 @@ export class OtlpReceiver {
         for (const s of ss.spans ?? []) {
           const attributes: ReceivedSpan['attributes'] = {};
           for (const a of s.attributes ?? []) attributes[a.key] = valueOf(a.value);
-          this.spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, kind: s.kind, attributes, service });
+          this.spans.push({
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId || undefined,
+            name: s.name,
+            kind: s.kind,
+            attributes,
+            service,
+          });
         }
       }
     }
