@@ -61,7 +61,8 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
     };
     servers.off = await stack.startGlimpse('glimpse-metrics-off', env.off);
     // The same database: the same users, rows and indexes behind all three.
-    for (const mode of ['metrics', 'tracing'] as const) servers[mode] = await stack.startGlimpse(`glimpse-${mode}`, { ...env[mode], DATABASE_URL: servers.off.databaseUrl });
+    for (const mode of ['metrics', 'tracing'] as const)
+      servers[mode] = await stack.startGlimpse(`glimpse-${mode}`, { ...env[mode], DATABASE_URL: servers.off.databaseUrl });
     const sender = await register(servers.off.url, 'fixed', 100);
     const viewer = await register(servers.off.url, 'fixed', 0);
     const upload = prepareSendImage(sender.token, viewer.uid, jpegBytes(MiB));
@@ -100,7 +101,8 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
           connections,
           duration: seconds,
         });
-        if (res.errors || res.timeouts || res.non2xx) throw new Error(`me (${mode}): ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
+        if (res.errors || res.timeouts || res.non2xx)
+          throw new Error(`me (${mode}): ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
         rps[mode] = res.requests.average;
       }
       return rps;
@@ -110,7 +112,10 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
       await sendRound(0, Math.max(2, sendsPerRound >> 2));
       await meRound(0, 1);
     }
-    const samples = { sendImageMs: { off: [], metrics: [], tracing: [] } as Record<Mode, number[]>, meRps: { off: [], metrics: [], tracing: [] } as Record<Mode, number[]> };
+    const samples = {
+      sendImageMs: { off: [], metrics: [], tracing: [] } as Record<Mode, number[]>,
+      meRps: { off: [], metrics: [], tracing: [] } as Record<Mode, number[]>,
+    };
     for (let r = 0; r < rounds; r++) {
       const s = await sendRound(r, sendsPerRound);
       const m = await meRound(r, meSeconds);

@@ -112,6 +112,9 @@ describe('OpenTelemetry tracing (the built server, MySQL and S3)', function () {
     const getuiPort = Number(new URL(fake.url).port);
     const getui = spans.filter((s) => s.kind === CLIENT_SPAN && Number(s.attributes['server.port']) === getuiPort);
     expect(getui.length, spans.map((s) => `${s.name} ${JSON.stringify(s.attributes)}`).join('\n')).to.be.greaterThan(0);
+    // The exporter's own requests are not traced (each export would make spans to export).
+    const receiverPort = Number(new URL(receiver.url).port);
+    expect(spans.filter((s) => Number(s.attributes['server.port']) === receiverPort)).to.deep.equal([]);
     // Probes are not traced.
     expect(spans.some((s) => JSON.stringify(s.attributes).includes('/healthz'))).to.equal(false);
   });
