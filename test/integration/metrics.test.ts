@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { Image } from '../../src/entities/image.entity';
+import { Message } from '../../src/entities/message.entity';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
@@ -96,6 +98,29 @@ for (const kind of STACKS) {
         expect(grew('glimpse_graphql_requests_total', { operation: 'ConfirmIt', type: 'mutation', code: 'OK' })).to.equal(1);
         expect(grew('glimpse_graphql_requests_total', { operation: 'anonymous', type: 'mutation', code: 'OK' })).to.equal(1);
         expect(grew('glimpse_graphql_request_duration_seconds_count', { operation: 'anonymous', type: 'query' })).to.be.greaterThan(0);
+      });
+    });
+
+    it('counts the blobs the expiry sweep deletes: expired ones, and ones whose messages had all ended earlier', async () => {
+      const images = stack.server.container.db.getRepository(Image);
+      const expired = await send(alice, bob, 100);
+      const ended = await send(alice, bob, 100);
+      await images.update({ objectName: expired.messageKey }, { expiresAt: new Date(Date.now() - 1000) });
+      // As a confirm leaves an image whose blob it could not delete: ended, blob still there.
+      const endedAt = new Date(Date.now() - 5 * 60_000);
+      await stack.server.container.db
+        .getRepository(Message)
+        .update({ messageKey: ended.messageKey }, { exist: false, endReason: 'confirmed', endedAt });
+      await images.update({ objectName: ended.messageKey }, { endedAt });
+      const before = await metrics();
+      await stack.server.container.lifecycle.sweep();
+      await eventually(async () => {
+        const after = await metrics();
+        for (const reason of ['expired', 'ended']) {
+          const grew =
+            after.value('glimpse_images_destroyed_total', { reason })! - before.value('glimpse_images_destroyed_total', { reason })!;
+          expect(grew, reason).to.equal(1);
+        }
       });
     });
 
