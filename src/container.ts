@@ -32,6 +32,7 @@ import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
 import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
+import { RegistrationLockResolver } from './resolvers/registration-lock.resolver';
 import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
@@ -48,6 +49,7 @@ import { RetentionService } from './services/retention.service';
 import { Scheduler } from './services/scheduler';
 import { PushDispatcher } from './services/push.dispatcher';
 import { PushOutbox } from './services/push.outbox';
+import { RegistrationLockService } from './services/registration-lock.service';
 import { VerificationService } from './services/verification.service';
 import { SocialService } from './services/social.service';
 
@@ -179,7 +181,13 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: config.smsTestNumbers, codeSecret: Buffer.from(codeSecret, 'base64') },
       log,
     );
-    const accounts = new AccountService(users, verification);
+    const imageRows = new TypeormImageRepository(db);
+    const pinPepper = await secrets.getOrCreate('registration-lock-pepper', () => randomBytes(32).toString('base64'));
+    const registrationLock = new RegistrationLockService(users, rateLimiter, {
+      lapseMs: config.registrationLockDays * 86_400_000,
+      pepper: Buffer.from(pinPepper, 'base64'),
+    });
+    const accounts = new AccountService(users, verification, registrationLock, { blobs, images: imageRows, pushes: outbox, receipts: receiptJobs(receipts) }, log, undefined, rateLimiter);
     const socialRows = new TypeormSocialRepository(db);
     const social = new SocialService(
       users,
@@ -187,8 +195,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       new LimiterDiscoveryBudget(rateLimiter),
       outbox,
       log,
+      undefined,
+      rateLimiter,
     );
-    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers });
+    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers }, undefined, rateLimiter);
     const images = new ImageService(
       messages,
       users,
@@ -213,7 +223,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
 
     const lifecycle = new LifecycleService(
-      new TypeormImageRepository(db),
+      imageRows,
       blobs,
       { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
       log,
@@ -243,11 +253,12 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
 
     const instances = new Map<unknown, unknown>([
-      [UserResolver, new UserResolver(accounts)],
+      [UserResolver, new UserResolver(accounts, social)],
       [MessageResolver, new MessageResolver(images, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
       [SocialResolver, new SocialResolver(social)],
       [GroupResolver, new GroupResolver(groups)],
+      [RegistrationLockResolver, new RegistrationLockResolver(registrationLock)],
     ]);
     const resolvers: ContainerType = {
       get: (cls) => {

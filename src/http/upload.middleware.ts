@@ -21,7 +21,7 @@ export interface StreamedFile {
 
 /**
  * graphql-upload-ts's Express middleware with a processRequest that hands resolvers the live
- * busboy stream instead of spooling it through a temporary file (which cost ~8 ms per MiB).
+ * busboy stream instead of spooling it through a temporary file (a cost per byte for nothing).
  * One file per request. busboy stops counting at maxFileBytes + 1, so the service can tell
  * "too large" from "exactly at the limit".
  */

@@ -3,7 +3,7 @@ import { Transform, TransformCallback } from 'node:stream';
 import { AeadContext, aeadContext, TAG_BYTES } from './segment-aead';
 
 /**
- * Encryption at rest, one random key per image (the "Provable deletion" section of DESIGN.md).
+ * Encryption at rest, one random key per image (docs/architecture.md, "Encryption at rest").
  *
  * A blob is the image cut into segments (the last one shorter), each sealed on its own with
  * AES-256-GCM and followed by its 16-byte tag. A segment's nonce is the image's 7-byte prefix,

@@ -478,7 +478,7 @@ export function newMessageKey(senderUid: number, receiverUid: number, at: Date):
 /**
  * Holds back the last chunk until `record` has committed (a stored image's decryptor does the
  * same with its last segment). Room for 256 KiB, so the store's socket is read in large steps
- * while the client's drains (with Node's 16 KiB default the relay ran ~30 % slower).
+ * while the client's drains (Node's 16 KiB default slows the relay down).
  */
 function lastChunkAfter(record: () => Promise<void>): Transform {
   let held: Buffer | null = null;

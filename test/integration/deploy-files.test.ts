@@ -69,11 +69,6 @@ describe('deployment files', () => {
     }
   });
 
-  it('the README names every variable src/config.ts reads', () => {
-    const readme = read('README.md');
-    for (const name of configVariables) expect(readme, `${name} is missing from the README`).to.contain(`\`${name}\``);
-  });
-
   describe('docker-compose.yml', () => {
     let services: Record<string, ComposeService>;
     before(() => {
