@@ -39,6 +39,8 @@ export interface Plan {
    * collections only after some hundreds of requests, in about half the processes.
    */
   gc: { pairs: number; imagesPerRound: number; downloadsPerImage: number; warmupRounds: number; rounds: number };
+  /** Metrics and tracing against neither: rounds of `sendsPerRound` 1 MiB sends and `meSeconds` of `me` per process. */
+  metrics: { rounds: number; sendsPerRound: number; meSeconds: number; scrapeEveryMs: number };
   social: {
     /** Users seeded with SQL into each of the two databases discovery is compared on. */
     smallUsers: number;
@@ -76,6 +78,7 @@ export function makePlan(quick: boolean): Plan {
       encryption: { sizes: [MiB, 10 * MiB], pairs: 1, roundsPerPair: 2, perSample: () => 2, warmupPerSample: () => 2, warmupRounds: () => 0, downloadsPerImage: 1 },
       gc: { pairs: 1, imagesPerRound: 2, downloadsPerImage: 1, warmupRounds: 1, rounds: 1 },
       social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
+      metrics: { rounds: 1, sendsPerRound: 2, meSeconds: 1, scrapeEveryMs: 1000 },
     };
   }
   return {
@@ -92,6 +95,8 @@ export function makePlan(quick: boolean): Plan {
     encryption: { sizes: [MiB, 10 * MiB], pairs: 16, roundsPerPair: 6, perSample: (size) => (size > MiB ? 4 : 16), warmupPerSample: (size) => (size > MiB ? 2 : 8), warmupRounds: (size) => (size > MiB ? 4 : 6), downloadsPerImage: 3 },
     gc: { pairs: 4, imagesPerRound: 60, downloadsPerImage: 2, warmupRounds: 1, rounds: 2 },
     social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
+    // Prometheus scrapes every 15-60 s; every 5 s puts more of a scrape's cost in the figure, not less.
+    metrics: { rounds: 12, sendsPerRound: 16, meSeconds: 3, scrapeEveryMs: 5000 },
   };
 }
 

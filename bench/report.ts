@@ -1,3 +1,4 @@
+import type { ObservabilityFigure } from './metrics.bench';
 import type { LatencyFigure } from './images.bench';
 import type { OnOffFigure } from './encryption.bench';
 import type { GcResults } from './gc.bench';
@@ -37,6 +38,8 @@ export interface Results {
   requests?: Record<'register' | 'me' | 'bareQuery', RateFigure> & { ratios: Record<string, number> };
   images?: { small: LatencyFigure; large: LatencyFigure; ratio: number };
   social?: SocialResults;
+  /** Issue 25: metrics and tracing against neither, on three processes of one build. */
+  metrics?: ObservabilityFigure;
   goals: Goal[];
 }
 
@@ -121,6 +124,10 @@ export function checkGoals(r: Results): Goal[] {
     add(`discoverContacts p50 at ${d.large.users} users ÷ at ${d.small.users} (${mib(d.bufferPool.usedBytes)} MiB buffer pool)`, d.ratio, '<=', 1.5);
     const g = r.social.sendGroupImage;
     add(`sendGroupImage ${g.bytes / MiB} MiB to ${g.members} members ÷ one sendImage (p50)`, g.ratio, '<=', 1.3);
+  }
+  if (r.metrics) {
+    add('sendImage 1 MiB: metrics on ÷ off (throughput)', r.metrics.ratios['sendImage metrics/off'], '>=', 0.98);
+    add('me: metrics on ÷ off (req/s)', r.metrics.ratios['me metrics/off'], '>=', 0.98);
   }
   return goals;
 }
@@ -265,6 +272,22 @@ export function renderTables(r: Results): string {
   }
   out.push('Goals:', '');
   table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
+  if (r.metrics) {
+    const m = r.metrics;
+    out.push(
+      `Metrics and tracing against neither, three processes on one database (${m.rounds} rounds; sendImage 1 MiB one client, ${m.sendsPerRound} per process per round, one at a time in turn; ` +
+        `me at ${m.connections} connections, ${m.meSeconds} s per process per round; the metrics process scraped every ${m.scrapeEveryMs / 1000} s, the tracing one exporting every span). ` +
+        'Throughput ÷ off is the median of the rounds\' ratios:',
+      '',
+    );
+    table(
+      ['operation', 'metrics off', 'metrics on', 'tracing on', 'metrics ÷ off', 'tracing ÷ off'],
+      [
+        ['sendImage 1 MiB, ms', f(m.sendImageMs.off, 2), f(m.sendImageMs.metrics, 2), f(m.sendImageMs.tracing, 2), f(m.ratios['sendImage metrics/off'], 3), f(m.ratios['sendImage tracing/off'], 3)],
+        ['me, req/s', f(m.meRps.off, 0), f(m.meRps.metrics, 0), f(m.meRps.tracing, 0), f(m.ratios['me metrics/off'], 3), f(m.ratios['me tracing/off'], 3)],
+      ],
+    );
+  }
   return out.join('\n');
 }
 

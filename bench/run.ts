@@ -6,6 +6,7 @@ import { jpegBytes } from '../test/support/factories';
 import { benchDownloads } from './download.bench';
 import { BenchUser, prepareSendImage, register, sendImage } from './glimpse-api';
 import { benchImages } from './images.bench';
+import { benchObservability } from './metrics.bench';
 import { benchEncryptionMemory, benchMemory } from './memory.bench';
 import { makePlan, MiB } from './plan';
 import { benchRequests } from './requests.bench';
@@ -24,10 +25,10 @@ import { benchUploads } from './upload.bench';
  * it into docs/performance.md's figures). The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where the results go (default bench/out/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social, metrics
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social', 'metrics'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -111,6 +112,9 @@ async function main(): Promise<void> {
     });
     await section('social', async () => {
       results.social = await benchSocial(stack, plan, log);
+    });
+    await section('metrics', async () => {
+      results.metrics = await benchObservability(stack, plan, log);
     });
   } catch (e) {
     // What the servers said is usually the why.

@@ -123,6 +123,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
           // NODE_ENV=test, with production's GraphQL settings (no introspection, so the same
           // validation rules run).
           ...(env.ENCRYPTION === 'off' ? { NODE_ENV: 'test', INTROSPECTION: 'false' } : {}),
+          // Off unless a section asks for it (production's default port is one per machine).
+          METRICS_PORT: '0',
           ...env,
         },
         () => waitForHttp(`${url}/healthz`),

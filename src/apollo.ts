@@ -10,7 +10,9 @@ import { ArgumentValidationError } from 'type-graphql';
 import type { Config } from './config';
 import type { Context } from './context';
 import { AppError } from './errors';
+import { graphqlMetricsPlugin } from './graphql-metrics.plugin';
 import type { Logger } from './logger';
+import { Metrics, noMetrics } from './services/metrics';
 
 /** Codes that GraphQL itself and Apollo give to a malformed request: safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -36,7 +38,7 @@ mutation Register($input: RegisterInput!) {
 }
 `;
 
-export function createApollo(schema: GraphQLSchema, config: Config, log: Logger): ApolloServer<Context> {
+export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, metrics: Metrics = noMetrics): ApolloServer<Context> {
   const development = config.env === 'development';
   const production = config.env === 'production';
   const limits = config.graphql;
@@ -68,6 +70,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
     plugins: [
       ...armor.plugins,
       logUnexpectedErrors(log),
+      ...(metrics === noMetrics ? [] : [graphqlMetricsPlugin(metrics)]),
       // Production gets Apollo's plain page (no explorer); elsewhere GET /graphql embeds Sandbox.
       production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

@@ -129,6 +129,14 @@ export interface GraphqlLimits {
   maxCost: number;
 }
 
+/** Tracing with OpenTelemetry; the SDK reads the other standard OTEL_* variables itself. */
+export interface TracingConfig {
+  /** OTEL_TRACES_SAMPLER: which traces are kept (the specification's names). */
+  sampler: 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers. */
+  ratio: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -189,6 +197,10 @@ export interface Config {
   registrationLockDays: number;
   /** SMS_TEST_NUMBERS_IN_PRODUCTION: test numbers were allowed in production on purpose. */
   smsTestNumbersInProduction: boolean;
+  /** Port of GET /metrics (on HOST), never the API's; null: no metrics endpoint. */
+  metricsPort: number | null;
+  /** Null unless OTEL_EXPORTER_OTLP_ENDPOINT (or its traces-only twin) names where traces go. */
+  tracing: TracingConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -412,6 +424,24 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  // --- metrics and tracing
+  // 9464 in production only, so that two development instances on one machine do not collide.
+  const metricsPortRaw = int('METRICS_PORT', envKind === 'production' ? 9464 : 0, 0, 65535);
+  if (metricsPortRaw !== 0 && metricsPortRaw === port) problems.push(`METRICS_PORT: must differ from PORT (${port}); /metrics is never served on the API's port`);
+  const metricsPort = metricsPortRaw === 0 ? null : metricsPortRaw;
+  const otlpEndpoint = str('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', str('OTEL_EXPORTER_OTLP_ENDPOINT', ''));
+  let tracing: TracingConfig | null = null;
+  if (otlpEndpoint && !bool('OTEL_SDK_DISABLED', false)) {
+    if (!/^https?:\/\/[^/]/.test(otlpEndpoint)) problems.push(`OTEL_EXPORTER_OTLP_ENDPOINT: expected an http(s) URL such as http://127.0.0.1:4318, got "${otlpEndpoint}"`);
+    const sampler = oneOf('OTEL_TRACES_SAMPLER', 'parentbased_always_on', [
+      'always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio',
+    ] as const);
+    const ratioRaw = str('OTEL_TRACES_SAMPLER_ARG', '1');
+    const ratio = Number(ratioRaw);
+    if (!/^\d*\.?\d+$/.test(ratioRaw.trim()) || ratio > 1) problems.push(`OTEL_TRACES_SAMPLER_ARG: expected a ratio from 0 to 1, got "${ratioRaw}"`);
+    tracing = { sampler, ratio: ratio >= 0 && ratio <= 1 ? ratio : 1 };
+  }
+
   const config: Config = {
     env: envKind,
     port,
@@ -461,6 +491,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     registrationLockDays,
     smsTestNumbersInProduction,
+    metricsPort,
+    tracing,
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

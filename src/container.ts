@@ -13,6 +13,7 @@ import { LogSmsProvider } from './adapters/log.sms-provider';
 import type { PushProvider } from './adapters/push-provider';
 import type { RateLimiter } from './adapters/rate-limiter';
 import { LimiterDiscoveryBudget } from './adapters/discovery-budget';
+import type { PrometheusMetrics } from './adapters/prometheus.metrics';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
 import { Config, redactUrl } from './config';
@@ -48,6 +49,7 @@ import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
 import { ImageService } from './services/image.service';
 import { LifecycleService } from './services/lifecycle.service';
+import { Metrics, noMetrics } from './services/metrics';
 import { RetentionService } from './services/retention.service';
 import { Scheduler } from './services/scheduler';
 import { PushDispatcher } from './services/push.dispatcher';
@@ -88,6 +90,10 @@ export interface Container {
   receipts: ReceiptSigner;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
+  /** What the services count; counts nothing unless METRICS_PORT is set. */
+  metrics: Metrics;
+  /** The same, as Prometheus scrapes it; null when METRICS_PORT is 0. */
+  prometheus: PrometheusMetrics | null;
   close(): Promise<void>;
 }
 
@@ -105,7 +111,7 @@ export function createSmsProvider(config: Config, log: Logger): SmsProvider {
 }
 
 /** Counters in Redis when REDIS_URL is set, else in the database on the app's own connections. */
-export async function createRateLimiter(config: Config, db: DataSource, log: Logger): Promise<RateLimiter> {
+export async function createRateLimiter(config: Config, db: DataSource, log: Logger, metrics: Metrics = noMetrics): Promise<RateLimiter> {
   let store: RateLimitStore;
   if (config.redisUrl) {
     const client = new Redis(config.redisUrl, {
@@ -123,7 +129,7 @@ export async function createRateLimiter(config: Config, db: DataSource, log: Log
   } else {
     store = { kind: 'sqlite', connection: (db.driver as unknown as { databaseConnection: unknown }).databaseConnection };
   }
-  return new FlexibleRateLimiter(config.rateLimits, store, log);
+  return new FlexibleRateLimiter(config.rateLimits, store, log, (rule) => metrics.rateLimited(rule));
 }
 
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
@@ -157,12 +163,19 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);
-    const dispatcher = new PushDispatcher(pushJobs, push, config.push, log);
+    let prometheus: PrometheusMetrics | null = null;
+    if (config.metricsPort !== null) {
+      // prom-client is loaded only when metrics are on. Scrapes read the outbox and the health
+      // checks (made below), never before they exist.
+      const { PrometheusMetrics } = await import('./adapters/prometheus.metrics');
+      prometheus = new PrometheusMetrics({ readOutbox: () => outbox.lag(), readReadiness: async () => (await health.readiness()).ready, log });
+    }
+    const metrics: Metrics = prometheus ?? noMetrics;
+    const dispatcher = new PushDispatcher(pushJobs, push, config.push, log, undefined, undefined, metrics);
     const outbox = new PushOutbox(pushJobs, dispatcher);
 
-
     const codeSecret = await secrets.getOrCreate('verification-code-hmac', () => randomBytes(32).toString('base64'));
-    const rateLimiter = await createRateLimiter(config, db, log);
+    const rateLimiter = await createRateLimiter(config, db, log, metrics);
     limiter = rateLimiter;
     const sms = createSmsProvider(config, log);
     const codes = new TypeormVerificationCodeRepository(db);
@@ -221,6 +234,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       log,
       undefined,
       rateLimiter,
+      metrics,
     );
 
     const lifecycle = new LifecycleService(
@@ -228,6 +242,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       blobs,
       { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
       log,
+      undefined,
+      metrics,
     );
     const retention = new RetentionService(
       messages,
@@ -300,6 +316,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       health,
       receipts,
       resolvers,
+      metrics,
+      prometheus,
       close: async () => {
         await scheduler.stop();
         await dispatcher.stop();

@@ -5,6 +5,7 @@ import v8 from 'node:v8';
 import { ConfigError, loadConfig, redactUrl } from './config';
 import { StartupError } from './errors';
 import { createLogger } from './logger';
+import type { Tracing } from './tracing';
 
 /**
  * V8 grows its heap's collection limit by a factor it picks from how fast the program allocates
@@ -34,6 +35,9 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  // Before the server loads: the instrumented modules (http, mysql2) are patched as they load.
+  let tracing: Tracing | null = null;
+  if (config.tracing) tracing = await (await import('./tracing')).startTracing(config.tracing, log);
   // Loaded only now, so that a configuration error is reported without loading the whole server.
   const { startServer } = await import('./server');
   const running = await startServer(config, log);
@@ -44,6 +48,8 @@ async function main(): Promise<void> {
       database: db,
       blobs: running.container.blobs.description,
       push: running.container.push.description,
+      metrics: running.metricsUrl ? `${running.metricsUrl}/metrics` : 'off',
+      tracing: config.tracing ? 'on' : 'off',
       sms: running.container.sms.description,
       rateLimits: config.redisUrl ? 'redis' : 'database',
       smsTestNumbers: config.smsTestNumbers.size,
@@ -63,13 +69,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    running.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    running
+      .stop()
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

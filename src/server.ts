@@ -4,11 +4,14 @@ import { createApollo } from './apollo';
 import { createApp } from './app';
 import type { Config } from './config';
 import { Container, createContainer } from './container';
+import { MetricsServer, startMetricsServer } from './http/metrics.server';
 import type { Logger } from './logger';
 import { createSchema } from './schema';
 
 export interface RunningServer {
   url: string;
+  /** Base URL of GET /metrics (METRICS_PORT), or null when metrics are off. */
+  metricsUrl: string | null;
   container: Container;
   /**
    * Stops taking requests and lets those in flight finish, lets the push dispatcher finish the
@@ -19,10 +22,14 @@ export interface RunningServer {
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const container = await createContainer(config, log);
+  let metricsServer: MetricsServer | null = null;
   try {
     const schema = await createSchema(container.resolvers);
-    const apollo = createApollo(schema, config, log);
+    const apollo = createApollo(schema, config, log, container.metrics);
     await apollo.start();
+    if (container.prometheus && config.metricsPort !== null) {
+      metricsServer = await startMetricsServer(container.prometheus, config.metricsPort, config.host, log);
+    }
     // Sockets buffer 256 KiB before pushing back (Node's default is 16 KiB): a download relays the
     // store's 64 KiB chunks, and a decrypted segment leaves as two pieces (it straddles two of
     // them); below one chunk, the second piece waited for the socket to drain and went out in a
@@ -41,6 +48,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
       url: `http://${host}:${port}`,
+      metricsUrl: metricsServer?.url ?? null,
       container,
       stop: async () => {
         // Under steady keep-alive traffic (a load balancer's pool) a connection is never idle
@@ -53,12 +61,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           server.closeIdleConnections();
         });
         clearInterval(idle);
+        // Scraped until the API stopped, so that the last requests are counted.
+        await metricsServer?.close();
         await container.scheduler.stop();
         await apollo.stop();
         await container.close();
       },
     };
   } catch (e) {
+    await metricsServer?.close().catch(() => undefined);
     await container.close().catch(() => undefined);
     throw e;
   }

@@ -38,6 +38,8 @@ export class FlexibleRateLimiter implements RateLimiter {
     rules: Record<RateLimitName, RateLimitRule>,
     private readonly store: RateLimitStore,
     private readonly log: Logger,
+    /** Told of every rule that refuses an action (the metrics count them). */
+    private readonly onRefused: (rule: RateLimitName) => void = () => undefined,
   ) {
     for (const [name, rule] of Object.entries(rules) as [RateLimitName, RateLimitRule][]) {
       const base = { keyPrefix: name, points: rule.points, duration: rule.durationSeconds };
@@ -105,6 +107,9 @@ export class FlexibleRateLimiter implements RateLimiter {
       await Promise.all(spends.map((s) => s.limiter.reward(s.key, s.points).catch(() => undefined)));
       const failure = refused.find((r) => !(r instanceof RateLimiterRes));
       if (failure) throw failure;
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') this.onRefused(charges[i].rule);
+      });
       return { allowed: false, retryAfterMs: Math.max(...refused.map((r: RateLimiterRes) => r.msBeforeNext)) };
     }
     let nextInMs = 0;

@@ -3,13 +3,14 @@ import type { Request, RequestHandler } from 'express';
 import { RangeNotSatisfiableError } from '../errors';
 import type { Logger } from '../logger';
 import type { ImageService, RequestedRange } from '../services/image.service';
+import { Metrics, noMetrics } from '../services/metrics';
 
 /**
  * GET /download/:token — the bytes behind a downloadUrl, for whoever holds the URL while it
  * lasts. One byte range (`Range: bytes=a-b`) may be asked for, so an interrupted download
  * resumes; the URL is used up once a response has delivered the image's last byte.
  */
-export function downloadRoute(images: ImageService, log: Logger): RequestHandler {
+export function downloadRoute(images: ImageService, log: Logger, metrics: Metrics = noMetrics): RequestHandler {
   return async (req, res, next) => {
     let download;
     try {
@@ -28,6 +29,7 @@ export function downloadRoute(images: ImageService, log: Logger): RequestHandler
     res.setHeader('X-Content-Type-Options', 'nosniff');
     try {
       await pipeline(download.stream, res);
+      metrics.imageBytesServed(download.end - download.start + 1);
     } catch (err) {
       // Headers are gone already: all that is left is to cut the connection, so the client
       // sees a short body rather than a wrong one.

@@ -24,6 +24,14 @@ export type PushJobOutcome =
   | { status: 'pending'; nextAttemptAt: Date; error: string }
   | { status: 'failed' | 'skipped'; error: string };
 
+/** How far behind the outbox is, across every instance. */
+export interface OutboxBacklog {
+  /** Jobs not delivered yet: pending, or being sent. */
+  pending: number;
+  /** The earliest due time among jobs that are due at `now`; null when none is due. */
+  oldestDueAt: Date | null;
+}
+
 /**
  * The push outbox. Jobs are written with what they announce (see
  * MessageRepository.createImageWithMessages) or on their own with `enqueue`; dispatchers in any
@@ -50,4 +58,6 @@ export interface PushJobRepository {
    * one statement per claim, not one per job. Returns how many of them their claim still held.
    */
   recordSent(jobs: PushJob[], now: Date): Promise<number>;
+  /** Counts the undelivered jobs and finds the longest-due one (index lookups only). */
+  backlog(now: Date): Promise<OutboxBacklog>;
 }

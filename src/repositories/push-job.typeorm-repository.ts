@@ -4,7 +4,7 @@ import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { PushJob } from '../entities/push-job.entity';
 import { User } from '../entities/user.entity';
 import { insertRows } from './bulk-insert.typeorm';
-import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from './push-job.repository';
+import type { ClaimedPushJob, NewPushJob, OutboxBacklog, PushJobOutcome, PushJobRepository } from './push-job.repository';
 
 const DUE = ['pending', 'sending'];
 const FINISHED = ['sent', 'failed', 'skipped'];
@@ -150,5 +150,22 @@ export class TypeormPushJobRepository implements PushJobRepository {
       kept += res.affected ?? 0;
     }
     return kept;
+  }
+
+  async backlog(now: Date): Promise<OutboxBacklog> {
+    const repo = this.db.getRepository(PushJob);
+    // One lookup per status on idx_push_job_due (status, next_attempt_at): the first row is the
+    // longest due, whatever the backlog's size.
+    const firstDue = (status: string) =>
+      repo
+        .createQueryBuilder('j')
+        .select(['j.id', 'j.nextAttemptAt'])
+        .where('j.status = :status AND j.next_attempt_at <= :now', { status, now })
+        .orderBy('j.next_attempt_at', 'ASC')
+        .limit(1)
+        .getOne();
+    const [pending, ...due] = await Promise.all([repo.count({ where: { status: In(DUE) } }), ...DUE.map(firstDue)]);
+    const times = due.filter((j): j is PushJob => j !== null).map((j) => j.nextAttemptAt.getTime());
+    return { pending, oldestDueAt: times.length ? new Date(Math.min(...times)) : null };
   }
 }

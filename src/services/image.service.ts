@@ -24,6 +24,7 @@ import type { DownloadTokens } from './download-tokens';
 import { KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, RELAY_BUFFER_BYTES, SEGMENT_BYTES, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
 import { BatchLoader } from './batch.loader';
 import { ImageMeter } from './image-meter';
+import { Metrics, noMetrics } from './metrics';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
 import type { PushOutbox } from './push.outbox';
@@ -126,6 +127,7 @@ export class ImageService {
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
     private readonly limiter: RateLimiter = unlimited,
+    private readonly metrics: Metrics = noMetrics,
   ) {}
 
   /** Bytes of cut-short responses being given back to their grants, by grant id. */
@@ -256,6 +258,7 @@ export class ImageService {
                 },
         );
         this.pushes.committed();
+        this.metrics.imageSent(stored.size);
         // The sender sees every send alike: a discarded one looks like an image never opened.
         return rows.map((row) => Object.assign(new Message(), row, { sender, exist: true }));
       } catch (e) {
@@ -378,6 +381,7 @@ export class ImageService {
       try {
         await this.blobs.delete(orphanedImage.objectName);
         await this.messages.markBlobDeleted(orphanedImage.id, now);
+        this.metrics.imageDestroyed('viewed');
       } catch (err) {
         // The message has ended and no URL serves it; the orphan collector removes the blob later.
         this.log.error({ err, imageId: orphanedImage.id }, 'could not delete blob after confirm');

@@ -2,6 +2,7 @@ import type { BlobInfo, BlobStore } from '../adapters/blob-store';
 import type { Logger } from '../logger';
 import type { ImageRepository } from '../repositories/image.repository';
 import type { ReceiptJobs } from '../repositories/message.repository';
+import { Metrics, noMetrics } from './metrics';
 
 export interface LifecycleOptions {
   /** A blob with no image row is deleted only when older than this (its send may still be committing). */
@@ -41,6 +42,7 @@ export class LifecycleService {
     private readonly options: LifecycleOptions,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly metrics: Metrics = noMetrics,
   ) {}
 
   /** Ends expired images and deletes every blob that is due, batch after batch until none is left. */
@@ -54,6 +56,8 @@ export class LifecycleService {
           await this.blobs.delete(image.objectName);
           await this.images.markBlobDeleted(image.id, this.now());
           result.deleted++;
+          // An image that ended before its expiry had its messages all end earlier (viewed, most likely).
+          this.metrics.imageDestroyed(image.endedAt && image.endedAt < image.expiresAt ? 'ended' : 'expired');
         } catch (err) {
           result.failed++;
           this.log.warn({ err, imageId: image.id }, 'could not delete an expired image; will retry');
@@ -79,6 +83,7 @@ export class LifecycleService {
     const closeMissing = async (id: number, objectName: string) => {
       const ended = await this.images.closeMissing(id, this.now(), this.options.receipts);
       result.missingClosed++;
+      this.metrics.imageDestroyed('missing');
       this.log.error({ imageId: id, objectName, messagesEnded: ended }, 'image blob is missing from the store; its messages are closed');
     };
 

@@ -3,6 +3,7 @@ import type { PushConfig } from '../config';
 import type { Logger } from '../logger';
 import type { PushJob } from '../entities/push-job.entity';
 import type { ClaimedPushJob, PushJobOutcome, PushJobRepository } from '../repositories/push-job.repository';
+import { Metrics, noMetrics, PushJobOutcomeLabel } from './metrics';
 import type { PushWaker } from './push.outbox';
 import { pushAlert } from './push.payloads';
 
@@ -14,6 +15,8 @@ interface Delivered {
   job: PushJob;
   detail?: string;
 }
+
+const OUTCOME_LABELS: Record<PushJobOutcome['status'], PushJobOutcomeLabel> = { sent: 'sent', pending: 'retry', failed: 'failed', skipped: 'skipped' };
 
 /** What one pass did, for tests and logs. */
 export interface DispatchCounts {
@@ -40,6 +43,7 @@ export class PushDispatcher implements PushWaker {
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
     private readonly random: () => number = Math.random,
+    private readonly metrics: Metrics = noMetrics,
   ) {}
 
   start(): void {
@@ -145,6 +149,7 @@ export class PushDispatcher implements PushWaker {
       }
       outcome = this.outcomeOf(result, job.attempts);
     }
+    this.metrics.pushJob(job.kind, OUTCOME_LABELS[outcome.status]);
     if (outcome.status === 'sent') return { job, detail: result?.outcome === 'sent' ? result.detail : undefined };
     const logged = { jobId: job.id, kind: job.kind, receiverUid: job.receiverUid, attempt: job.attempts, status: outcome.status };
     try {

@@ -33,4 +33,11 @@ export class PushOutbox implements PushQueue {
   committed(): void {
     this.waker.wake();
   }
+
+  /** Undelivered jobs, and how long the longest-due one has waited past its due time (0: none due). */
+  async lag(): Promise<{ pending: number; oldestDueSeconds: number }> {
+    const now = this.now();
+    const { pending, oldestDueAt } = await this.jobs.backlog(now);
+    return { pending, oldestDueSeconds: oldestDueAt ? Math.max(0, (now.getTime() - oldestDueAt.getTime()) / 1000) : 0 };
+  }
 }

@@ -83,7 +83,15 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       const group = r.social.sendGroupImage;
       for (const v of ['sendImage', 'sendGroupImage']) for (const k of ['p50', 'p90', 'runs']) figure(group[v][k], `${v} ${k}`);
       figure(group.ratio, 'sendGroupImage ratio');
-      expect(r.goals).to.have.length(24);
+      // Issue 25: metrics on, and tracing on, against neither.
+      for (const v of ['off', 'metrics', 'tracing']) {
+        figure(r.metrics.sendImageMs[v], `metrics sendImage ${v}`);
+        figure(r.metrics.meRps[v], `metrics me ${v}`);
+      }
+      for (const k of ['sendImage metrics/off', 'sendImage tracing/off', 'me metrics/off', 'me tracing/off']) figure(r.metrics.ratios[k], k);
+      expect(r.metrics.scrapes).to.be.greaterThan(0);
+      expect(r.metrics.traceExports).to.be.greaterThan(0);
+      expect(r.goals).to.have.length(26);
       // Issue 10's comparison with the same build with encryption at rest off.
       expect(r.goals.filter((g: { goal: string }) => /ENCRYPTION=off/.test(g.goal))).to.have.length(5);
       for (const g of r.goals) expect(g.met, g.goal).to.be.a('boolean');

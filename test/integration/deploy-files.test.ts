@@ -5,6 +5,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import yaml from 'js-yaml';
 import { loadConfig } from '../../src/config';
+import { metricNamesIn, scrape } from '../support/metrics';
+import { freePort, startStack, TestStack } from '../support/stack';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -12,8 +14,20 @@ const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 /** Every variable loadConfig reads, found by letting it read an environment that records reads. */
 function variablesConfigReads(): string[] {
   const seen = new Set<string>();
-  // Values that take every branch: S3 on, GeTui on, Aliyun SMS on.
-  const values: Record<string, string> = { S3_ENDPOINT: 'http://127.0.0.1:9000', PUSH_PROVIDER: 'getui', GETUI_APP_ID: 'a', GETUI_APP_KEY: 'k', GETUI_MASTER_SECRET: 's', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+  // Values that take every branch: S3 on, GeTui on, Aliyun SMS on, tracing on.
+  const values: Record<string, string> = {
+    S3_ENDPOINT: 'http://127.0.0.1:9000',
+    PUSH_PROVIDER: 'getui',
+    GETUI_APP_ID: 'a',
+    GETUI_APP_KEY: 'k',
+    GETUI_MASTER_SECRET: 's',
+    SMS_PROVIDER: 'aliyun',
+    ALIYUN_ACCESS_KEY_ID: 'i',
+    ALIYUN_ACCESS_KEY_SECRET: 's',
+    ALIYUN_SMS_SIGN_NAME: 'n',
+    ALIYUN_SMS_TEMPLATE_CODE: 't',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+  };
   const env = new Proxy(values, {
     get(target, name) {
       if (typeof name === 'string') seen.add(name);
@@ -31,6 +45,8 @@ function hasDockerCompose(): boolean {
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
+  volumes?: string[];
   build?: unknown;
   ports?: (string | { host_ip?: string; published?: string | number })[];
   healthcheck?: { test?: unknown };
@@ -71,12 +87,12 @@ describe('deployment files', () => {
     const required = () => [...new Set([...read('docker-compose.yml').matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]))].sort();
 
     /** `docker-compose config -q` with exactly these variables (no .env, nothing inherited but PATH). */
-    function composeConfig(vars: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+    function composeConfig(vars: Record<string, string>, profile?: string): Promise<{ status: number | null; stderr: string }> {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-compose-'));
       const envFile = path.join(dir, 'empty.env');
       fs.writeFileSync(envFile, '');
       return new Promise((resolve) => {
-        const child = spawn('docker-compose', ['--env-file', envFile, 'config', '-q'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...vars } });
+        const child = spawn('docker-compose', [...(profile ? ['--profile', profile] : []), '--env-file', envFile, 'config', '-q'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...vars } });
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
         child.once('exit', (status) => {
@@ -139,6 +155,91 @@ describe('deployment files', () => {
       const env = services.app.environment!;
       const names = Array.isArray(env) ? env.map((e) => e.split('=')[0]) : Object.keys(env);
       expect(names.filter((n) => !configVariables.includes(n))).to.deep.equal([]);
+    });
+
+    it('runs Prometheus and Grafana only in the monitoring profile, provisioned from deploy/ (`docker-compose --profile monitoring config -q` where installed)', async function () {
+      for (const name of ['prometheus', 'grafana']) expect(services[name].profiles, name).to.deep.equal(['monitoring']);
+      for (const name of ['mysql', 'minio', 'app']) expect(services[name].profiles, name).to.equal(undefined);
+      // Every file a monitoring service mounts is in the repository.
+      for (const name of ['prometheus', 'grafana']) {
+        for (const v of services[name].volumes ?? []) {
+          if (v.startsWith('./')) expect(fs.existsSync(path.join(ROOT, v.split(':')[0])), `${name} mounts ${v}`).to.equal(true);
+        }
+      }
+      // Prometheus scrapes the app at the METRICS_PORT compose gives it, and loads the rules where they are mounted.
+      const prom = yaml.load(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+      const appEnv = services.app.environment as Record<string, string>;
+      expect(appEnv.METRICS_PORT).to.equal('${METRICS_PORT:-9464}');
+      const glimpse = prom.scrape_configs.find((c) => c.job_name === 'glimpse')!;
+      expect(glimpse.static_configs[0].targets).to.deep.equal(['app:9464']);
+      const mounted = (services.prometheus.volumes ?? []).map((v) => v.split(':')[1]);
+      for (const f of prom.rule_files) expect(mounted, f).to.include(f);
+      // Grafana's datasource is the Prometheus service; its dashboard folder is the one mounted.
+      const ds = yaml.load(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; url: string }[] };
+      expect(ds.datasources[0].url).to.equal('http://prometheus:9090');
+      const boards = yaml.load(read('deploy/grafana/provisioning/dashboards/glimpse.yml')) as { providers: { options: { path: string } }[] };
+      expect((services.grafana.volumes ?? []).map((v) => v.split(':')[1])).to.include(boards.providers[0].options.path);
+      const dashboard = JSON.parse(read('deploy/grafana/dashboards/glimpse.json')) as { panels: { datasource?: { uid: string } }[] };
+      for (const p of dashboard.panels) if (p.datasource) expect(p.datasource.uid).to.equal(ds.datasources[0].uid);
+      if (!hasDockerCompose()) return this.skip();
+      const full = Object.fromEntries(required().map((n) => [n, n === 'ENCRYPTION_KEY_SECRET_FILE' ? __filename : `value-of-${n.toLowerCase()}`]));
+      const r = await composeConfig(full, 'monitoring');
+      expect(r.status, r.stderr).to.equal(0);
+    });
+  });
+
+  describe('deploy/: the alert rules and the dashboard name only metrics a running server exports', function () {
+    this.timeout(60_000);
+    let stack: TestStack;
+    let exported: Set<string>;
+    before(async () => {
+      stack = await startStack('sqlite-local', { METRICS_PORT: String(await freePort()) });
+      exported = (await scrape(stack.server.metricsUrl!)).names;
+      // `up` is recorded by Prometheus for every scrape.
+      exported.add('up');
+    });
+    after(async () => {
+      await stack?.stop();
+    });
+
+    it('the alert rules parse, cover outbox lag, push failures, the error ratio and readiness, and name exported metrics', () => {
+      const rules = (yaml.load(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] }).groups.flatMap((g) => g.rules);
+      const used = new Set<string>();
+      for (const r of rules) {
+        const names = metricNamesIn(r.expr);
+        expect(names, `${r.alert} names no metric`).to.have.length.greaterThan(0);
+        for (const n of names) {
+          expect(exported.has(n), `${r.alert} names ${n}, which the server does not export`).to.equal(true);
+          used.add(n);
+        }
+      }
+      expect([...used]).to.include.members(['glimpse_push_outbox_oldest_pending_seconds', 'glimpse_push_jobs_total', 'glimpse_graphql_requests_total', 'glimpse_ready', 'up']);
+    });
+
+    it('the dashboard parses, shows traffic, errors, latency, bytes, the outbox, pushes, limits and the event loop, and names exported metrics', () => {
+      const dashboard = JSON.parse(read('deploy/grafana/dashboards/glimpse.json')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+      const used = new Set<string>();
+      for (const p of dashboard.panels) {
+        for (const t of p.targets ?? []) {
+          const names = metricNamesIn(t.expr);
+          expect(names, `panel "${p.title}" names no metric`).to.have.length.greaterThan(0);
+          for (const n of names) {
+            expect(exported.has(n), `panel "${p.title}" names ${n}, which the server does not export`).to.equal(true);
+            used.add(n);
+          }
+        }
+      }
+      expect([...used]).to.include.members([
+        'glimpse_graphql_requests_total',
+        'glimpse_graphql_request_duration_seconds_bucket',
+        'glimpse_image_bytes_received_total',
+        'glimpse_image_bytes_served_total',
+        'glimpse_push_outbox_pending',
+        'glimpse_push_outbox_oldest_pending_seconds',
+        'glimpse_push_jobs_total',
+        'glimpse_rate_limited_total',
+        'nodejs_eventloop_lag_p99_seconds',
+      ]);
     });
   });
 

@@ -35,6 +35,8 @@ describe('process shutdown', function () {
           DATABASE_URL: db.url,
           LOG_LEVEL: 'info',
           DATA_DIR: path.join(os.tmpdir(), `glimpse-shutdown-${port}`),
+          // Production's default metrics port is one for the whole machine: not in a test.
+          METRICS_PORT: '0',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

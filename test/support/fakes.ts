@@ -379,6 +379,12 @@ export class FakePushJobRepository implements PushJobRepository {
     for (const job of jobs) if (await this.record(job, { status: 'sent' }, now)) kept++;
     return kept;
   }
+
+  async backlog(now: Date) {
+    const undelivered = this.rows.filter((r) => r.status === 'pending' || r.status === 'sending');
+    const due = undelivered.filter((r) => r.nextAttemptAt <= now).map((r) => r.nextAttemptAt.getTime());
+    return { pending: undelivered.length, oldestDueAt: due.length ? new Date(Math.min(...due)) : null };
+  }
 }
 
 /** A push provider that answers from a script (default: sent) and remembers every push. */

@@ -64,6 +64,8 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
     DATA_DIR: dir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     RATE_LIMIT_MULTIPLIER: '1000',
+    // Off unless a suite asks for it: production's default port would collide between servers.
+    METRICS_PORT: '0',
   };
   let s3: LocalS3 | undefined;
   let sms: FakeAliyunSms | undefined;

@@ -265,4 +265,31 @@ describe('config (unit)', () => {
     expect(loadConfig({ MESSAGE_RETENTION_DAYS: '7' }).messageRetentionDays).to.equal(7);
     for (const bad of ['0', '2.5', 'month']) expect(() => loadConfig({ MESSAGE_RETENTION_DAYS: bad })).to.throw(ConfigError, /MESSAGE_RETENTION_DAYS/);
   });
+
+  it('serves metrics on 9464 in production only, on METRICS_PORT when set, never on PORT; 0 turns them off', () => {
+    const production = { ...PRODUCTION, ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') };
+    expect(loadConfig(production).metricsPort).to.equal(9464);
+    expect(loadConfig({ ...production, METRICS_PORT: '0' }).metricsPort).to.equal(null);
+    expect(loadConfig({}).metricsPort).to.equal(null);
+    expect(loadConfig({ METRICS_PORT: '9100' }).metricsPort).to.equal(9100);
+    expect(() => loadConfig({ METRICS_PORT: '4000' })).to.throw(ConfigError, /METRICS_PORT: must differ from PORT/);
+    expect(() => loadConfig({ METRICS_PORT: 'nine' })).to.throw(ConfigError, /METRICS_PORT/);
+  });
+
+  it('traces only when an OTLP endpoint is set, with the standard sampler variables checked', () => {
+    expect(loadConfig({}).tracing).to.equal(null);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).to.deep.equal({ sampler: 'parentbased_always_on', ratio: 1 });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing).to.not.equal(null);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).to.equal(null);
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).tracing,
+    ).to.deep.equal({ sampler: 'parentbased_traceidratio', ratio: 0.25 });
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318', OTEL_TRACES_SAMPLER: 'sometimes', OTEL_TRACES_SAMPLER_ARG: '2' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) expect(err?.message).to.contain(`${name}:`);
+  });
 });
