@@ -34,6 +34,9 @@ import { MessageResolver } from './resolvers/message.resolver';
 import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
+import { EventResolver } from './resolvers/event.resolver';
+import { createRealtime } from './realtime.wiring';
+import type { RealtimeService } from './services/realtime.service';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { KeyWrapper } from './services/image-cipher';
@@ -75,6 +78,8 @@ export interface Container {
   health: HealthService;
   /** Signs image_destroyed receipts; its public key is served at /.well-known/glimpse-receipt-key. */
   receipts: ReceiptSigner;
+  /** Subscriptions: the viewer's events over WebSocket, from whichever instance committed them. */
+  realtime: RealtimeService;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   close(): Promise<void>;
@@ -125,6 +130,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
   });
   let limiter: RateLimiter | undefined;
+  let realtimeService: RealtimeService | undefined;
   try {
     if (config.migrationsRun) await db.runMigrations({ transaction: 'each' });
     const blobs = createBlobStore(config);
@@ -226,7 +232,11 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       log,
     );
 
+    const realtime = await createRealtime(config, pushJobs, accounts, log);
+    realtimeService = realtime;
+
     const instances = new Map<unknown, unknown>([
+      [EventResolver, new EventResolver(images, social)],
       [UserResolver, new UserResolver(accounts)],
       [MessageResolver, new MessageResolver(images, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
@@ -262,8 +272,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       limiter: rateLimiter,
       health,
       receipts,
+      realtime,
       resolvers,
       close: async () => {
+        await realtime.stop();
         await scheduler.stop();
         await dispatcher.stop();
         await rateLimiter.close();
@@ -271,6 +283,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       },
     };
   } catch (e) {
+    await realtimeService?.stop().catch(() => undefined);
     await limiter?.close().catch(() => undefined);
     await db.destroy().catch(() => undefined);
     throw e;

@@ -2,6 +2,7 @@ import type { Group } from './entities/group.entity';
 import type { User } from './entities/user.entity';
 import type { Logger } from './logger';
 import type { BatchLoader } from './services/batch.loader';
+import type { RealtimeSession } from './services/realtime.service';
 
 /** What every resolver knows about the request it serves. */
 export interface Context {
@@ -13,6 +14,8 @@ export interface Context {
   log?: Logger;
   /** The groups the viewer may see, batched over the request; made on first use. */
   visibleGroups?: BatchLoader<number, Group | null>;
+  /** Over WebSocket: the connection, which serves the viewer's subscriptions. */
+  realtime?: RealtimeSession;
 }
 
 /** Present only behind @Authorized(): the auth checker has already refused requests without one. */

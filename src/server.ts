@@ -5,13 +5,14 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { Container, createContainer } from './container';
 import type { Logger } from './logger';
+import { attachGraphqlWs } from './http/graphql-ws';
 import { createSchema } from './schema';
 
 export interface RunningServer {
   url: string;
   container: Container;
   /**
-   * Stops taking requests and lets those in flight finish, lets the push dispatcher finish the
+   * Closes WebSockets (1012 Service Restart), stops taking requests and lets those in flight finish, lets the push dispatcher finish the
    * jobs it is sending (the rest wait in the outbox for the next start), then closes the database.
    */
   stop(): Promise<void>;
@@ -31,11 +32,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // Uploads of large images on slow phones take a while; keep-alive outlives a load balancer's.
     server.requestTimeout = 10 * 60_000;
     server.keepAliveTimeout = 65_000;
+    const ws = attachGraphqlWs(server, schema, container.realtime, config, log);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
     container.dispatcher.start();
+    container.realtime.start();
     if (config.backgroundJobs) container.scheduler.start();
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -43,6 +46,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       url: `http://${host}:${port}`,
       container,
       stop: async () => {
+        // WebSockets first: they would hold server.close open. 1012 tells clients to reconnect.
+        const closing = ws.close();
+        await container.realtime.stop();
+        await closing;
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -10,6 +10,9 @@ export interface NewPushJob {
   expiresAt: Date | null;
 }
 
+/** What a push job says and to whom: the facts an event is made of. */
+export type OutboxRow = Pick<PushJob, 'id' | 'receiverUid' | 'kind' | 'payload' | 'createdAt'>;
+
 /** A job this dispatcher now owns, with the receiver's cid as it stands now (null: no device). */
 export interface ClaimedPushJob {
   job: PushJob;
@@ -48,4 +51,13 @@ export interface PushJobRepository {
    * one statement per claim, not one per job. Returns how many of them their claim still held.
    */
   recordSent(jobs: PushJob[], now: Date): Promise<number>;
+  /**
+   * Calls `listener` with the jobs a transaction of this process wrote, once it has committed
+   * (never for one rolled back), whichever repository wrote them.
+   */
+  onCommitted(listener: (rows: OutboxRow[]) => void): void;
+  /** The highest job id committed so far; 0 for an empty outbox. */
+  lastId(): Promise<number>;
+  /** Jobs after `afterId` addressed to any of `receiverUids`, oldest first, at most `limit`. */
+  listForReceivers(afterId: number, receiverUids: number[], limit: number): Promise<OutboxRow[]>;
 }

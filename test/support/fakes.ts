@@ -10,7 +10,7 @@ import { Message, MessageEndReason } from '../../src/entities/message.entity';
 import { User, WhoCanSend } from '../../src/entities/user.entity';
 import type { EndResult, MessageRepository, NewImage, NewMessage } from '../../src/repositories/message.repository';
 import type { DeviceRegistration, UserRepository } from '../../src/repositories/user.repository';
-import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
+import type { ClaimedPushJob, NewPushJob, OutboxRow, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
 import { PushJob } from '../../src/entities/push-job.entity';
 import type { PushMessage, PushProvider, PushResult } from '../../src/adapters/push-provider';
 import { Readable as ReadableStream } from 'node:stream';
@@ -241,13 +241,14 @@ export class FakePushJobRepository implements PushJobRepository {
   readonly rows: PushJob[] = [];
   private leases = 0;
   /** Ids are never reused, also after a delete. */
-  private lastId = 0;
+  private highestId = 0;
+  private readonly listeners: ((rows: OutboxRow[]) => void)[] = [];
 
   constructor(private readonly cids: (uid: number) => string | null) {}
 
   async enqueue(jobs: NewPushJob[], now: Date) {
-    return jobs.map((j) => {
-      const id = ++this.lastId;
+    const rows = jobs.map((j) => {
+      const id = ++this.highestId;
       const row = Object.assign(new PushJob(), {
         ...j,
         id,
@@ -265,6 +266,8 @@ export class FakePushJobRepository implements PushJobRepository {
       this.rows.push(row);
       return row;
     });
+    for (const listener of this.listeners) listener(rows);
+    return rows;
   }
 
   async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]> {
@@ -299,6 +302,19 @@ export class FakePushJobRepository implements PushJobRepository {
     let kept = 0;
     for (const job of jobs) if (await this.record(job, { status: 'sent' }, now)) kept++;
     return kept;
+  }
+
+  onCommitted(listener: (rows: OutboxRow[]) => void) {
+    this.listeners.push(listener);
+  }
+
+  async lastId() {
+    return this.rows.reduce((max, r) => Math.max(max, r.id), 0);
+  }
+
+  async listForReceivers(afterId: number, receiverUids: number[], limit: number) {
+    const uids = new Set(receiverUids);
+    return this.rows.filter((r) => r.id > afterId && uids.has(r.receiverUid)).slice(0, limit);
   }
 }
 
