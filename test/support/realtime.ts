@@ -56,7 +56,8 @@ export class EventSubscriber {
           if (r.data) this.events.push(r.data.events);
           if (r.errors) this.errors.push(...r.errors);
         },
-        error: (e) => void this.errors.push(e),
+        // An `error` message brings a list of GraphQL errors; a closed socket, its close event.
+        error: (e) => void (Array.isArray(e) ? this.errors.push(...e) : this.errors.push(e)),
         complete: () => {
           this.completed = true;
         },
@@ -79,7 +80,8 @@ export class EventSubscriber {
     return this.closes[0];
   }
 
-  async waitForError(): Promise<unknown> {
+  /** The first GraphQL error (of an `error` message, or of a result) or close event. */
+  async waitForError(): Promise<any> {
     await eventually(() => {
       if (!this.errors.length) throw new Error('no error arrived');
     }, WAIT_MS);
