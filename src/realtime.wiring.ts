@@ -16,7 +16,13 @@ import { Authenticator, RealtimeService } from './services/realtime.service';
 export async function createRealtime(config: Config, jobs: PushJobRepository, auth: Authenticator, log: Logger): Promise<RealtimeService> {
   const options = { subscriptionsPerUser: config.realtime.subscriptionsPerUser, authCheckMs: config.realtime.authCheckMs };
   if (!config.redisUrl) {
-    return new RealtimeService(auth, new OutboxPollEventFeed(jobs, config.realtime.pollMs, log), new LocalSubscriptionSlots(), options, log);
+    return new RealtimeService(
+      auth,
+      new OutboxPollEventFeed(jobs, config.realtime.pollMs, log),
+      new LocalSubscriptionSlots(),
+      options,
+      log,
+    );
   }
   // Two connections: one in subscriber mode can send nothing else.
   const connect = async (role: string) => {

@@ -74,7 +74,13 @@ export class RedisEventFeed implements EventFeed {
   private publish(rows: OutboxRow[]): void {
     const batch = this.publisher.pipeline();
     for (const r of rows) {
-      const wire: WireRow = { id: r.id, receiverUid: r.receiverUid, kind: r.kind, payload: r.payload, createdAt: new Date(r.createdAt).toISOString() };
+      const wire: WireRow = {
+        id: r.id,
+        receiverUid: r.receiverUid,
+        kind: r.kind,
+        payload: r.payload,
+        createdAt: new Date(r.createdAt).toISOString(),
+      };
       batch.publish(this.channel(r.receiverUid), JSON.stringify(wire));
     }
     batch.exec().catch((err) => this.log.warn({ err, count: rows.length }, 'realtime: could not publish events; they go by push only'));

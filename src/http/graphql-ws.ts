@@ -30,7 +30,13 @@ export interface GraphqlWs {
  * token closes with 4403. Only subscriptions run here (queries and mutations go over HTTP), with
  * the same resource limits and error formatting as HTTP requests.
  */
-export function attachGraphqlWs(server: http.Server, schema: GraphQLSchema, realtime: RealtimeService, config: Config, log: Logger): GraphqlWs {
+export function attachGraphqlWs(
+  server: http.Server,
+  schema: GraphQLSchema,
+  realtime: RealtimeService,
+  config: Config,
+  log: Logger,
+): GraphqlWs {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_MESSAGE_BYTES });
   const armor = createArmor(config);
   const rules = [...specifiedRules, ...armor.validationRules];
@@ -74,13 +80,24 @@ export function attachGraphqlWs(server: http.Server, schema: GraphQLSchema, real
         }
         const errors = validate(schema, document, rules);
         // Returned errors go through onError, which formats them.
-        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        if (errors.length)
+          return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
         const operation = getOperationAST(document, payload.operationName);
         if (!operation || operation.operation !== 'subscription') {
-          return [new GraphQLError('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', { extensions: { code: 'BAD_REQUEST' } })];
+          return [
+            new GraphQLError('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', {
+              extensions: { code: 'BAD_REQUEST' },
+            }),
+          ];
         }
         const contextValue: Context = { viewer: session.viewer, realtime: session, log };
-        const args: ExecutionArgs = { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+        };
         return args;
       },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),

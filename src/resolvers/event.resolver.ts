@@ -35,7 +35,10 @@ export class EventResolver {
     return event;
   }
 
-  @FieldResolver(() => Message, { nullable: true, description: 'IMAGE_RECEIVED: the message, as the image query answers it (null once it is gone)' })
+  @FieldResolver(() => Message, {
+    nullable: true,
+    description: 'IMAGE_RECEIVED: the message, as the image query answers it (null once it is gone)',
+  })
   async message(@Root() event: RealtimeEvent, @Ctx() ctx: Context): Promise<Message | null> {
     if (!event.messageKey) return null;
     try {

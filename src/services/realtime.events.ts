@@ -1,5 +1,11 @@
 import type { OutboxRow } from '../repositories/push-job.repository';
-import { PUSH_KIND_FRIEND_ACCEPTED, PUSH_KIND_FRIEND_REQUEST, PUSH_KIND_IMAGE, PUSH_KIND_IMAGE_DESTROYED, PUSH_KIND_SCREENSHOT } from './push.payloads';
+import {
+  PUSH_KIND_FRIEND_ACCEPTED,
+  PUSH_KIND_FRIEND_REQUEST,
+  PUSH_KIND_IMAGE,
+  PUSH_KIND_IMAGE_DESTROYED,
+  PUSH_KIND_SCREENSHOT,
+} from './push.payloads';
 
 /** What happened, as a subscriber hears it. */
 export enum EventKind {

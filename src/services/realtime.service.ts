@@ -184,21 +184,26 @@ export class RealtimeService {
     if (session.ended) throw new UnauthenticatedError();
     const uid = session.viewer.uid;
     const id = `${this.instance}:${++this.counter}`;
-    if (!(await this.slots.acquire(uid, id, this.options.subscriptionsPerUser))) throw new TooManySubscriptionsError(this.options.subscriptionsPerUser);
+    if (!(await this.slots.acquire(uid, id, this.options.subscriptionsPerUser)))
+      throw new TooManySubscriptionsError(this.options.subscriptionsPerUser);
     try {
       await this.feed.watch(uid);
     } catch (e) {
       await this.slots.release(uid, id).catch(() => undefined);
       throw e;
     }
-    const stream = new EventStream(session, (s) => {
-      session.streams.delete(s);
-      const set = this.streams.get(uid);
-      set?.delete(s);
-      if (set && !set.size) this.streams.delete(uid);
-      this.feed.unwatch(uid);
-      this.slots.release(uid, id).catch((err) => this.log.warn({ err, uid }, 'realtime: could not release a subscription slot'));
-    }, (s) => void this.check(s));
+    const stream = new EventStream(
+      session,
+      (s) => {
+        session.streams.delete(s);
+        const set = this.streams.get(uid);
+        set?.delete(s);
+        if (set && !set.size) this.streams.delete(uid);
+        this.feed.unwatch(uid);
+        this.slots.release(uid, id).catch((err) => this.log.warn({ err, uid }, 'realtime: could not release a subscription slot'));
+      },
+      (s) => void this.check(s),
+    );
     session.streams.add(stream);
     const set = this.streams.get(uid) ?? new Set<EventStream>();
     set.add(stream);

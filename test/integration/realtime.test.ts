@@ -53,14 +53,20 @@ describeEachStack(
       const sent = (await api.sendImage(alice.token, bob.uid, jpegBytes(1024))).data!.sendImage;
       const shot = await api.gql('mutation($k: String!) { reportScreenshot(messageKey: $k) }', { k: sent.messageKey }, bob.token);
       expect(shot.errors).to.equal(undefined);
-      const confirmed = await api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: sent.messageKey }, bob.token);
+      const confirmed = await api.gql(
+        'mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }',
+        { k: sent.messageKey },
+        bob.token,
+      );
       expect(confirmed.errors).to.equal(undefined);
       const [screenshot, destroyed] = await sub.waitForEvents(2);
       expect(screenshot).to.deep.include({ kind: 'SCREENSHOT', messageId: sent.id, message: null, user: null });
       expect(destroyed).to.deep.include({ kind: 'IMAGE_DESTROYED', messageId: sent.id, reason: 'viewed', message: null });
       const jwk = (await (await fetch(`${stack().url}/.well-known/glimpse-receipt-key`)).json()) as { kty: string; crv: string; x: string };
       const signed = `glimpse-receipt-v1|${sent.id}|viewed|${destroyed.at}`;
-      expect(verify(null, Buffer.from(signed), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(destroyed.receipt!, 'base64url'))).to.equal(true);
+      expect(
+        verify(null, Buffer.from(signed), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(destroyed.receipt!, 'base64url')),
+      ).to.equal(true);
       // A third action shows nothing arrived twice in between.
       await api.gql(FRIEND, { u: alice.uid }, bob.token);
       const all = await sub.waitForEvents(3);
@@ -177,16 +183,24 @@ describeEachStack(
 
     it('works with Apollo Client and GraphQLWsLink, unchanged', async () => {
       const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-      const wsClient = createClient({ url: wsUrl(stack().url), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${bob.token}` } });
+      const wsClient = createClient({
+        url: wsUrl(stack().url),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${bob.token}` },
+      });
       const apollo = new ApolloClient({ link: new GraphQLWsLink(wsClient), cache: new InMemoryCache() });
       const seen: { kind: string; user: { uid: number } | null }[] = [];
       const subscription = apollo
-        .subscribe<{ events: { kind: string; user: { uid: number } | null } }>({ query: gql('subscription OnEvent { events { kind at user { uid nickname } } }') })
+        .subscribe<{ events: { kind: string; user: { uid: number } | null } }>({
+          query: gql('subscription OnEvent { events { kind at user { uid nickname } } }'),
+        })
         .subscribe({ next: (r) => void (r.data && seen.push(r.data.events)) });
-      open.push({ stop: async () => {
-        subscription.unsubscribe();
-        await wsClient.dispose();
-      } });
+      open.push({
+        stop: async () => {
+          subscription.unsubscribe();
+          await wsClient.dispose();
+        },
+      });
       await subscriptionsLive(stack().server, bob.uid);
       await api.gql(FRIEND, { u: bob.uid }, alice.token);
       await eventually(() => expect(seen).to.have.length(1), 15_000);
@@ -208,5 +222,11 @@ describeEachStack(
       expect(event.kind).to.equal('FRIEND_REQUEST');
     });
   },
-  { SUBSCRIPTIONS_PER_USER: '2', REALTIME_AUTH_CHECK_SECONDS: '1', REALTIME_KEEPALIVE_SECONDS: '1', REALTIME_POLL_MS: '100', GRAPHQL_MAX_DEPTH: '4' },
+  {
+    SUBSCRIPTIONS_PER_USER: '2',
+    REALTIME_AUTH_CHECK_SECONDS: '1',
+    REALTIME_KEEPALIVE_SECONDS: '1',
+    REALTIME_POLL_MS: '100',
+    GRAPHQL_MAX_DEPTH: '4',
+  },
 );

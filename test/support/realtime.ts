@@ -47,7 +47,10 @@ export class EventSubscriber {
       retryAttempts: options.retry ? 20 : 0,
       retryWait: async () => new Promise((r) => setTimeout(r, 100)),
       shouldRetry: () => options.retry === true,
-      on: { closed: (e) => void this.closes.push({ code: (e as { code: number }).code, reason: String((e as { reason?: string }).reason ?? '') }) },
+      on: {
+        closed: (e) =>
+          void this.closes.push({ code: (e as { code: number }).code, reason: String((e as { reason?: string }).reason ?? '') }),
+      },
     });
     this.dispose = this.client.subscribe<{ events: EventView }>(
       { query: options.query ?? EVENTS_SUBSCRIPTION },

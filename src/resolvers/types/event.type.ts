@@ -8,7 +8,7 @@ registerEnumType(EventKind, {
   description: 'What happened; each kind is also sent as the push of the same name',
 });
 
-@ObjectType({ description: "Something that happened to the viewer: the same facts as the push it comes with" })
+@ObjectType({ description: 'Something that happened to the viewer: the same facts as the push it comes with' })
 export class Event implements Pick<RealtimeEvent, 'kind' | 'at' | 'messageId' | 'reason' | 'receipt'> {
   @Field(() => EventKind)
   kind: EventKind;
