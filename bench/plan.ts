@@ -58,6 +58,8 @@ export interface Plan {
     resizePool: boolean;
     settleMs: number;
   };
+  /** Subscriptions: events per latency figure (the poll's take a second each), and the idle crowd. */
+  realtime: { samples: number; pollSamples: number; idleConnections: number; idleUsers: number; fanoutEvents: number };
 }
 
 export function makePlan(quick: boolean): Plan {
@@ -76,6 +78,7 @@ export function makePlan(quick: boolean): Plan {
       encryption: { sizes: [MiB, 10 * MiB], pairs: 1, roundsPerPair: 2, perSample: () => 2, warmupPerSample: () => 2, warmupRounds: () => 0, downloadsPerImage: 1 },
       gc: { pairs: 1, imagesPerRound: 2, downloadsPerImage: 1, warmupRounds: 1, rounds: 1 },
       social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
+      realtime: { samples: 30, pollSamples: 10, idleConnections: 1_000, idleUsers: 10, fanoutEvents: 2 },
     };
   }
   return {
@@ -92,6 +95,7 @@ export function makePlan(quick: boolean): Plan {
     encryption: { sizes: [MiB, 10 * MiB], pairs: 16, roundsPerPair: 6, perSample: (size) => (size > MiB ? 4 : 16), warmupPerSample: (size) => (size > MiB ? 2 : 8), warmupRounds: (size) => (size > MiB ? 4 : 6), downloadsPerImage: 3 },
     gc: { pairs: 4, imagesPerRound: 60, downloadsPerImage: 2, warmupRounds: 1, rounds: 2 },
     social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
+    realtime: { samples: 300, pollSamples: 100, idleConnections: 10_000, idleUsers: 10, fanoutEvents: 10 },
   };
 }
 

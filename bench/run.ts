@@ -13,6 +13,7 @@ import { restoreBufferPools } from './buffer-pool';
 import { benchSocial } from './social.bench';
 import { benchEncryption } from './encryption.bench';
 import { benchGc } from './gc.bench';
+import { benchRealtime } from './realtime.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
 import { ROOT, startBenchStack, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 import { benchUploads } from './upload.bench';
@@ -23,10 +24,11 @@ import { benchUploads } from './upload.bench';
  * prints the tables and writes bench/results.json. The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where results.json goes (default bench/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social, realtime
+ *   BENCH_REDIS_URL=url the Redis the realtime section's two instances share (default redis://127.0.0.1:6379)
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social', 'realtime'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -110,6 +112,9 @@ async function main(): Promise<void> {
     });
     await section('social', async () => {
       results.social = await benchSocial(stack, plan, log);
+    });
+    await section('realtime', async () => {
+      results.realtime = await benchRealtime(stack, plan, log);
     });
   } catch (e) {
     // What the servers said is usually the why.
