@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { jpegBytes } from '../test/support/factories';
 import { BenchUser, gql, prepareSendImage, register, sendImage } from './glimpse-api';
@@ -23,7 +24,7 @@ export interface RealtimeResults {
   idle: {
     connections: number;
     users: number;
-    /** Server RSS before and after the connections opened (each authenticated, one subscription). */
+    /** Server RSS before and after the connections opened (each authenticated, one subscription), after full collections. */
     rssBeforeMiB: number;
     rssAfterMiB: number;
     bytesPerConnection: number;
@@ -155,7 +156,13 @@ export async function benchRealtime(stack: BenchStack, plan: Plan, log: (s: stri
   if (connections < p.idleConnections) log(`realtime: ulimit -n allows ${connections} sockets, not ${p.idleConnections}`);
   const perUser = Math.ceil(connections / p.idleUsers);
   log(`realtime: ${connections} idle subscribers (${p.idleUsers} users × ${perUser}) on one instance`);
-  const idleSvc = await stack.startGlimpse('glimpse-rt-idle', { SUBSCRIPTIONS_PER_USER: String(perUser) });
+  const idleSvc = await stack.startGlimpse('glimpse-rt-idle', { SUBSCRIPTIONS_PER_USER: String(perUser) }, ['--expose-gc', '-r', path.join(__dirname, 'gc-on-signal.js')]);
+  // What is live, not what awaits collection: RSS is read after full collections (gc-on-signal).
+  const liveRss = async () => {
+    process.kill(idleSvc.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, plan.idleMs));
+    return memoryOf(idleSvc.pid).rss;
+  };
   const viewer = await register(idleSvc.url, 'fixed', FIRST_PHONE + 1);
   const users: BenchUser[] = [];
   for (let i = 0; i < p.idleUsers; i++) users.push(await register(idleSvc.url, 'fixed', FIRST_PHONE + 2 + i));
@@ -164,8 +171,7 @@ export async function benchRealtime(stack: BenchStack, plan: Plan, log: (s: stri
   // A first socket loads every code path before the baseline is read.
   const probe = await openSubscriber(idleSvc.url, users[0].token, () => undefined);
   probe.terminate();
-  await new Promise((r) => setTimeout(r, plan.idleMs));
-  const before = memoryOf(idleSvc.pid).rss;
+  const before = await liveRss();
   const sockets: WebSocket[] = [];
   const counts = new Map<number, number>();
   let fan: Arrival[] = [];
@@ -186,8 +192,7 @@ export async function benchRealtime(stack: BenchStack, plan: Plan, log: (s: stri
     const expected = (_u: BenchUser, i: number) => Math.floor(connections / users.length) + (i < connections % users.length ? 1 : 0);
     await until(() => users.every((u, i) => (counts.get(u.uid) ?? 0) >= expected(u, i)), 'the warm-up events on every socket');
     const openSeconds = (Date.now() - started) / 1000;
-    await new Promise((r) => setTimeout(r, plan.idleMs));
-    const after = memoryOf(idleSvc.pid).rss;
+    const after = await liveRss();
 
     const subscribers = expected(users[0], 0);
     log(`realtime: one event to ${subscribers} subscriptions at once, ${p.fanoutEvents} times`);

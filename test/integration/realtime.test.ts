@@ -230,3 +230,23 @@ describeEachStack(
     GRAPHQL_MAX_DEPTH: '4',
   },
 );
+
+describeEachStack(
+  'realtime: an event committed on the subscriber’s own instance',
+  (stack: () => TestStack) => {
+    it('arrives from the commit itself, without waiting for the outbox poll (a minute here)', async () => {
+      const api = new ApiClient(stack().url);
+      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      const sub = new EventSubscriber(stack().url, bob.token);
+      try {
+        await subscriptionsLive(stack().server, bob.uid);
+        await api.gql(FRIEND, { u: bob.uid }, alice.token);
+        const [event] = await sub.waitForEvents(1);
+        expect(event.kind).to.equal('FRIEND_REQUEST');
+      } finally {
+        await sub.stop();
+      }
+    });
+  },
+  { REALTIME_POLL_MS: '60000' },
+);
