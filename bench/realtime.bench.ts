@@ -93,7 +93,13 @@ async function until(check: () => boolean, what: string): Promise<void> {
  * images on `actionUrl` (its outbox row's created_at is taken just before the commit), and the
  * SCREENSHOT event's `at` is that time; the subscriber listens on `subscribeUrl`.
  */
-async function latency(actionUrl: string, subscribeUrl: string, subscriber: BenchUser, viewer: BenchUser, samples: number): Promise<LatencyStats> {
+async function latency(
+  actionUrl: string,
+  subscribeUrl: string,
+  subscriber: BenchUser,
+  viewer: BenchUser,
+  samples: number,
+): Promise<LatencyStats> {
   const keys = await sendImages(actionUrl, subscriber, viewer, samples + 1);
   const arrivals: Arrival[] = [];
   const ws = await openSubscriber(subscribeUrl, subscriber.token, (a) => arrivals.push(a));
@@ -137,7 +143,10 @@ export async function benchRealtime(stack: BenchStack, plan: Plan, log: (s: stri
 
   log(`realtime: latency across two instances with Redis (${p.samples} events)`);
   const redisPrefix = `glimpse-bench-${process.pid}-${Date.now()}:`;
-  const [ra, rb] = await pair('glimpse-rt-redis', { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix });
+  const [ra, rb] = await pair('glimpse-rt-redis', {
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: redisPrefix,
+  });
   const [s2, v2] = await people(ra.url);
   const acrossRedis = await latency(ra.url, rb.url, s2, v2, p.samples);
   await rb.stop();
@@ -156,7 +165,11 @@ export async function benchRealtime(stack: BenchStack, plan: Plan, log: (s: stri
   if (connections < p.idleConnections) log(`realtime: ulimit -n allows ${connections} sockets, not ${p.idleConnections}`);
   const perUser = Math.ceil(connections / p.idleUsers);
   log(`realtime: ${connections} idle subscribers (${p.idleUsers} users × ${perUser}) on one instance`);
-  const idleSvc = await stack.startGlimpse('glimpse-rt-idle', { SUBSCRIPTIONS_PER_USER: String(perUser) }, ['--expose-gc', '-r', path.join(__dirname, 'gc-on-signal.js')]);
+  const idleSvc = await stack.startGlimpse('glimpse-rt-idle', { SUBSCRIPTIONS_PER_USER: String(perUser) }, [
+    '--expose-gc',
+    '-r',
+    path.join(__dirname, 'gc-on-signal.js'),
+  ]);
   // What is live, not what awaits collection: RSS is read after full collections (gc-on-signal).
   const liveRss = async () => {
     process.kill(idleSvc.pid, 'SIGUSR2');
