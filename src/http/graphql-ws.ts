@@ -20,7 +20,7 @@ type Extra = {
 };
 
 export interface GraphqlWs {
-  /** Stops taking sockets; the open ones are closed by RealtimeService.stop (1012). */
+  /** Stops taking sockets and closes the open ones (1012); resolves once all are closed. */
   close(): Promise<void>;
 }
 
@@ -114,6 +114,8 @@ export function attachGraphqlWs(
     close: () =>
       new Promise<void>((resolve) => {
         wss.close(() => resolve());
+        // Sockets still without a session (connection_init not yet sent) are told too.
+        for (const socket of wss.clients) if (socket.readyState === socket.OPEN) socket.close(1012, 'Service restart');
       }),
   };
 }
