@@ -83,7 +83,12 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       const group = r.social.sendGroupImage;
       for (const v of ['sendImage', 'sendGroupImage']) for (const k of ['p50', 'p90', 'runs']) figure(group[v][k], `${v} ${k}`);
       figure(group.ratio, 'sendGroupImage ratio');
-      expect(r.goals).to.have.length(24);
+      const rt = r.realtime;
+      for (const path of ['sameInstance', 'acrossRedis', 'acrossPoll']) for (const k of ['samples', 'p50', 'p99', 'max']) figure(rt[path][k], `realtime ${path} ${k}`);
+      for (const k of ['connections', 'rssBeforeMiB', 'rssAfterMiB', 'openSeconds']) figure(rt.idle[k], `realtime idle ${k}`);
+      expect(Number.isFinite(rt.idle.bytesPerConnection), 'realtime bytes per connection').to.equal(true);
+      for (const k of ['subscribers', 'events', 'p50', 'p99']) figure(rt.idle.fanout[k], `realtime fan-out ${k}`);
+      expect(r.goals).to.have.length(29);
       // Issue 10's comparison with the same build with encryption at rest off.
       expect(r.goals.filter((g: { goal: string }) => /ENCRYPTION=off/.test(g.goal))).to.have.length(5);
       for (const g of r.goals) expect(g.met, g.goal).to.be.a('boolean');
