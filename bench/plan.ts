@@ -60,6 +60,8 @@ export interface Plan {
     resizePool: boolean;
     settleMs: number;
   };
+  /** Subscriptions: events per latency figure (the poll's take a second each), and the idle crowd. */
+  realtime: { samples: number; pollSamples: number; idleConnections: number; idleUsers: number; fanoutEvents: number };
 }
 
 export function makePlan(quick: boolean): Plan {
@@ -79,6 +81,7 @@ export function makePlan(quick: boolean): Plan {
       gc: { pairs: 1, imagesPerRound: 2, downloadsPerImage: 1, warmupRounds: 1, rounds: 1 },
       social: { smallUsers: 1_000, largeUsers: 10_000, warmups: 2, discoveryRounds: 5, groupRounds: 5, members: 8, resizePool: false, settleMs: 0 },
       metrics: { rounds: 1, sendsPerRound: 2, meSeconds: 1, scrapeEveryMs: 1000 },
+      realtime: { samples: 30, pollSamples: 10, idleConnections: 1_000, idleUsers: 10, fanoutEvents: 2 },
     };
   }
   return {
@@ -97,6 +100,7 @@ export function makePlan(quick: boolean): Plan {
     social: { smallUsers: 10_000, largeUsers: 1_000_000, warmups: 5, discoveryRounds: 40, groupRounds: 40, members: 50, resizePool: true, settleMs: 90_000 },
     // Prometheus scrapes every 15-60 s; every 5 s puts more of a scrape's cost in the figure, not less.
     metrics: { rounds: 12, sendsPerRound: 16, meSeconds: 3, scrapeEveryMs: 5000 },
+    realtime: { samples: 300, pollSamples: 100, idleConnections: 10_000, idleUsers: 10, fanoutEvents: 10 },
   };
 }
 

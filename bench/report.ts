@@ -5,6 +5,7 @@ import type { GcResults } from './gc.bench';
 import type { MemoryFigure } from './memory.bench';
 import { median } from './http';
 import { MiB } from './plan';
+import type { RealtimeResults } from './realtime.bench';
 import type { RateFigure } from './requests.bench';
 import type { DiscoveryFigure, SocialResults } from './social.bench';
 import type { ThroughputCell } from './upload.bench';
@@ -40,6 +41,8 @@ export interface Results {
   social?: SocialResults;
   /** Issue 25: metrics and tracing against neither, on three processes of one build. */
   metrics?: ObservabilityFigure;
+  /** Subscriptions: commit-to-event latency, and idle connections' memory and fan-out. */
+  realtime?: RealtimeResults;
   goals: Goal[];
 }
 
@@ -128,6 +131,14 @@ export function checkGoals(r: Results): Goal[] {
   if (r.metrics) {
     add('sendImage 1 MiB: metrics on ÷ off (throughput)', r.metrics.ratios['sendImage metrics/off'], '>=', 0.98);
     add('me: metrics on ÷ off (req/s)', r.metrics.ratios['me metrics/off'], '>=', 0.98);
+  }
+  if (r.realtime) {
+    const t = r.realtime;
+    add('event latency p99, one instance (ms)', t.sameInstance.p99, '<=', 50);
+    add('event latency p99, two instances with Redis (ms)', t.acrossRedis.p99, '<=', 50);
+    add(`event latency p99, two instances without Redis (ms; 2 × REALTIME_POLL_MS)`, t.acrossPoll.p99, '<=', 2 * t.acrossPoll.pollMs);
+    add(`${t.idle.connections} idle subscribers: RSS per connection (KiB)`, t.idle.bytesPerConnection / 1024, '<=', 32);
+    add(`one event to ${t.idle.fanout.subscribers} subscribers at once: p99 (ms)`, t.idle.fanout.p99, '<=', 250);
   }
   return goals;
 }
@@ -270,8 +281,25 @@ export function renderTables(r: Results): string {
     );
     out.push(`p50 ratio ${f(g.ratio, 2)}`, '');
   }
-  out.push('Goals:', '');
-  table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
+  if (r.realtime) {
+    const t = r.realtime;
+    out.push('Subscriptions: from the outbox commit to the event at the subscriber, one event at a time, ms:', '');
+    table(
+      ['path', 'events', 'p50', 'p99', 'max'],
+      [
+        ['one instance', t.sameInstance],
+        ['two instances, Redis pub/sub', t.acrossRedis],
+        [`two instances, outbox poll every ${t.acrossPoll.pollMs} ms`, t.acrossPoll],
+      ].map(([name, x]) => [name as string, String((x as { samples: number }).samples), f((x as { p50: number }).p50, 0), f((x as { p99: number }).p99, 0), f((x as { max: number }).max, 0)]),
+    );
+    const i = t.idle;
+    out.push(
+      `${i.connections} idle subscribers (${i.users} users, one subscription per socket) on one instance: RSS ${f(i.rssBeforeMiB)} → ${f(i.rssAfterMiB)} MiB, ` +
+        `${f(i.bytesPerConnection / 1024, 1)} KiB per connection (opened in ${f(i.openSeconds, 1)} s); one event to ${i.fanout.subscribers} of them at once, ` +
+        `${i.fanout.events} times: p50 ${f(i.fanout.p50, 0)} ms, p99 ${f(i.fanout.p99, 0)} ms, max ${f(i.fanout.max, 0)} ms.`,
+      '',
+    );
+  }
   if (r.metrics) {
     const m = r.metrics;
     out.push(
@@ -288,6 +316,8 @@ export function renderTables(r: Results): string {
       ],
     );
   }
+  out.push('Goals:', '');
+  table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
   return out.join('\n');
 }
 

@@ -14,6 +14,7 @@ import { restoreBufferPools } from './buffer-pool';
 import { benchSocial } from './social.bench';
 import { benchEncryption } from './encryption.bench';
 import { benchGc } from './gc.bench';
+import { benchRealtime } from './realtime.bench';
 import { checkGoals, renderTables, requestRatios, Results, withDownloadRatios, withUploadRatios } from './report';
 import { ROOT, startBenchStack, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
 import { benchUploads } from './upload.bench';
@@ -25,10 +26,11 @@ import { benchUploads } from './upload.bench';
  * it into docs/performance.md's figures). The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where the results go (default bench/out/results.json)
- *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social, metrics
+ *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social, metrics, realtime
+ *   BENCH_REDIS_URL=url the Redis the realtime section's two instances share (default redis://127.0.0.1:6379)
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social', 'metrics'] as const;
+const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social', 'metrics', 'realtime'] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -115,6 +117,9 @@ async function main(): Promise<void> {
     });
     await section('metrics', async () => {
       results.metrics = await benchObservability(stack, plan, log);
+    });
+    await section('realtime', async () => {
+      results.realtime = await benchRealtime(stack, plan, log);
     });
   } catch (e) {
     // What the servers said is usually the why.

@@ -38,12 +38,13 @@ mutation Register($input: RegisterInput!) {
 }
 `;
 
-export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, metrics: Metrics = noMetrics): ApolloServer<Context> {
-  const development = config.env === 'development';
-  const production = config.env === 'production';
+/**
+ * The resource limits (depth, aliases, tokens, directives, cost), for HTTP and WebSocket alike.
+ * Every limit answers GRAPHQL_VALIDATION_FAILED before anything runs (tokens: before parsing).
+ */
+export function createArmor(config: Config): ReturnType<ApolloArmor['protect']> {
   const limits = config.graphql;
-  // Every limit answers GRAPHQL_VALIDATION_FAILED before anything runs (tokens: before parsing).
-  const armor = new ApolloArmor({
+  return new ApolloArmor({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
     maxAliases: { n: limits.maxAliases },
     maxTokens: { n: limits.maxTokens },
@@ -52,6 +53,12 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger,
     // "Did you mean …?" suggestions reveal the schema as well as introspection does.
     blockFieldSuggestion: { enabled: !config.introspection },
   }).protect();
+}
+
+export function createApollo(schema: GraphQLSchema, config: Config, log: Logger, metrics: Metrics = noMetrics): ApolloServer<Context> {
+  const development = config.env === 'development';
+  const production = config.env === 'production';
+  const armor = createArmor(config);
   return new ApolloServer<Context>({
     schema,
     introspection: config.introspection,
@@ -101,7 +108,7 @@ function logUnexpectedErrors(fallback: Logger): ApolloServerPlugin<Context> {
   };
 }
 
-function isUnexpected(error: GraphQLError): boolean {
+export function isUnexpected(error: GraphQLError): boolean {
   const original = unwrapResolverError(error);
   if (original instanceof AppError || original instanceof ArgumentValidationError) return false;
   const code = error.extensions?.code;

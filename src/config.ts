@@ -137,6 +137,18 @@ export interface TracingConfig {
   ratio: number;
 }
 
+/** Subscriptions over WebSocket (GraphQL over graphql-transport-ws on /graphql). */
+export interface RealtimeConfig {
+  /** Open subscriptions one user may hold (across instances with REDIS_URL, else per instance). */
+  subscriptionsPerUser: number;
+  /** Without REDIS_URL: how often each instance reads new outbox rows for its subscribers. */
+  pollMs: number;
+  /** How often an open connection's token is checked again. */
+  authCheckMs: number;
+  /** WebSocket ping interval; a socket that does not answer within as long is dropped. */
+  keepAliveMs: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -201,6 +213,7 @@ export interface Config {
   metricsPort: number | null;
   /** Null unless OTEL_EXPORTER_OTLP_ENDPOINT (or its traces-only twin) names where traces go. */
   tracing: TracingConfig | null;
+  realtime: RealtimeConfig;
 }
 
 export class ConfigError extends Error {
@@ -493,6 +506,12 @@ export function loadConfig(env: Env = process.env): Config {
     smsTestNumbersInProduction,
     metricsPort,
     tracing,
+    realtime: {
+      subscriptionsPerUser: int('SUBSCRIPTIONS_PER_USER', 5, 1, 100_000),
+      pollMs: int('REALTIME_POLL_MS', 1000, 10, 60_000),
+      authCheckMs: int('REALTIME_AUTH_CHECK_SECONDS', 45, 1, 3600) * 1000,
+      keepAliveMs: int('REALTIME_KEEPALIVE_SECONDS', 12, 1, 3600) * 1000,
+    },
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

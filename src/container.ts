@@ -40,6 +40,9 @@ import { RegistrationLockResolver } from './resolvers/registration-lock.resolver
 import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
+import { EventResolver } from './resolvers/event.resolver';
+import { createRealtime } from './realtime.wiring';
+import type { RealtimeService } from './services/realtime.service';
 import { AccountService } from './services/account.service';
 import { AccountLifecycleService } from './services/account-lifecycle.service';
 import { DownloadTokens } from './services/download-tokens';
@@ -88,6 +91,8 @@ export interface Container {
   health: HealthService;
   /** Signs image_destroyed receipts; its public key is served at /.well-known/glimpse-receipt-key. */
   receipts: ReceiptSigner;
+  /** Subscriptions: the viewer's events over WebSocket, from whichever instance committed them. */
+  realtime: RealtimeService;
   /** Hands TypeGraphQL the resolver instances built here. */
   resolvers: ContainerType;
   /** What the services count; counts nothing unless METRICS_PORT is set. */
@@ -142,6 +147,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
   });
   let limiter: RateLimiter | undefined;
+  let realtimeService: RealtimeService | undefined;
   try {
     if (config.migrationsRun) await db.runMigrations({ transaction: 'each' });
     const blobs = createBlobStore(config);
@@ -275,7 +281,11 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       log,
     );
 
+    const realtime = await createRealtime(config, pushJobs, accounts, log, metrics);
+    realtimeService = realtime;
+
     const instances = new Map<unknown, unknown>([
+      [EventResolver, new EventResolver(images, social)],
       [UserResolver, new UserResolver(accounts, social)],
       [MessageResolver, new MessageResolver(images, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
@@ -315,10 +325,12 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       limiter: rateLimiter,
       health,
       receipts,
+      realtime,
       resolvers,
       metrics,
       prometheus,
       close: async () => {
+        await realtime.stop();
         await scheduler.stop();
         await dispatcher.stop();
         await rateLimiter.close();
@@ -326,6 +338,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       },
     };
   } catch (e) {
+    await realtimeService?.stop().catch(() => undefined);
     await limiter?.close().catch(() => undefined);
     await db.destroy().catch(() => undefined);
     throw e;

@@ -4,6 +4,7 @@ import type { Logger } from './logger';
 import type { GrantRef } from './repositories/message.repository';
 import type { BatchLoader } from './services/batch.loader';
 import { NumberVisibility } from './services/number-visibility';
+import type { RealtimeSession } from './services/realtime.service';
 
 /** What every resolver knows about the request it serves. */
 export interface Context {
@@ -19,6 +20,8 @@ export interface Context {
   numbers?: NumberVisibility;
   /** The download grants of the messages the request lists, by message id, batched; made on first use. */
   downloadGrants?: BatchLoader<number, GrantRef | null>;
+  /** Over WebSocket: the connection, which serves the viewer's subscriptions. */
+  realtime?: RealtimeSession;
 }
 
 /** Present only behind @Authorized(): the auth checker has already refused requests without one. */

@@ -3,6 +3,7 @@ import { AuthChecker, buildSchema, ContainerType } from 'type-graphql';
 import type { Context } from './context';
 import { UnauthenticatedError } from './errors';
 import { AccountLifecycleResolver } from './resolvers/account-lifecycle.resolver';
+import { EventResolver } from './resolvers/event.resolver';
 import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
 import { RegistrationLockResolver } from './resolvers/registration-lock.resolver';
@@ -10,7 +11,16 @@ import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 
-export const resolvers = [UserResolver, MessageResolver, VerificationResolver, SocialResolver, GroupResolver, RegistrationLockResolver, AccountLifecycleResolver] as const;
+export const resolvers = [
+  UserResolver,
+  MessageResolver,
+  VerificationResolver,
+  SocialResolver,
+  GroupResolver,
+  RegistrationLockResolver,
+  AccountLifecycleResolver,
+  EventResolver,
+] as const;
 
 const authChecker: AuthChecker<Context> = ({ context }) => {
   if (!context.viewer) throw new UnauthenticatedError();
@@ -23,6 +33,16 @@ export function createSchema(container: ContainerType): Promise<GraphQLSchema> {
     resolvers,
     container,
     authChecker,
+    // TypeGraphQL asks for one as soon as there is a subscription; ours brings its own
+    // `subscribe` (RealtimeService), so nothing is ever published or subscribed through this.
+    pubSub: {
+      publish: () => {
+        throw new Error('events are published through the push outbox');
+      },
+      subscribe: () => {
+        throw new Error('subscriptions bring their own subscribe function');
+      },
+    },
     validate: { forbidUnknownValues: false },
   });
 }

@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { Container, createContainer } from './container';
 import { MetricsServer, startMetricsServer } from './http/metrics.server';
 import type { Logger } from './logger';
+import { attachGraphqlWs } from './http/graphql-ws';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -14,7 +15,7 @@ export interface RunningServer {
   metricsUrl: string | null;
   container: Container;
   /**
-   * Stops taking requests and lets those in flight finish, lets the push dispatcher finish the
+   * Closes WebSockets (1012 Service Restart), stops taking requests and lets those in flight finish, lets the push dispatcher finish the
    * jobs it is sending (the rest wait in the outbox for the next start), then closes the database.
    */
   stop(): Promise<void>;
@@ -38,11 +39,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // Uploads of large images on slow phones take a while; keep-alive outlives a load balancer's.
     server.requestTimeout = 10 * 60_000;
     server.keepAliveTimeout = 65_000;
+    const ws = attachGraphqlWs(server, schema, container.realtime, config, log);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
     container.dispatcher.start();
+    container.realtime.start();
     if (config.backgroundJobs) container.scheduler.start();
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -51,6 +54,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       metricsUrl: metricsServer?.url ?? null,
       container,
       stop: async () => {
+        // WebSockets first: they would hold server.close open. 1012 tells clients to reconnect.
+        const closing = ws.close();
+        await container.realtime.stop();
+        await closing;
         // Under steady keep-alive traffic (a load balancer's pool) a connection is never idle
         // when close() looks, and close() waited for good: from now on every answer closes its
         // connection, and a connection is closed as soon as it is idle.

@@ -12,6 +12,9 @@ export interface NewPushJob {
   expiresAt: Date | null;
 }
 
+/** What a push job says and to whom: the facts an event is made of. */
+export type OutboxRow = Pick<PushJob, 'id' | 'receiverUid' | 'kind' | 'payload' | 'createdAt'>;
+
 /** A job this dispatcher now owns, with the receiver's cid as it stands now (null: no device). */
 export interface ClaimedPushJob {
   job: PushJob;
@@ -60,4 +63,13 @@ export interface PushJobRepository {
   recordSent(jobs: PushJob[], now: Date): Promise<number>;
   /** Counts the undelivered jobs and finds the longest-due one (index lookups only). */
   backlog(now: Date): Promise<OutboxBacklog>;
+  /**
+   * Calls `listener` with the jobs a transaction of this process wrote, once it has committed
+   * (never for one rolled back), whichever repository wrote them.
+   */
+  onCommitted(listener: (rows: OutboxRow[]) => void): void;
+  /** The highest job id committed so far; 0 for an empty outbox. */
+  lastId(): Promise<number>;
+  /** Jobs after `afterId` addressed to any of `receiverUids`, oldest first, at most `limit`. */
+  listForReceivers(afterId: number, receiverUids: number[], limit: number): Promise<OutboxRow[]>;
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager, EntitySubscriberInterface, In, MoreThan, QueryRunner } from 'typeorm';
 import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { PushJob } from '../entities/push-job.entity';
 import { User } from '../entities/user.entity';
 import { insertRows } from './bulk-insert.typeorm';
-import type { ClaimedPushJob, NewPushJob, OutboxBacklog, PushJobOutcome, PushJobRepository } from './push-job.repository';
+import type { ClaimedPushJob, NewPushJob, OutboxBacklog, OutboxRow, PushJobOutcome, PushJobRepository } from './push-job.repository';
 
 const DUE = ['pending', 'sending'];
 const FINISHED = ['sent', 'failed', 'skipped'];
@@ -48,8 +48,49 @@ export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now:
     }),
   );
   await insertRows(tx, PushJob, PUSH_JOB_COLUMNS, rows);
+  const runner = tx.queryRunner;
+  if (runner?.isTransactionActive) {
+    const data = runner.data as PendingJobs;
+    (data.glimpsePushJobs ??= []).push(...rows);
+  } else {
+    committed(tx.connection, rows);
+  }
   return rows;
 }
+
+/** Jobs written in the transaction a query runner has open, announced when it commits. */
+interface PendingJobs {
+  glimpsePushJobs?: PushJob[];
+}
+
+const listeners = new WeakMap<DataSource, ((rows: OutboxRow[]) => void)[]>();
+
+function committed(db: DataSource, rows: OutboxRow[]): void {
+  for (const listener of listeners.get(db) ?? []) listener(rows);
+}
+
+function takePending(runner: QueryRunner): PushJob[] {
+  const data = runner.data as PendingJobs;
+  const rows = data.glimpsePushJobs ?? [];
+  // SQLite's driver shares one query runner among all transactions: start each one empty.
+  delete data.glimpsePushJobs;
+  return rows;
+}
+
+/**
+ * Hears every transaction end (TypeORM calls subscribers after COMMIT and ROLLBACK, and after each
+ * savepoint, where the transaction is still active): jobs become visible only with the outer commit.
+ */
+const commitWatcher: EntitySubscriberInterface = {
+  afterTransactionCommit(event) {
+    if (event.queryRunner.isTransactionActive) return;
+    const rows = takePending(event.queryRunner);
+    if (rows.length) committed(event.queryRunner.dataSource, rows);
+  },
+  afterTransactionRollback(event) {
+    if (!event.queryRunner.isTransactionActive) takePending(event.queryRunner);
+  },
+};
 
 export class TypeormPushJobRepository implements PushJobRepository {
   private readonly mysql: boolean;
@@ -131,6 +172,31 @@ export class TypeormPushJobRepository implements PushJobRepository {
   deleteFinishedBefore(before: Date, limit: number): Promise<number> {
     // updated_at is when the outcome was recorded: a finished job is never written again.
     return deleteBatch(this.db, PushJob, 'status IN (:...finished) AND updated_at < :before', { finished: FINISHED, before }, limit);
+  }
+
+  onCommitted(listener: (rows: OutboxRow[]) => void): void {
+    const list = listeners.get(this.db);
+    if (list) {
+      list.push(listener);
+      return;
+    }
+    listeners.set(this.db, [listener]);
+    (this.db.subscribers as EntitySubscriberInterface[]).push(commitWatcher);
+  }
+
+  async lastId(): Promise<number> {
+    const [row] = (await this.db.query('SELECT MAX(id) AS id FROM push_job')) as { id: number | string | null }[];
+    return Number(row?.id ?? 0);
+  }
+
+  listForReceivers(afterId: number, receiverUids: number[], limit: number): Promise<OutboxRow[]> {
+    if (!receiverUids.length) return Promise.resolve([]);
+    return this.db.getRepository(PushJob).find({
+      select: { id: true, receiverUid: true, kind: true, payload: true, createdAt: true },
+      where: { id: MoreThan(afterId), receiverUid: In(receiverUids) },
+      order: { id: 'ASC' },
+      take: limit,
+    });
   }
 
   async recordSent(jobs: PushJob[], now: Date): Promise<number> {

@@ -152,6 +152,11 @@ export class SocialService {
     return relation.blockedByOther ? 'discard' : 'deliver';
   }
 
+  /** Another user as the viewer may see them (an event names them), or null when gone. */
+  person(_viewer: User, uid: number): Promise<User | null> {
+    return this.users.findById(uid);
+  }
+
   private async otherUser(viewer: User, uid: number): Promise<User> {
     if (uid === viewer.uid) throw new BadInputError('uid must be another user, not yourself', 'uid');
     const other = await this.users.findById(uid);

@@ -91,7 +91,12 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       for (const k of ['sendImage metrics/off', 'sendImage tracing/off', 'me metrics/off', 'me tracing/off']) figure(r.metrics.ratios[k], k);
       expect(r.metrics.scrapes).to.be.greaterThan(0);
       expect(r.metrics.traceExports).to.be.greaterThan(0);
-      expect(r.goals).to.have.length(26);
+      const rt = r.realtime;
+      for (const path of ['sameInstance', 'acrossRedis', 'acrossPoll']) for (const k of ['samples', 'p50', 'p99', 'max']) figure(rt[path][k], `realtime ${path} ${k}`);
+      for (const k of ['connections', 'rssBeforeMiB', 'rssAfterMiB', 'openSeconds']) figure(rt.idle[k], `realtime idle ${k}`);
+      expect(Number.isFinite(rt.idle.bytesPerConnection), 'realtime bytes per connection').to.equal(true);
+      for (const k of ['subscribers', 'events', 'p50', 'p99']) figure(rt.idle.fanout[k], `realtime fan-out ${k}`);
+      expect(r.goals).to.have.length(31);
       // Issue 10's comparison with the same build with encryption at rest off.
       expect(r.goals.filter((g: { goal: string }) => /ENCRYPTION=off/.test(g.goal))).to.have.length(5);
       for (const g of r.goals) expect(g.met, g.goal).to.be.a('boolean');

@@ -10,7 +10,7 @@ import { Message, MessageEndReason } from '../../src/entities/message.entity';
 import { User, WhoCanSend } from '../../src/entities/user.entity';
 import type { EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from '../../src/repositories/message.repository';
 import type { AccountMove, DeviceRegistered, DeviceRegistration, EndedImage, UserRepository } from '../../src/repositories/user.repository';
-import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
+import type { ClaimedPushJob, NewPushJob, OutboxRow, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
 import { PushJob } from '../../src/entities/push-job.entity';
 import type { PushMessage, PushProvider, PushResult } from '../../src/adapters/push-provider';
 import { Readable as ReadableStream } from 'node:stream';
@@ -319,13 +319,14 @@ export class FakePushJobRepository implements PushJobRepository {
   readonly rows: PushJob[] = [];
   private leases = 0;
   /** Ids are never reused, also after a delete. */
-  private lastId = 0;
+  private highestId = 0;
+  private readonly listeners: ((rows: OutboxRow[]) => void)[] = [];
 
   constructor(private readonly cids: (uid: number) => string | null) {}
 
   async enqueue(jobs: NewPushJob[], now: Date) {
-    return jobs.map((j) => {
-      const id = ++this.lastId;
+    const rows = jobs.map((j) => {
+      const id = ++this.highestId;
       const row = Object.assign(new PushJob(), {
         ...j,
         cid: j.cid ?? null,
@@ -344,6 +345,8 @@ export class FakePushJobRepository implements PushJobRepository {
       this.rows.push(row);
       return row;
     });
+    for (const listener of this.listeners) listener(rows);
+    return rows;
   }
 
   async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]> {
@@ -384,6 +387,19 @@ export class FakePushJobRepository implements PushJobRepository {
     const undelivered = this.rows.filter((r) => r.status === 'pending' || r.status === 'sending');
     const due = undelivered.filter((r) => r.nextAttemptAt <= now).map((r) => r.nextAttemptAt.getTime());
     return { pending: undelivered.length, oldestDueAt: due.length ? new Date(Math.min(...due)) : null };
+  }
+
+  onCommitted(listener: (rows: OutboxRow[]) => void) {
+    this.listeners.push(listener);
+  }
+
+  async lastId() {
+    return this.rows.reduce((max, r) => Math.max(max, r.id), 0);
+  }
+
+  async listForReceivers(afterId: number, receiverUids: number[], limit: number) {
+    const uids = new Set(receiverUids);
+    return this.rows.filter((r) => r.id > afterId && uids.has(r.receiverUid)).slice(0, limit);
   }
 }
 
