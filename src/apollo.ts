@@ -11,6 +11,7 @@ import type { Config } from './config';
 import type { Context } from './context';
 import { AppError } from './errors';
 import type { Logger } from './logger';
+import { uploadUsedOnceRule } from './upload-once.rule';
 
 /** Codes that GraphQL itself and Apollo give to a malformed request: safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -40,11 +41,14 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
   const development = config.env === 'development';
   const production = config.env === 'production';
   const limits = config.graphql;
-  // Every limit answers GRAPHQL_VALIDATION_FAILED before anything runs (tokens: before parsing).
+  // Every limit answers GRAPHQL_VALIDATION_FAILED with HTTP 400 before anything runs, but the
+  // token limit, which graphql's own parser applies (GRAPHQL_PARSE_FAILED, 400). Armor's token
+  // plugin parsed every document a second time and failed any it could not parse as an
+  // unexpected error: HTTP 500.
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
     maxAliases: { n: limits.maxAliases },
-    maxTokens: { n: limits.maxTokens },
+    maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
     costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
     // "Did you mean …?" suggestions reveal the schema as well as introspection does.
@@ -60,7 +64,8 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger)
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
     logger: log,
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, uploadUsedOnceRule],
+    parseOptions: { maxTokens: limits.maxTokens },
     // main.ts owns shutdown. Apollo's own SIGTERM handler stops the server first, and a second
     // stop() called meanwhile waits on a barrier Apollo 5 never resolves on success: the
     // process then hung until SIGKILL instead of exiting.

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import v8 from 'node:v8';
 import { ConfigError, loadConfig, redactUrl } from './config';
 import { StartupError } from './errors';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 
 /**
  * V8 grows its heap's collection limit by a factor it picks from how fast the program allocates
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  logFatalExits(log);
   // Loaded only now, so that a configuration error is reported without loading the whole server.
   const { startServer } = await import('./server');
   const running = await startServer(config, log);
@@ -68,6 +69,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * A failure nothing handled ends the process (its state is unknown; the supervisor restarts it),
+ * but not silently: the log says why first.
+ */
+function logFatalExits(log: Logger): void {
+  process.on('uncaughtException', (err, origin) => {
+    log.fatal({ err, origin }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: reason }, 'unhandled promise rejection: exiting');
+    process.exit(1);
+  });
 }
 
 main().catch((err) => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { pipeline, type Readable, Transform } from 'node:stream';
+import { finished, pipeline, type Readable, Transform } from 'node:stream';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
 import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import { Message } from '../entities/message.entity';
@@ -195,6 +195,7 @@ export class ImageService {
     const file = Promise.resolve(upload);
     const size = declaredSize ?? undefined;
     let source: Readable | undefined;
+    let taken = false;
     try {
       if (size !== undefined && (!Number.isSafeInteger(size) || size < 1)) {
         throw new BadInputError('size must be the image size in bytes (a positive whole number)', 'size');
@@ -207,7 +208,12 @@ export class ImageService {
       const decision = await this.limiter.consume([{ rule: 'sendUser', key: String(sender.uid) }]);
       if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs / 1000);
       const { objectName, sendTime, messages } = await plan();
-      source = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
+      const incoming = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
+      // One upload used as two arguments reaches two sends: the second must not wait for bytes
+      // the first has taken.
+      taken = !claim(incoming);
+      if (taken) throw new BadInputError('An uploaded file can be used by one argument only', 'image');
+      source = incoming;
 
       const keep = messages.some((m) => !m.endReason);
       const stored = await this.store(keep ? objectName : null, source, size, choices.sealed === true);
@@ -257,7 +263,7 @@ export class ImageService {
       }
     } catch (e) {
       drain(source);
-      if (!source) file.then((f) => drain(f.stream), () => undefined);
+      if (!source && !taken) file.then((f) => claim(f.stream) && drain(f.stream), () => undefined);
       throw e;
     }
   }
@@ -285,8 +291,12 @@ export class ImageService {
     meter.write(head);
     if (ended) meter.end();
     else {
-      // pipe() does not pass errors on: a client that goes away must fail the store's write too.
-      source.once('error', (e) => meter.destroy(uploadError(e)));
+      // pipe() does not pass errors on: a client that goes away must fail the store's write too
+      // (finished() also reports a failure that came while the type was being read).
+      const stop = finished(source, (e) => {
+        stop();
+        if (e) meter.destroy(uploadError(e));
+      });
       source.pipe(meter);
     }
     try {
@@ -494,9 +504,24 @@ function lastChunkAfter(record: () => Promise<void>): Transform {
   });
 }
 
+/** Uploads a send has taken: each is read by one send only. */
+const claimed = new WeakSet<Readable>();
+
+/** Takes `stream` for one reader; false when another has it already. */
+function claim(stream: Readable): boolean {
+  if (claimed.has(stream)) return false;
+  claimed.add(stream);
+  return true;
+}
+
 /** Reads at least `n` bytes (or everything, if shorter) and leaves the stream paused. */
 function readHead(source: Readable, n: number): Promise<{ head: Buffer; ended: boolean }> {
   return new Promise((resolve, reject) => {
+    // A stream that failed before anyone listened would never say so again.
+    if (source.errored || (source.destroyed && !source.readableEnded)) {
+      return reject(uploadError(source.errored ?? new Error('the request was cut off')));
+    }
+    if (source.readableEnded) return resolve({ head: Buffer.alloc(0), ended: true });
     const chunks: Buffer[] = [];
     let length = 0;
     const finish = (ended: boolean) => {
