@@ -104,7 +104,7 @@ export class MultipartRequest {
 
   private onField(name: string, value: string, truncated: boolean): void {
     if (this.exitError) return;
-    if (truncated) return this.exit(new PayloadTooLargeError(MAX_FIELD_BYTES));
+    if (truncated) return this.exit(new PayloadTooLargeError(MAX_FIELD_BYTES, `The '${name === 'map' ? 'map' : 'operations'}' multipart field`));
     if (name === 'operations') {
       if (this.parsed) return this.exit(new BadInputError(`Repeated multipart field 'operations' (${SPEC})`));
       let operations: unknown;

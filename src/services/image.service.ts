@@ -275,6 +275,9 @@ export class ImageService {
     const filetype = sealed ? SEALED_FILETYPE : await sniffImageType(head);
     if (!filetype) throw new UnsupportedMediaTypeError();
     const meter = new ImageMeter(this.options.maxImageBytes, size);
+    // The store reads these streams' errors (and meter.errored below); one that comes after the
+    // store gave up (the client left) must not stop the process.
+    meter.on('error', () => undefined);
     // The key exists only in memory until the row that holds it (wrapped) is committed.
     const sealing = name !== null && this.options.keys && this.options.encryptUploads !== false ? newImageKey() : null;
     const cipher = NEW_IMAGE_CIPHER;
@@ -285,6 +288,7 @@ export class ImageService {
       // The upload's chunks are sealed where they lie: the multipart parser has finished with
       // the bytes it hands on (it keeps its own copy of any it must look at again).
       const encryptor = new SegmentEncryptor(sealing, segment, size, { inPlace: true });
+      encryptor.on('error', () => undefined);
       meter.once('error', (e) => encryptor.destroy(e));
       body = meter.pipe(encryptor);
     }

@@ -35,6 +35,7 @@ interface ComposeService {
   healthcheck?: { test?: unknown };
   depends_on?: Record<string, { condition?: string }> | string[];
   environment?: Record<string, string | null> | string[];
+  restart?: string;
 }
 
 describe('deployment files', () => {
@@ -71,10 +72,16 @@ describe('deployment files', () => {
       services = (yaml.load(read('docker-compose.yml')) as { services: Record<string, ComposeService> }).services;
     });
 
-    it('is valid Compose to docker-compose (`docker-compose config -q`; skipped where docker-compose is not installed)', function () {
+    it('is valid Compose to docker-compose (`docker-compose config`; skipped where docker-compose is not installed), the app restarting unless stopped', function () {
       if (!hasDockerCompose()) return this.skip();
-      const r = spawnSync('docker-compose', ['config', '-q'], { cwd: ROOT, encoding: 'utf8' });
+      const r = spawnSync('docker-compose', ['config'], { cwd: ROOT, encoding: 'utf8' });
       expect(r.status, r.stderr).to.equal(0);
+      const resolved = yaml.load(r.stdout) as { services: Record<string, ComposeService> };
+      expect(resolved.services.app.restart).to.equal('unless-stopped');
+    });
+
+    it('restarts the app unless it was stopped: a process that exits comes back', () => {
+      expect(services.app.restart).to.equal('unless-stopped');
     });
 
     it('runs MySQL 8, MinIO and the app built from the Dockerfile, each with a health check', () => {
