@@ -1,19 +1,16 @@
 # Glimpse's production image: `docker compose up` builds it (see docker-compose.yml).
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: TypeScript to dist/, and the two native addons: better-sqlite3's (a prebuilt binary
-# when one can be downloaded, else compiled) and native/gcm.c, Glimpse's AES-GCM for images
-# (compiled against the image's own Node headers). The compiler stays in this stage.
+# --- build: TypeScript to dist/, and better-sqlite3's addon (a prebuilt binary when one can be
+# downloaded, else compiled). The compiler stays in this stage.
 FROM ${NODE_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Scripts off: `prepare` would compile before the sources are here; the addon is built next.
+# Scripts off: `prepare` would compile before the sources are here.
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
-COPY native ./native
-RUN npm_config_nodedir=/usr/local npm run install
 COPY tsconfig.json ormconfig.ts ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
@@ -27,9 +24,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-# The native addons, built above for this same base image and Node version.
+# The native addon, built above for this same base image and Node version.
 COPY --from=build /app/node_modules/better-sqlite3/build/Release/better_sqlite3.node ./node_modules/better-sqlite3/build/Release/
-COPY --from=build /app/native/build/Release/gcm.node ./native/build/Release/
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node

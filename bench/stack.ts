@@ -112,6 +112,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
           ALIYUN_SMS_TEMPLATE_CODE: 'SMS_0',
           ALIYUN_SMS_ENDPOINT: 'http://127.0.0.1:9',
           SMS_TEST_NUMBERS: smsTestNumbersEnv(),
+          // Production takes test numbers only when told they are meant to be there.
+          SMS_TEST_NUMBERS_IN_PRODUCTION: 'true',
           RATE_LIMIT_MULTIPLIER: '100000',
           DATA_DIR: dataDir,
           ...env,

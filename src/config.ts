@@ -1,4 +1,5 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { normalizePhone } from './services/phone';
 
 /**
@@ -44,6 +45,23 @@ export interface PushConfig {
   leaseMs: number;
 }
 
+/**
+ * Per-user limits on the actions that write or reach another person (a push, a membership): with
+ * sequential uids, anything unbounded is done to everyone, and every push lands on someone's phone.
+ */
+const USER_ACTION_LIMIT_NAMES = ['friendRequest', 'friendRequestPush', 'block', 'groupCreate', 'groupMemberAdd', 'updateCid'] as const;
+const USER_ACTION_LIMIT_DEFAULTS: Record<(typeof USER_ACTION_LIMIT_NAMES)[number], { env: string; points: number; durationSeconds: number }> = {
+  friendRequest: { env: 'RATE_LIMIT_FRIEND_REQUEST', points: 50, durationSeconds: 86_400 },
+  // Per pair (asker, asked): a request repeated after a cancel still succeeds, silently.
+  friendRequestPush: { env: 'RATE_LIMIT_FRIEND_REQUEST_PUSH', points: 1, durationSeconds: 86_400 },
+  // Blocks and unblocks together.
+  block: { env: 'RATE_LIMIT_BLOCK', points: 100, durationSeconds: 86_400 },
+  groupCreate: { env: 'RATE_LIMIT_GROUP_CREATE', points: 20, durationSeconds: 86_400 },
+  // Counted per member added, at creation too.
+  groupMemberAdd: { env: 'RATE_LIMIT_GROUP_MEMBER_ADD', points: 200, durationSeconds: 86_400 },
+  updateCid: { env: 'RATE_LIMIT_UPDATE_CID', points: 10, durationSeconds: 3600 },
+};
+
 /** Every rate-limited action; each has its own budget, configurable as RATE_LIMIT_<NAME>. */
 export const RATE_LIMIT_NAMES = [
   'codeResend',
@@ -54,6 +72,9 @@ export const RATE_LIMIT_NAMES = [
   'registerIp',
   'sendUser',
   'discovery',
+  'registrationLockPin',
+  'registrationLockSet',
+  ...USER_ACTION_LIMIT_NAMES,
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -74,6 +95,11 @@ export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: n
   sendUser: { env: 'RATE_LIMIT_SEND_USER', points: 200, durationSeconds: 3600 },
   // Phone hashes one user may submit to contact discovery a day (a count, not count/window).
   discovery: { env: 'DISCOVERY_DAILY_LIMIT', points: 10_000, durationSeconds: 86_400 },
+  // Wrong registration lock PINs per account a day; then even the right one waits.
+  registrationLockPin: { env: 'RATE_LIMIT_REGISTRATION_LOCK_PIN', points: 5, durationSeconds: 86_400 },
+  // Setting or changing the PIN per user (each one is a deliberately slow hash).
+  registrationLockSet: { env: 'RATE_LIMIT_REGISTRATION_LOCK_SET', points: 10, durationSeconds: 3600 },
+  ...USER_ACTION_LIMIT_DEFAULTS,
 };
 
 export interface AliyunSmsConfig {
@@ -147,6 +173,10 @@ export interface Config {
   rateLimitMultiplier: number;
   rateLimits: Record<RateLimitName, RateLimitRule>;
   graphql: GraphqlLimits;
+  /** A registration lock lapses once the account has not been seen for this many days. */
+  registrationLockDays: number;
+  /** SMS_TEST_NUMBERS_IN_PRODUCTION: test numbers were allowed in production on purpose. */
+  smsTestNumbersInProduction: boolean;
 }
 
 export class ConfigError extends Error {
@@ -347,6 +377,16 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const encryptUploads = oneOf('ENCRYPTION', 'on', ['on', 'off'] as const) === 'on';
 
+  // Registration lock; test numbers in production (a number with a fixed code is a way into
+  // its account for anyone who reads the configuration, so production takes them only on purpose).
+  const registrationLockDays = int('REGISTRATION_LOCK_DAYS', 7, 1, 3650);
+  const smsTestNumbersInProduction = bool('SMS_TEST_NUMBERS_IN_PRODUCTION', false);
+  if (envKind === 'production' && smsTestNumbers.size > 0 && !smsTestNumbersInProduction) {
+    problems.push(
+      `SMS_TEST_NUMBERS: ${smsTestNumbers.size} test number(s) with fixed codes are refused in production; remove them, or set SMS_TEST_NUMBERS_IN_PRODUCTION=true if they are meant to be there (app-store review)`,
+    );
+  }
+
   const config: Config = {
     env: envKind,
     port,
@@ -376,7 +416,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', envKind === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),
-    trustProxy: str('TRUST_PROXY', 'loopback'),
+    trustProxy: trustProxyOf(str('TRUST_PROXY', 'loopback'), problems),
     smsProvider,
     aliyunSms,
     smsTestNumbers,
@@ -391,6 +431,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxDirectives: int('GRAPHQL_MAX_DIRECTIVES', 10, 0, 1000),
       maxCost: int('GRAPHQL_MAX_COST', 1000, 10, 1_000_000),
     },
+    registrationLockDays,
+    smsTestNumbersInProduction,
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
@@ -408,6 +450,39 @@ function parseE164(raw: string): string | null {
     }
   }
   return null;
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY as express reads it, checked: `false`, a hop count, or proxies by name, address or
+ * range. `true` is refused: trusting every hop lets any client write the address that its
+ * per-address rate limits count.
+ */
+function trustProxyOf(raw: string, problems: string[]): string {
+  const value = raw.trim();
+  if (/^true$/i.test(value)) {
+    problems.push(
+      'TRUST_PROXY: "true" trusts every hop, so any client could choose the address its rate limits count; set the number of proxies in front of the server (e.g. TRUST_PROXY=1) or their addresses (e.g. TRUST_PROXY=loopback,10.0.0.0/8)',
+    );
+    return 'loopback';
+  }
+  if (/^false$/i.test(value) || /^\d+$/.test(value)) return value;
+  const bad = value.split(',').map((p) => p.trim()).filter((p) => !PROXY_NAMES.has(p) && !isAddressOrRange(p));
+  if (bad.length || value === '') {
+    problems.push(`TRUST_PROXY: expected a hop count, false, or proxies as loopback, linklocal, uniquelocal, addresses or ranges (10.0.0.0/8), got "${raw}"`);
+    return 'loopback';
+  }
+  return value;
+}
+
+function isAddressOrRange(part: string): boolean {
+  const [address, range, ...rest] = part.split('/');
+  if (rest.length || !ipaddr.isValid(address)) return false;
+  if (range === undefined) return true;
+  const bits = ipaddr.parse(address).kind() === 'ipv4' ? 32 : 128;
+  // A prefix length, or (IPv4) a netmask written out.
+  return /^\d{1,3}$/.test(range) ? Number(range) <= bits : bits === 32 && ipaddr.IPv4.isValidFourPartDecimal(range);
 }
 
 const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };

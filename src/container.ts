@@ -31,13 +31,13 @@ import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
 import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
+import { RegistrationLockResolver } from './resolvers/registration-lock.resolver';
 import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 import { AccountService } from './services/account.service';
 import { DownloadTokens } from './services/download-tokens';
 import { KeyWrapper } from './services/image-cipher';
-import { nativeAeadProblem, segmentAead } from './services/segment-aead';
 import { receiptJobs, ReceiptSigner } from './services/receipts';
 import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
@@ -47,6 +47,7 @@ import { RetentionService } from './services/retention.service';
 import { Scheduler } from './services/scheduler';
 import { PushDispatcher } from './services/push.dispatcher';
 import { PushOutbox } from './services/push.outbox';
+import { RegistrationLockService } from './services/registration-lock.service';
 import { VerificationService } from './services/verification.service';
 import { SocialService } from './services/social.service';
 
@@ -148,8 +149,6 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         `ENCRYPTION_KEY is not the key this database's images were encrypted with (${config.encryptionKey ? 'from ENCRYPTION_KEY' : `from ${path.join(config.dataDir, MASTER_KEY_FILE)}`}); start with the original key`,
       );
     }
-    if (nativeAeadProblem) log.warn(`images are sealed with node:crypto, which costs more CPU than native AES-GCM: ${nativeAeadProblem}`);
-    else log.info(`images are sealed with native AES-256-GCM (${segmentAead.implementation})`);
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);
@@ -169,7 +168,13 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: config.smsTestNumbers, codeSecret: Buffer.from(codeSecret, 'base64') },
       log,
     );
-    const accounts = new AccountService(users, verification);
+    const imageRows = new TypeormImageRepository(db);
+    const pinPepper = await secrets.getOrCreate('registration-lock-pepper', () => randomBytes(32).toString('base64'));
+    const registrationLock = new RegistrationLockService(users, rateLimiter, {
+      lapseMs: config.registrationLockDays * 86_400_000,
+      pepper: Buffer.from(pinPepper, 'base64'),
+    });
+    const accounts = new AccountService(users, verification, registrationLock, { blobs, images: imageRows, pushes: outbox, receipts: receiptJobs(receipts) }, log, undefined, rateLimiter);
     const socialRows = new TypeormSocialRepository(db);
     const social = new SocialService(
       users,
@@ -177,8 +182,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       new LimiterDiscoveryBudget(rateLimiter),
       outbox,
       log,
+      undefined,
+      rateLimiter,
     );
-    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers });
+    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers }, undefined, rateLimiter);
     const images = new ImageService(
       messages,
       users,
@@ -202,7 +209,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
 
     const lifecycle = new LifecycleService(
-      new TypeormImageRepository(db),
+      imageRows,
       blobs,
       { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
       log,
@@ -230,11 +237,12 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
 
     const instances = new Map<unknown, unknown>([
-      [UserResolver, new UserResolver(accounts)],
+      [UserResolver, new UserResolver(accounts, social)],
       [MessageResolver, new MessageResolver(images, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
       [SocialResolver, new SocialResolver(social)],
       [GroupResolver, new GroupResolver(groups)],
+      [RegistrationLockResolver, new RegistrationLockResolver(registrationLock)],
     ]);
     const resolvers: ContainerType = {
       get: (cls) => {

@@ -2,6 +2,7 @@ import type { Group } from './entities/group.entity';
 import type { User } from './entities/user.entity';
 import type { Logger } from './logger';
 import type { BatchLoader } from './services/batch.loader';
+import { NumberVisibility } from './services/number-visibility';
 
 /** What every resolver knows about the request it serves. */
 export interface Context {
@@ -13,9 +14,16 @@ export interface Context {
   log?: Logger;
   /** The groups the viewer may see, batched over the request; made on first use. */
   visibleGroups?: BatchLoader<number, Group | null>;
+  /** Whose phone numbers the viewer may be shown in this request; made on first use. */
+  numbers?: NumberVisibility;
 }
 
 /** Present only behind @Authorized(): the auth checker has already refused requests without one. */
 export function viewerOf(ctx: Context): User {
   return ctx.viewer as User;
+}
+
+/** The request's record of the phone numbers its viewer already knows (see NumberVisibility). */
+export function numbersOf(ctx: Context): NumberVisibility {
+  return (ctx.numbers ??= new NumberVisibility(ctx.viewer?.uid ?? null));
 }

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
+  | 'REGISTRATION_LOCKED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** The HTTP status used when an error answers a plain HTTP route (uploads, downloads). */
@@ -28,6 +29,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  REGISTRATION_LOCKED: 423,
   INTERNAL_SERVER_ERROR: 500,
 };
 
@@ -102,15 +104,35 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** Why a verification code was refused; `extensions.reason` is stable, the message says it in words. */
-export type VerificationFailure = 'WRONG' | 'USED' | 'EXPIRED' | 'TOO_MANY_TRIES' | 'NOT_REQUESTED';
+/**
+ * The number's account has a registration lock and the register call did not carry its PIN
+ * (`reason` PIN_MISSING) or carried another one (PIN_WRONG). The verification code was not used
+ * up: the same call with the right PIN still works while the code lives.
+ */
+export class RegistrationLockedError extends AppError {
+  constructor(readonly reason: 'PIN_MISSING' | 'PIN_WRONG') {
+    super(
+      'REGISTRATION_LOCKED',
+      reason === 'PIN_MISSING'
+        ? 'This account has a registration lock: send its PIN as registrationLockPin'
+        : 'The registration lock PIN is wrong',
+      { field: 'registrationLockPin', reason },
+    );
+  }
+}
+
+/**
+ * Why a verification code was refused; `extensions.reason` is stable, the message says it in
+ * words. A wrong code is WRONG whatever the number's state (no code asked for included); the
+ * others are told only to the holder of the right code.
+ */
+export type VerificationFailure = 'WRONG' | 'USED' | 'EXPIRED' | 'TOO_MANY_TRIES';
 
 const VERIFICATION_MESSAGES: Record<VerificationFailure, string> = {
   WRONG: 'The verification code is wrong',
   USED: 'The verification code has already been used; request a new one',
   EXPIRED: 'The verification code has expired; request a new one',
   TOO_MANY_TRIES: 'Too many wrong tries: the verification code no longer works; request a new one',
-  NOT_REQUESTED: 'No verification code was sent to this number; request one first',
 };
 
 export class VerificationCodeError extends AppError {

@@ -3,10 +3,11 @@ import pino, { DestinationStream, Logger } from 'pino';
 export type { Logger };
 
 /**
- * Keys whose values never belong in a log: the secrets a client holds, phone numbers, codes. They
- * are not logged on purpose; these paths catch them should one slip into a logged object.
+ * Keys whose values never belong in a log: the secrets a client holds, phone numbers and their
+ * hashes (a hash is reversed by brute force in seconds), codes. They are not logged on purpose
+ * (logs name users by uid); these paths catch them should one slip into a logged object.
  */
-const REDACTED_KEYS = ['ukey', 'phoneNum', 'phoneNumbers', 'verificationCode', 'authorization', 'cookie', 'token', 'password', 'accessKeySecret'];
+const REDACTED_KEYS = ['ukey', 'phoneNum', 'phoneNumbers', 'phoneHash', 'phone_hash', 'sender_phone', 'verificationCode', 'authorization', 'cookie', 'token', 'password', 'accessKeySecret'];
 
 /**
  * Structured logs (pino). Errors are logged by type, message, code and stack only: database

@@ -1,3 +1,5 @@
+// First: refuses an old Node before anything else loads.
+import './node-version';
 import 'reflect-metadata';
 import v8 from 'node:v8';
 import { ConfigError, loadConfig, redactUrl } from './config';
@@ -46,12 +48,16 @@ async function main(): Promise<void> {
       push: running.container.push.description,
       sms: running.container.sms.description,
       rateLimits: config.redisUrl ? 'redis' : 'database',
+      smsTestNumbers: config.smsTestNumbers.size,
       env: config.env,
     },
     `Glimpse listening on ${running.url}/graphql`,
   );
   if (config.smsTestNumbers.size) {
-    log.warn({ count: config.smsTestNumbers.size }, 'SMS_TEST_NUMBERS is set: those numbers register with their fixed codes, without an SMS');
+    log.warn(
+      { count: config.smsTestNumbers.size },
+      `SMS_TEST_NUMBERS: ${config.smsTestNumbers.size} test number(s) active; they register with their fixed codes, without an SMS`,
+    );
   }
 
   let stopping = false;

@@ -4,11 +4,12 @@ import type { Context } from './context';
 import { UnauthenticatedError } from './errors';
 import { GroupResolver } from './resolvers/group.resolver';
 import { MessageResolver } from './resolvers/message.resolver';
+import { RegistrationLockResolver } from './resolvers/registration-lock.resolver';
 import { SocialResolver } from './resolvers/social.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 
-export const resolvers = [UserResolver, MessageResolver, VerificationResolver, SocialResolver, GroupResolver] as const;
+export const resolvers = [UserResolver, MessageResolver, VerificationResolver, SocialResolver, GroupResolver, RegistrationLockResolver] as const;
 
 const authChecker: AuthChecker<Context> = ({ context }) => {
   if (!context.viewer) throw new UnauthenticatedError();

@@ -1,9 +1,11 @@
 import type { Logger } from '../logger';
+import { maskedNumber } from '../services/phone';
 import type { SmsProvider, VerificationSms } from './sms-provider';
 
 /**
- * Development only (config refuses it in production): writes the code to the server log beside
- * the phone hash, never the number, so a developer can register without an SMS account.
+ * Development only (config refuses it in production): writes the code to the server log so a
+ * developer can register without an SMS account. The line names the number by its calling code
+ * and last two digits only: never the number, nor its hash, which is the number in disguise.
  */
 export class LogSmsProvider implements SmsProvider {
   readonly description = 'log';
@@ -11,6 +13,6 @@ export class LogSmsProvider implements SmsProvider {
   constructor(private readonly log: Logger) {}
 
   async sendVerificationCode(sms: VerificationSms): Promise<void> {
-    this.log.info({ phoneHash: sms.phoneHash, smsCode: sms.code, validMinutes: sms.ttlMinutes }, 'verification code (SMS_PROVIDER=log)');
+    this.log.info({ to: maskedNumber(sms), smsCode: sms.code, validMinutes: sms.ttlMinutes }, 'verification code (SMS_PROVIDER=log)');
   }
 }

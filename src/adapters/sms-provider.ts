@@ -2,8 +2,6 @@
 export interface VerificationSms {
   regionNum: string;
   phoneNum: string;
-  /** For logs: the number itself is never logged. */
-  phoneHash: string;
   code: string;
   ttlMinutes: number;
 }

@@ -5,10 +5,11 @@ import { Image } from './image.entity';
 import { User } from './user.entity';
 
 /**
- * confirmed by the receiver, expired unopened, closed because its blob was found missing, or
- * born ended because the receiver blocked the sender (kept so the sender's answer looks normal).
+ * confirmed by the receiver, expired unopened, closed because its blob was found missing, born
+ * ended because the receiver blocked the sender (kept so the sender's answer looks normal), or
+ * destroyed unopened because the receiver's account moved to another device.
  */
-export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked';
+export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked' | 'account_moved';
 
 /** One image addressed to one receiver. */
 @ObjectType({ description: 'An image sent to one receiver' })
@@ -26,7 +27,7 @@ export class Message {
   @Column({ name: 'sender_uid', type: 'int' })
   senderUid: number;
 
-  @Field(() => User)
+  /** In the API through MessageResolver.sender, which tells the receiver's request it knows the sender's number. */
   @ManyToOne(() => User, { nullable: false, onDelete: 'CASCADE' })
   @JoinColumn({ name: 'sender_uid' })
   sender: User;

@@ -17,6 +17,10 @@ export class PushJob {
   @Column({ name: 'receiver_uid', type: 'int' })
   receiverUid: number;
 
+  /** A device to reach instead of the receiver's current one: the old device of an account that moved. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  cid: string | null;
+
   /** What the push is about: 'image' now; friend requests and receipts later. */
   @Column({ type: 'varchar', length: 32 })
   kind: string;

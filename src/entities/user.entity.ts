@@ -25,7 +25,7 @@ export class User {
   @Column({ name: 'ukey_hash', type: 'varchar', length: 64 })
   ukeyHash: string;
 
-  @Field(() => String, { description: 'Country calling code, digits only (86, 1, 44)' })
+  /** Country calling code; in the API, only to those who know the number (UserResolver.regionNum). */
   @Column({ name: 'region_num', type: 'varchar', length: 4 })
   regionNum: string;
 
@@ -33,7 +33,7 @@ export class User {
   @Column({ name: 'phone_num', type: 'varchar', length: 17 })
   phoneNum: string;
 
-  @Field(() => String, { description: 'Lowercase hex SHA-256 of the E.164 number ("+" + regionNum + phoneNum)' })
+  /** SHA-256 of the E.164 number; in the API, only to those who know the number (UserResolver.phoneHash). */
   @Column({ name: 'phone_hash', type: 'varchar', length: 64, unique: true })
   phoneHash: string;
 
@@ -59,4 +59,12 @@ export class User {
   @Field(() => String, { nullable: true, description: "The device's X25519 public key (32 bytes, base64) for end-to-end encrypted (sealed) sends" })
   @Column({ name: 'public_key', type: 'varchar', length: 44, nullable: true })
   publicKey: string | null;
+
+  /** The registration lock PIN's slow hash with its parameters (see registration-lock.ts); null: no lock. */
+  @Column({ name: 'registration_lock', type: 'varchar', length: 160, nullable: true })
+  registrationLock: string | null;
+
+  /** The last authenticated request, recorded at most once an hour; a lock lapses when this grows old. */
+  @Column({ name: 'last_seen_at', type: 'datetime', precision: 3, nullable: true })
+  lastSeenAt: Date | null;
 }

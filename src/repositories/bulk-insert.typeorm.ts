@@ -2,7 +2,7 @@ import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
 
 /**
  * Rows per statement: SQLite allows 32,766 parameters in one (MySQL's text protocol has no such
- * limit); the widest row written this way has 13 columns.
+ * limit); the widest row written this way (a push job) has 15 columns.
  */
 const ROWS_PER_STATEMENT = 1000;
 

@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, IsNull, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, SelectQueryBuilder } from 'typeorm';
 import { DownloadGrant } from '../entities/download-grant.entity';
 import { Image } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
@@ -179,6 +179,52 @@ export async function destroyedMessages(tx: EntityManager, imageIds: number[], n
     .orderBy('m.id', 'ASC')
     .getMany();
   return rows.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }));
+}
+
+/** Messages ended per round by endPendingMessages: each statement stays bounded however many are pending. */
+const END_BATCH = 500;
+
+/**
+ * Ends every pending message to `receiverUid` (live, its image not yet expired: the expiry sweep
+ * ends those) with `reason`, inside the caller's transaction. An image left without a live
+ * message ends with them: its key goes in this commit and its senders' receipts are written.
+ * Answers those images; deleting their blobs is the caller's job once the transaction commits.
+ */
+export async function endPendingMessages(tx: EntityManager, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<Pick<Image, 'id' | 'objectName'>[]> {
+  const ended: Pick<Image, 'id' | 'objectName'>[] = [];
+  for (;;) {
+    const q = tx
+      .getRepository(Message)
+      .createQueryBuilder('m')
+      .innerJoin('m.image', 'i')
+      .select(['m.id', 'm.imageId'])
+      .where('m.receiver_uid = :receiverUid AND m.exist = :exist AND i.expires_at > :now', { receiverUid, exist: true, now })
+      .orderBy('m.id', 'ASC')
+      .limit(END_BATCH);
+    // Locks the messages and their images, as a confirm does, so that a concurrent confirm of
+    // another receiver of the same image agrees on which of them ends the image.
+    if (tx.connection.options.type === 'mysql') q.setLock('pessimistic_write');
+    const live = await q.getMany();
+    if (live.length === 0) break;
+    const imageIds = [...new Set(live.map((m) => m.imageId))];
+    await tx.getRepository(Message).update({ id: In(live.map((m) => m.id)) }, { exist: false, endReason: reason, endedAt: now });
+    const stillLive = await tx
+      .getRepository(Message)
+      .createQueryBuilder('m')
+      .select('m.image_id', 'imageId')
+      .where('m.image_id IN (:...imageIds) AND m.exist = :exist', { imageIds, exist: true })
+      .getRawMany<{ imageId: number }>();
+    const keepsLive = new Set(stillLive.map((r) => Number(r.imageId)));
+    const ending = imageIds.filter((id) => !keepsLive.has(id));
+    if (ending.length) {
+      // The keys go in the same commit as the last messages: from then on no copy can be read.
+      await tx.getRepository(Image).update({ id: In(ending) }, { endedAt: now, wrappedKey: null });
+      if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, ending, now)), now);
+      ended.push(...(await tx.getRepository(Image).find({ select: { id: true, objectName: true }, where: { id: In(ending) } })));
+    }
+    if (live.length < END_BATCH) break;
+  }
+  return ended;
 }
 
 const MESSAGE_COLUMNS = ['message_key', 'sender_uid', 'receiver_uid', 'image_id', 'group_id', 'send_time', 'exist', 'end_reason', 'ended_at'] as const;

@@ -3,6 +3,8 @@ import type { PushJob } from '../entities/push-job.entity';
 /** A push to write into the outbox. */
 export interface NewPushJob {
   receiverUid: number;
+  /** The device to reach when it is not the receiver's current one (the old device after a move). */
+  cid?: string | null;
   kind: string;
   /** The JSON text the device receives. */
   payload: string;

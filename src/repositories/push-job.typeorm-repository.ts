@@ -10,7 +10,7 @@ const DUE = ['pending', 'sending'];
 const FINISHED = ['sent', 'failed', 'skipped'];
 
 const PUSH_JOB_COLUMNS = [
-  'receiver_uid', 'kind', 'payload', 'request_id', 'status', 'attempts', 'next_attempt_at',
+  'receiver_uid', 'cid', 'kind', 'payload', 'request_id', 'status', 'attempts', 'next_attempt_at',
   'lease_token', 'locked_until', 'last_error', 'expires_at', 'created_at', 'updated_at', 'sent_at',
 ] as const;
 
@@ -34,6 +34,7 @@ export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now:
   const rows = jobs.map((j, i) =>
     Object.assign(new PushJob(), {
       ...j,
+      cid: j.cid ?? null,
       requestId: requestIds[i],
       status: 'pending',
       attempts: 0,
@@ -105,7 +106,7 @@ export class TypeormPushJobRepository implements PushJobRepository {
     // Read after the claim, not at enqueue time: a cid changed since the send is the one used.
     const users = await this.db.getRepository(User).find({ select: { uid: true, cid: true }, where: { uid: In([...new Set(jobs.map((j) => j.receiverUid))]) } });
     const cids = new Map(users.map((u) => [u.uid, u.cid]));
-    return jobs.map((job) => ({ job, cid: cids.get(job.receiverUid) ?? null }));
+    return jobs.map((job) => ({ job, cid: job.cid ?? cids.get(job.receiverUid) ?? null }));
   }
 
   async record(job: PushJob, outcome: PushJobOutcome, now: Date): Promise<boolean> {

@@ -1,13 +1,17 @@
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThan, Repository } from 'typeorm';
 import { User, WhoCanSend } from '../entities/user.entity';
-import { isUniqueViolation } from '../database';
-import type { DeviceRegistration, UserRepository } from './user.repository';
+import { inTransaction, isUniqueViolation } from '../database';
+import { endPendingMessages } from './message.typeorm-repository';
+import { insertPushJobs } from './push-job.typeorm-repository';
+import type { AccountMove, DeviceRegistered, DeviceRegistration, UserRepository } from './user.repository';
 
 export class TypeormUserRepository implements UserRepository {
   private readonly users: Repository<User>;
+  private readonly mysql: boolean;
 
-  constructor(db: DataSource) {
+  constructor(private readonly db: DataSource) {
     this.users = db.getRepository(User);
+    this.mysql = db.options.type === 'mysql';
   }
 
   findById(uid: number): Promise<User | null> {
@@ -22,34 +26,34 @@ export class TypeormUserRepository implements UserRepository {
     return this.users.findOneBy({ phoneHash });
   }
 
-  async registerDevice(reg: DeviceRegistration): Promise<{ user: User; created: boolean }> {
+  async registerDevice(reg: DeviceRegistration, move?: AccountMove): Promise<DeviceRegistered> {
     // Insert first: a new phone is one round trip; the unique phone_hash settles a race between
     // two devices registering the same new number (the loser moves the account, as a later call would).
     try {
-      const row = this.users.create({
-        cid: reg.cid,
-        ukeyHash: reg.ukeyHash,
-        regionNum: reg.regionNum,
-        phoneNum: reg.phoneNum,
-        phoneHash: reg.phoneHash,
-        nickname: reg.nickname,
-        regTime: reg.now,
-        updatedAt: reg.now,
-        whoCanSendMe: WhoCanSend.EVERYONE,
-        discoverable: true,
-        publicKey: reg.publicKey ?? null,
-      });
+      const row = newUser(this.users, reg);
       await this.users.insert(row);
-      return { user: row, created: true };
+      return { user: row, created: true, endedImages: [] };
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
     }
-    await this.users.update(
-      { phoneHash: reg.phoneHash },
-      { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now },
-    );
-    const user = await this.users.findOneByOrFail({ phoneHash: reg.phoneHash });
-    return { user, created: false };
+    return inTransaction(this.db, async (tx) => {
+      const users = tx.getRepository(User);
+      const q = users.createQueryBuilder('u').where('u.phone_hash = :phoneHash', { phoneHash: reg.phoneHash });
+      if (this.mysql) q.setLock('pessimistic_write');
+      const current = await q.getOne();
+      if (!current) {
+        // Deleted since the insert failed: the number is new again.
+        const row = newUser(users, reg);
+        await users.insert(row);
+        return { user: row, created: true, endedImages: [] };
+      }
+      move?.check(current);
+      const change = { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now, lastSeenAt: reg.now };
+      await users.update({ uid: current.uid }, change);
+      const endedImages = await endPendingMessages(tx, current.uid, 'account_moved', reg.now, move?.receipts);
+      if (move) await insertPushJobs(tx, move.notices(current), reg.now);
+      return { user: Object.assign(new User(), current, change), created: false, endedImages };
+    });
   }
 
   async updatePublicKey(uid: number, publicKey: string, now: Date): Promise<User | null> {
@@ -61,4 +65,32 @@ export class TypeormUserRepository implements UserRepository {
     await this.users.update({ uid }, { cid, updatedAt: now });
     return this.users.findOneBy({ uid });
   }
+
+  async updateRegistrationLock(uid: number, lock: string | null, now: Date): Promise<User | null> {
+    await this.users.update({ uid }, { registrationLock: lock, updatedAt: now });
+    return this.users.findOneBy({ uid });
+  }
+
+  async touchSeen(uid: number, now: Date, staleBefore: Date): Promise<void> {
+    // Conditional, so that concurrent requests of one user write it once.
+    await this.users.update([{ uid, lastSeenAt: IsNull() }, { uid, lastSeenAt: LessThan(staleBefore) }], { lastSeenAt: now });
+  }
+}
+
+function newUser(users: Repository<User>, reg: DeviceRegistration): User {
+  return users.create({
+    cid: reg.cid,
+    ukeyHash: reg.ukeyHash,
+    regionNum: reg.regionNum,
+    phoneNum: reg.phoneNum,
+    phoneHash: reg.phoneHash,
+    nickname: reg.nickname,
+    regTime: reg.now,
+    updatedAt: reg.now,
+    whoCanSendMe: WhoCanSend.EVERYONE,
+    discoverable: true,
+    publicKey: reg.publicKey ?? null,
+    registrationLock: null,
+    lastSeenAt: reg.now,
+  });
 }

@@ -1,9 +1,10 @@
 import { GraphQLUpload } from 'graphql-upload-ts';
 import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context';
-import { viewerOf } from '../context';
+import { numbersOf, viewerOf } from '../context';
 import { Group } from '../entities/group.entity';
 import { Message } from '../entities/message.entity';
+import { User } from '../entities/user.entity';
 import { GroupService } from '../services/group.service';
 import { ImageService, IncomingFile } from '../services/image.service';
 import type { SentImageView } from '../services/sent-image';
@@ -82,6 +83,12 @@ export class MessageResolver {
   })
   async downloadUrl(@Root() message: Message, @Ctx() ctx: Context): Promise<string | null> {
     return ctx.viewer ? this.imageService.downloadUrl(ctx.viewer, message) : null;
+  }
+
+  @FieldResolver(() => User, { description: "Who sent it. Its receiver is shown the sender's phoneHash, which the push already carried" })
+  sender(@Root() message: Message, @Ctx() ctx: Context): User {
+    if (ctx.viewer && message.receiverUid === ctx.viewer.uid) numbersOf(ctx).reveal([message.senderUid]);
+    return message.sender;
   }
 
   @FieldResolver(() => Group, { nullable: true, description: 'The group it was sent to (shown to its members); null for a one-to-one send' })

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
-import { viewerOf } from '../context';
+import { numbersOf, viewerOf } from '../context';
+import { FriendshipState } from '../entities/friendship.entity';
 import { User } from '../entities/user.entity';
 import { SocialService } from '../services/social.service';
 import { FriendRequests, FriendshipResult, Settings, SettingsInput } from './types/social.types';
@@ -11,14 +12,19 @@ export class SocialResolver {
 
   @Authorized()
   @Query(() => [User], { description: 'Registered, discoverable users among the phone hashes (at most 1000 per call, counted against a daily budget)' })
-  discoverContacts(@Arg('phoneHashes', () => [String]) phoneHashes: string[], @Ctx() ctx: Context): Promise<User[]> {
-    return this.social.discoverContacts(viewerOf(ctx), phoneHashes);
+  async discoverContacts(@Arg('phoneHashes', () => [String]) phoneHashes: string[], @Ctx() ctx: Context): Promise<User[]> {
+    const found = await this.social.discoverContacts(viewerOf(ctx), phoneHashes);
+    // The viewer sent these hashes: the answer tells it nothing of the numbers it did not have.
+    numbersOf(ctx).reveal(found.map((u) => u.uid));
+    return found;
   }
 
   @Authorized()
   @Mutation(() => FriendshipResult, { description: 'Asks the user for friendship; accepts instead when that user already asked the viewer' })
-  requestFriend(@Arg('uid', () => Int) uid: number, @Ctx() ctx: Context): Promise<FriendshipResult> {
-    return this.social.requestFriend(viewerOf(ctx), uid);
+  async requestFriend(@Arg('uid', () => Int) uid: number, @Ctx() ctx: Context): Promise<FriendshipResult> {
+    const result = await this.social.requestFriend(viewerOf(ctx), uid);
+    if (result.state === FriendshipState.FRIENDS) numbersOf(ctx).reveal([result.user.uid]);
+    return result;
   }
 
   @Authorized()
@@ -41,8 +47,10 @@ export class SocialResolver {
 
   @Authorized()
   @Query(() => [User], { description: "The viewer's friends, most recent first" })
-  friends(@Ctx() ctx: Context): Promise<User[]> {
-    return this.social.friends(viewerOf(ctx));
+  async friends(@Ctx() ctx: Context): Promise<User[]> {
+    const friends = await this.social.friends(viewerOf(ctx));
+    numbersOf(ctx).reveal(friends.map((u) => u.uid));
+    return friends;
   }
 
   @Authorized()

@@ -1,9 +1,11 @@
+import { RateLimitCharge, RateLimiter, unlimited } from '../adapters/rate-limiter';
 import type { Group } from '../entities/group.entity';
 import type { User } from '../entities/user.entity';
 import { BadInputError, ForbiddenError, NotFoundError } from '../errors';
 import type { GroupRepository } from '../repositories/group.repository';
 import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
+import { userKey, withinLimits } from './action-limits';
 import { BatchLoader } from './batch.loader';
 import type { GroupDelivery } from './image.service';
 
@@ -26,16 +28,21 @@ export class GroupService {
     private readonly social: SocialRepository,
     private readonly options: GroupServiceOptions,
     private readonly now: () => Date = () => new Date(),
+    private readonly limiter: RateLimiter = unlimited,
   ) {}
 
+  /** Counts against the owner's daily groups, and each member against its daily members added. */
   async createGroup(viewer: User, nameRaw: string, memberUids: number[]): Promise<Group> {
     const name = checkName(nameRaw);
     const uids = [...new Set(memberUids)].filter((uid) => uid !== viewer.uid);
     this.checkSize(1 + uids.length);
     await this.checkAddable(viewer, uids);
-    return this.groups.create(viewer.uid, name, uids, this.now());
+    const charges: RateLimitCharge[] = [{ rule: 'groupCreate', key: userKey(viewer.uid) }];
+    if (uids.length) charges.push(this.membersAdded(viewer, uids.length));
+    return withinLimits(this.limiter, charges, 'groups or group members', () => this.groups.create(viewer.uid, name, uids, this.now()));
   }
 
+  /** Each member added counts against the adder's daily members added; one already in costs nothing. */
   async addMembers(viewer: User, groupId: number, uids: number[]): Promise<Group> {
     const group = await this.memberGroup(viewer, groupId);
     const present = new Set(group.members.map((m) => m.uid));
@@ -43,9 +50,15 @@ export class GroupService {
     if (fresh.length === 0) return group;
     this.checkSize(present.size + fresh.length);
     await this.checkAddable(viewer, fresh);
-    const outcome = await this.groups.addMembers(groupId, fresh, this.options.maxGroupMembers, this.now());
-    if (outcome.ok) return outcome.group;
-    throw outcome.reason === 'gone' ? new NotFoundError('Group') : this.tooLarge();
+    return withinLimits(this.limiter, [this.membersAdded(viewer, fresh.length)], 'group members added', async () => {
+      const outcome = await this.groups.addMembers(groupId, fresh, this.options.maxGroupMembers, this.now());
+      if (outcome.ok) return outcome.group;
+      throw outcome.reason === 'gone' ? new NotFoundError('Group') : this.tooLarge();
+    });
+  }
+
+  private membersAdded(viewer: User, n: number): RateLimitCharge {
+    return { rule: 'groupMemberAdd', key: userKey(viewer.uid), points: n };
   }
 
   /** The owner removes anyone; a member removes only itself (leaves). */

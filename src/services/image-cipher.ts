@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
-import { AeadContext, SegmentAead, segmentAead, TAG_BYTES } from './segment-aead';
+import { AeadContext, aeadContext, TAG_BYTES } from './segment-aead';
 
 /**
  * Encryption at rest, one random key per image (the "Provable deletion" section of DESIGN.md).
@@ -18,10 +18,7 @@ const PREFIX_BYTES = 7;
 const NONCE_BYTES = 12;
 const KEY_BYTES = 32;
 
-/**
- * Segment size of each cipher name an image may record. 'aes256gcm-256k' is no longer written:
- * earlier builds sealed images above 4 MiB with it, and those blobs stay readable.
- */
+/** Segment size of each cipher name an image may record; names no longer written stay readable. */
 const SEGMENT_SIZES: Record<string, number> = {
   'aes256gcm-64k': 64 * 1024,
   'aes256gcm-256k': 256 * 1024,
@@ -29,12 +26,10 @@ const SEGMENT_SIZES: Record<string, number> = {
 
 /**
  * The cipher every new image is sealed with. A download releases nothing of a segment before its
- * tag is checked, so the segment size is paid in latency twice per download (the first segment
- * before the first byte leaves, the last before the last byte): 256 KiB segments cost a 10 MiB
- * download ~3 ms of ~70. Each segment also costs a set-up, which with node:crypto was a new
- * cipher object (hence 256 KiB for large images once) and with the native engine is a nonce.
+ * tag is checked, so a segment is paid in latency and held memory per download; each segment also
+ * costs a node:crypto cipher object. docs/performance.md has the measurement behind the choice.
  */
-export const NEW_IMAGE_CIPHER = 'aes256gcm-64k';
+export const NEW_IMAGE_CIPHER = 'aes256gcm-256k';
 
 /** The default segment size of the stream classes below (callers pass the image's own). */
 export const SEGMENT_BYTES = SEGMENT_SIZES[NEW_IMAGE_CIPHER];
@@ -64,23 +59,12 @@ export function sealedSize(plainSize: number, segment = SEGMENT_BYTES): number {
   return plainSize + segmentCount(plainSize, segment) * TAG_BYTES;
 }
 
-/** Writes a segment's nonce into `n` (each stream reuses its own: the engines copy it). */
+/** Writes a segment's nonce into `n` (each stream reuses its own: node:crypto copies it). */
 function nonce(n: Buffer, prefix: Buffer, index: number, last: boolean): Buffer {
   prefix.copy(n, 0);
   n.writeUInt32BE(index, PREFIX_BYTES);
   n[11] = last ? 1 : 0;
   return n;
-}
-
-export interface CipherStreamOptions {
-  /** Which engine seals or opens the segments (the native one when built). */
-  engine?: SegmentAead;
-  /**
-   * The writer gives its chunks up (nobody reads them after writing them here): the output is
-   * written over them instead of into new buffers, so sealing or opening an image allocates
-   * nothing per chunk for the garbage collector to take back.
-   */
-  inPlace?: boolean;
 }
 
 /**
@@ -95,7 +79,6 @@ export class SegmentEncryptor extends Transform {
   private index = 0;
   private readonly aead: AeadContext;
   private readonly n = Buffer.alloc(NONCE_BYTES);
-  private readonly inPlace: boolean;
   /** Streaming (size declared): whether the current segment has started, and how much of it went through. */
   private open = false;
   private done = 0;
@@ -105,12 +88,10 @@ export class SegmentEncryptor extends Transform {
     private readonly k: ImageKey,
     private readonly segment = SEGMENT_BYTES,
     private readonly plainSize?: number,
-    options: CipherStreamOptions = {},
   ) {
     // A whole sealed segment fits the readable buffer: the store's side is not paused mid-segment.
     super({ readableHighWaterMark: segment + TAG_BYTES });
-    this.aead = (options.engine ?? segmentAead).context(k.key, true);
-    this.inPlace = options.inPlace ?? false;
+    this.aead = aeadContext(k.key, true);
     this.lastIndex = plainSize === undefined ? -1 : segmentCount(plainSize, segment) - 1;
   }
 
@@ -143,7 +124,7 @@ export class SegmentEncryptor extends Transform {
       }
       const length = this.index < this.lastIndex ? this.segment : this.plainSize! - this.lastIndex * this.segment;
       const n = Math.min(length - this.done, chunk.length - at);
-      if (n > 0) this.push(this.aead.update(n === chunk.length ? chunk : chunk.subarray(at, at + n), this.inPlace));
+      if (n > 0) this.push(this.aead.update(n === chunk.length ? chunk : chunk.subarray(at, at + n)));
       at += n;
       this.done += n;
       if (this.done === length) {
@@ -166,7 +147,7 @@ export class SegmentEncryptor extends Transform {
       else this.pending[0] = head.subarray(left);
       left -= piece.length;
       this.pendingBytes -= piece.length;
-      this.push(this.aead.update(piece, this.inPlace));
+      this.push(this.aead.update(piece));
     }
     this.push(this.aead.sealTag());
   }
@@ -193,7 +174,7 @@ export function sealedRange(plainSize: number, start: number, end: number, segme
 /** What a download buffers between the store and the client, encrypted or not. */
 export const RELAY_BUFFER_BYTES = 256 * 1024;
 
-export interface DecryptorOptions extends CipherStreamOptions {
+export interface DecryptorOptions {
   /**
    * Runs once before the last wanted bytes leave (or at the end, when there are none); they
    * leave only when it has succeeded, and its failure fails the stream. A download uses it to
@@ -214,7 +195,6 @@ export class SegmentDecryptor extends Transform {
   private position: number;
   private readonly aead: AeadContext;
   private readonly n = Buffer.alloc(NONCE_BYTES);
-  private readonly inPlace: boolean;
   private beforeLastBytes: (() => Promise<void>) | null;
   /** Stored bytes of the current segment read so far. */
   private consumed = 0;
@@ -238,8 +218,7 @@ export class SegmentDecryptor extends Transform {
     this.index = Math.floor(first / segment);
     this.lastIndex = segmentCount(plainSize, segment) - 1;
     this.position = this.index * segment;
-    this.aead = (options.engine ?? segmentAead).context(k.key, false);
-    this.inPlace = options.inPlace ?? false;
+    this.aead = aeadContext(k.key, false);
     this.beforeLastBytes = options.beforeLastBytes ?? null;
   }
 
@@ -254,7 +233,7 @@ export class SegmentDecryptor extends Transform {
         if (this.consumed < body) {
           const n = Math.min(body - this.consumed, chunk.length - at);
           const piece = n === chunk.length ? chunk : chunk.subarray(at, at + n);
-          this.held.push(this.aead.update(piece, this.inPlace));
+          this.held.push(this.aead.update(piece));
           this.consumed += n;
           at += n;
           continue;

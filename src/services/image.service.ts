@@ -287,7 +287,7 @@ export class ImageService {
       // With the size declared, ciphertext leaves as the bytes arrive; without it a segment waits.
       // The upload's chunks are sealed where they lie: the multipart parser has finished with
       // the bytes it hands on (it keeps its own copy of any it must look at again).
-      const encryptor = new SegmentEncryptor(sealing, segment, size, { inPlace: true });
+      const encryptor = new SegmentEncryptor(sealing, segment, size);
       encryptor.on('error', () => undefined);
       meter.once('error', (e) => encryptor.destroy(e));
       body = meter.pipe(encryptor);
@@ -456,7 +456,7 @@ export class ImageService {
       const sealed = await this.blobs.get(image.objectName, whole ? undefined : { start: r.storedStart, length: r.storedLength });
       // The store's chunks are ours alone: plaintext is written over them. pipeline: a failure on
       // either side (a tampered segment, a reader gone) closes both.
-      const decryptor = new SegmentDecryptor(key, image.size, wanted.start, wanted.end, segment, { inPlace: true, beforeLastBytes: delivered });
+      const decryptor = new SegmentDecryptor(key, image.size, wanted.start, wanted.end, segment, { beforeLastBytes: delivered });
       const plain = pipeline(sealed, decryptor, () => undefined);
       return { ...opened, stream: plain };
     } catch (e) {

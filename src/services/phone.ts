@@ -30,3 +30,13 @@ export function normalizePhone(regionNumRaw: string, phoneNumRaw: string): Norma
   const phoneNum = String(parsed.nationalNumber);
   return { regionNum, phoneNum, phoneHash: phoneHashOf(regionNum, phoneNum) };
 }
+
+/**
+ * The number as logs may name it: the calling code and the last two digits (`+86*********01`),
+ * enough for a person to find their own line, too little to tell whose number it is. Logs never
+ * hold the phone hash: it is reversed by brute force in seconds.
+ */
+export function maskedNumber(phone: { regionNum: string; phoneNum: string }): string {
+  const shown = phone.phoneNum.slice(-2);
+  return `+${phone.regionNum}${'*'.repeat(Math.max(0, phone.phoneNum.length - shown.length))}${shown}`;
+}

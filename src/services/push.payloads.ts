@@ -34,16 +34,18 @@ export const PUSH_KIND_FRIEND_ACCEPTED = 'friend_accepted';
 interface Person {
   uid: number;
   nickname: string;
-  phoneHash: string;
 }
 
-/** Someone asked the receiver to be friends. */
+/**
+ * Someone asked the receiver to be friends. No phone hash: the receiver does not know the asker's
+ * number yet, and a request is no reason to learn it (friendRequests shows none either).
+ */
 export function friendRequestPush(from: Person): Record<string, unknown> {
-  return { event: PUSH_KIND_FRIEND_REQUEST, uid: from.uid, nickname: from.nickname, phone_hash: from.phoneHash };
+  return { event: PUSH_KIND_FRIEND_REQUEST, uid: from.uid, nickname: from.nickname };
 }
 
-/** The receiver's request was accepted by `by`. */
-export function friendAcceptedPush(by: Person): Record<string, unknown> {
+/** The receiver's request was accepted by `by`: friends now, they may see each other's numbers. */
+export function friendAcceptedPush(by: Person & { phoneHash: string }): Record<string, unknown> {
   return { event: PUSH_KIND_FRIEND_ACCEPTED, uid: by.uid, nickname: by.nickname, phone_hash: by.phoneHash };
 }
 
@@ -58,6 +60,13 @@ export function imageDestroyedPush(f: { messageId: number; reason: string; destr
 /** To the sender: the receiver reported a screenshot of the image. */
 export function screenshotPush(messageId: number): Record<string, unknown> {
   return { event: PUSH_KIND_SCREENSHOT, message_id: messageId };
+}
+
+export const PUSH_KIND_ACCOUNT_MOVED = 'account_moved';
+
+/** To the old device of an account just registered on another one: it is signed out. */
+export function accountMovedPush(movedAt: Date): Record<string, unknown> {
+  return { event: PUSH_KIND_ACCOUNT_MOVED, moved_at: movedAt.toISOString() };
 }
 
 /**
@@ -76,6 +85,8 @@ export function pushAlert(kind: string): { title: string; body: string } {
       return { title: 'Glimpse', body: 'An image you sent was deleted' };
     case PUSH_KIND_SCREENSHOT:
       return { title: 'Glimpse', body: 'Someone took a screenshot of an image you sent' };
+    case PUSH_KIND_ACCOUNT_MOVED:
+      return { title: 'Glimpse', body: 'Your account was registered on another device' };
     default:
       return { title: 'Glimpse', body: 'You have something new' };
   }

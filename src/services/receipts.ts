@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
+import type { MessageEndReason } from '../entities/message.entity';
 import type { ReceiptJobs } from '../repositories/message.repository';
 import { imageDestroyedPush, PUSH_KIND_IMAGE_DESTROYED } from './push.payloads';
 
 /** Why an image was destroyed, as a receipt states it. */
-export type DestroyReason = 'viewed' | 'expired';
+export type DestroyReason = 'viewed' | 'expired' | 'account_moved';
 
 export interface ReceiptFacts {
   messageId: number;
@@ -52,11 +53,18 @@ export function verifyReceipt(jwk: { kty: string; crv: string; x: string }, f: {
   return verify(null, Buffer.from(receiptMessage(f)), key, Buffer.from(receipt, 'base64url'));
 }
 
+/** What a receipt says of a message's end: missing blobs count as expired (the image is gone unopened). */
+function destroyReason(end: MessageEndReason): DestroyReason {
+  if (end === 'confirmed') return 'viewed';
+  if (end === 'account_moved') return 'account_moved';
+  return 'expired';
+}
+
 /** The receipt pushes, one to the sender of each message whose image's key was destroyed. */
 export function receiptJobs(signer: ReceiptSigner): ReceiptJobs {
   return (destroyed) =>
     destroyed.map((m) => {
-      const facts: ReceiptFacts = { messageId: m.id, reason: m.endReason === 'confirmed' ? 'viewed' : 'expired', destroyedAt: m.destroyedAt };
+      const facts: ReceiptFacts = { messageId: m.id, reason: destroyReason(m.endReason), destroyedAt: m.destroyedAt };
       return {
         receiverUid: m.senderUid,
         kind: PUSH_KIND_IMAGE_DESTROYED,

@@ -1,10 +1,12 @@
 import type { DiscoveryBudget } from '../adapters/discovery-budget';
+import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import { FriendshipState } from '../entities/friendship.entity';
 import { User, WhoCanSend } from '../entities/user.entity';
 import { BadInputError, ForbiddenError, NotFoundError, RateLimitedError } from '../errors';
 import type { Logger } from '../logger';
 import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
+import { userKey, withinLimits } from './action-limits';
 import type { DirectDelivery } from './image.service';
 import { PHONE_HASH } from './phone';
 import { friendAcceptedPush, friendRequestPush } from './push.payloads';
@@ -16,6 +18,13 @@ export const MAX_HASHES_PER_CALL = 1000;
 export interface Settings {
   whoCanSendMe: WhoCanSend;
   discoverable: boolean;
+  /** Whether a registration lock PIN is set (never the PIN or its hash). */
+  registrationLock: boolean;
+}
+
+/** The user's settings as the API shows them. */
+export function settingsOf(user: User): Settings {
+  return { whoCanSendMe: user.whoCanSendMe, discoverable: user.discoverable, registrationLock: user.registrationLock != null };
 }
 
 /**
@@ -30,6 +39,7 @@ export class SocialService {
     private readonly pushes: PushQueue,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly limiter: RateLimiter = unlimited,
   ) {}
 
   /**
@@ -56,18 +66,25 @@ export class SocialService {
     }
   }
 
-  /** Asks the user for friendship, or accepts their pending request. Asking again changes nothing. */
+  /**
+   * Asks the user for friendship, or accepts their pending request. Asking again changes nothing.
+   * Every call counts against the asker's daily budget, a blocked asker's too (the budget must
+   * not tell a block); a request made anew to the same user (after a cancel) pushes at most once
+   * a day, so that nobody's phone can be rung at will.
+   */
   async requestFriend(viewer: User, uid: number): Promise<{ user: User; state: FriendshipState }> {
     const other = await this.otherUser(viewer, uid);
     const relation = await this.social.relation(viewer.uid, uid);
     if (relation.viewerBlocked) throw new ForbiddenError('You blocked this user; unblock them first');
-    const outcome = await this.social.requestFriend(viewer.uid, uid, this.now());
+    const outcome = await withinLimits(this.limiter, [{ rule: 'friendRequest', key: userKey(viewer.uid) }], 'friend requests', () =>
+      this.social.requestFriend(viewer.uid, uid, this.now()),
+    );
     if (relation.blockedByOther) {
       // Kept for the asker's outgoing list only: the blocker is never shown it nor told.
       return { user: other, state: FriendshipState.REQUESTED };
     }
-    if (outcome.created) this.push(uid, friendRequestPush(viewer));
-    if (outcome.accepted) this.push(uid, friendAcceptedPush(viewer));
+    if (outcome.created && (await this.firstPushOfPair(viewer.uid, uid))) await this.push(uid, friendRequestPush(viewer));
+    if (outcome.accepted) await this.push(uid, friendAcceptedPush(viewer));
     return { user: other, state: outcome.state };
   }
 
@@ -81,14 +98,19 @@ export class SocialService {
   /** Ends friendship and requests both ways; from now on nothing of theirs reaches the viewer. */
   async block(viewer: User, uid: number): Promise<boolean> {
     await this.otherUser(viewer, uid);
-    await this.social.block(viewer.uid, uid, this.now());
+    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () => this.social.block(viewer.uid, uid, this.now()));
     return true;
   }
 
   async unblock(viewer: User, uid: number): Promise<boolean> {
     await this.otherUser(viewer, uid);
-    await this.social.unblock(viewer.uid, uid);
+    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () => this.social.unblock(viewer.uid, uid));
     return true;
+  }
+
+  /** Of these users, the viewer's friends, in one lookup: they may see each other's numbers. */
+  friendsAmong(viewerUid: number, uids: number[]): Promise<Set<number>> {
+    return this.social.friendsAmong(viewerUid, uids);
   }
 
   friends(viewer: User): Promise<User[]> {
@@ -104,11 +126,11 @@ export class SocialService {
   }
 
   settings(viewer: User): Settings {
-    return { whoCanSendMe: viewer.whoCanSendMe, discoverable: viewer.discoverable };
+    return settingsOf(viewer);
   }
 
-  async updateSettings(viewer: User, input: Partial<Settings>): Promise<Settings> {
-    const patch: Partial<Settings> = {};
+  async updateSettings(viewer: User, input: Partial<Pick<Settings, 'whoCanSendMe' | 'discoverable'>>): Promise<Settings> {
+    const patch: Partial<Pick<Settings, 'whoCanSendMe' | 'discoverable'>> = {};
     if (input.whoCanSendMe != null) patch.whoCanSendMe = input.whoCanSendMe;
     if (input.discoverable != null) patch.discoverable = input.discoverable;
     const user = await this.social.updateSettings(viewer.uid, patch, this.now());
@@ -137,8 +159,19 @@ export class SocialService {
     return other;
   }
 
-  /** Pushes are queued, not awaited: a slow queue must not slow the answer. */
-  private push(receiverUid: number, payload: Record<string, unknown>): void {
-    this.pushes.enqueue([{ receiverUid, payload }]).catch((err) => this.log.error({ err, receiverUid }, 'could not queue a push'));
+  /** Whether this request is the first from `fromUid` to `toUid` to push today (friendRequestPush). */
+  private async firstPushOfPair(fromUid: number, toUid: number): Promise<boolean> {
+    try {
+      return (await this.limiter.consume([{ rule: 'friendRequestPush', key: `pair:${fromUid}>${toUid}` }])).allowed;
+    } catch (err) {
+      // The request is written; without the counters the push goes out as it always did.
+      this.log.warn({ err, receiverUid: toUid }, 'could not count a friend request push; pushing it');
+      return true;
+    }
+  }
+
+  /** Queued (one outbox row) before the answer; a queue that fails is logged, not the caller's problem. */
+  private async push(receiverUid: number, payload: Record<string, unknown>): Promise<void> {
+    await this.pushes.enqueue([{ receiverUid, payload }]).catch((err) => this.log.error({ err, receiverUid }, 'could not queue a push'));
   }
 }

@@ -5,7 +5,7 @@ import { BadInputError, RateLimitedError, SmsUnavailableError, VerificationCodeE
 import type { Logger } from '../logger';
 import type { VerificationCodeRepository } from '../repositories/verification-code.repository';
 import { addressKey } from './client-address';
-import { NormalizedPhone, normalizePhone } from './phone';
+import { maskedNumber, NormalizedPhone, normalizePhone } from './phone';
 
 export interface VerificationOptions {
   /** A code works this long after it was sent (10 minutes). */
@@ -26,7 +26,7 @@ export interface VerificationRequest {
 
 /**
  * How long a code's row outlives its expiry before the retention prune deletes it: until then a
- * late try with the right code hears EXPIRED (or USED) rather than NOT_REQUESTED. Nothing else
+ * late try with the right code hears EXPIRED (or USED) rather than WRONG. Nothing else
  * reads an expired row: tries only count against a live code, and rate limits keep counters of
  * their own.
  */
@@ -72,12 +72,12 @@ export class VerificationService {
     const codeHash = this.hashCode(phone.phoneHash, code);
     await this.codes.replace({ phoneHash: phone.phoneHash, codeHash, sentAt: now, expiresAt });
     try {
-      await this.sms.sendVerificationCode({ ...phone, code, ttlMinutes: Math.round(this.options.codeTtlSeconds / 60) });
+      await this.sms.sendVerificationCode({ regionNum: phone.regionNum, phoneNum: phone.phoneNum, code, ttlMinutes: Math.round(this.options.codeTtlSeconds / 60) });
     } catch (err) {
       // The spent budget stays spent: a failing provider must not turn into unlimited retries.
       const e = err as { name?: string; message?: string; providerCode?: string; requestId?: string };
       this.log.error(
-        { phoneHash: phone.phoneHash, sms: this.sms.description, providerCode: e.providerCode, requestId: e.requestId, reason: e.message },
+        { to: maskedNumber(phone), sms: this.sms.description, providerCode: e.providerCode, requestId: e.requestId, reason: e.message },
         'verification SMS failed',
       );
       await this.codes.remove(phone.phoneHash, codeHash).catch(() => undefined);
@@ -89,8 +89,10 @@ export class VerificationService {
   /**
    * Checks the code a register call carries and uses it up. Every try is counted against the
    * phone and the address, right or wrong; a wrong one also counts against the code itself.
+   * `beforeUse` runs once the code has proved right, before it is used up: when it throws, the
+   * code stays good for another try (the registration lock asks for a PIN this way).
    */
-  async verify(phone: NormalizedPhone, codeRaw: string, ip: string | undefined): Promise<void> {
+  async verify(phone: NormalizedPhone, codeRaw: string, ip: string | undefined, beforeUse?: () => Promise<void>): Promise<void> {
     const code = codeRaw.trim();
     if (!CODE.test(code)) throw new BadInputError('verificationCode must be the 6 digits sent by SMS', 'verificationCode');
     const charges: RateLimitCharge[] = [
@@ -103,25 +105,25 @@ export class VerificationService {
     const fixed = this.options.testNumbers.get(`+${phone.regionNum}${phone.phoneNum}`);
     if (fixed !== undefined) {
       if (!sameText(fixed, code)) throw new VerificationCodeError('WRONG');
+      await beforeUse?.();
       return;
     }
 
     const now = this.now();
     const row = await this.codes.findByPhoneHash(phone.phoneHash);
-    if (!row) throw new VerificationCodeError('NOT_REQUESTED');
-    const matches = sameText(row.codeHash, this.hashCode(phone.phoneHash, code));
-    const live = row.usedAt === null && row.expiresAt > now;
-    if (row.attempts >= this.options.maxAttempts && live) throw new VerificationCodeError('TOO_MANY_TRIES');
-    if (!matches) {
-      if (!live) throw new VerificationCodeError('WRONG');
-      const counted = await this.codes.countWrongTry(row.id, this.options.maxAttempts);
-      const triesLeft = Math.max(0, this.options.maxAttempts - row.attempts - 1);
-      if (!counted) throw new VerificationCodeError('TOO_MANY_TRIES');
-      throw new VerificationCodeError('WRONG', { triesLeft });
+    const given = this.hashCode(phone.phoneHash, code);
+    if (!row || !sameText(row.codeHash, given)) {
+      // One answer to every wrong code, whether a code was asked for, is live, used, expired or
+      // burnt, and no count of tries left: anything else tells a stranger who tries a number
+      // that someone asked for a code for it.
+      if (row && row.usedAt === null && row.expiresAt > now) await this.codes.countWrongTry(row.id, this.options.maxAttempts);
+      throw new VerificationCodeError('WRONG');
     }
-    // Only the holder of the right code learns whether it was used or expired.
+    // Only the holder of the right code learns whether it was used, expired or burnt.
     if (row.usedAt !== null) throw new VerificationCodeError('USED');
     if (row.expiresAt <= now) throw new VerificationCodeError('EXPIRED');
+    if (row.attempts >= this.options.maxAttempts) throw new VerificationCodeError('TOO_MANY_TRIES');
+    await beforeUse?.();
     if (!(await this.codes.claim(row.id, row.codeHash, this.options.maxAttempts, now))) {
       throw new VerificationCodeError('USED');
     }

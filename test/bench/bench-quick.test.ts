@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { needsMysql } from '../support/services';
 
 /**
  * `npm run bench` must keep working: this runs its small version (BENCH_QUICK=1) end to end and
@@ -11,7 +12,8 @@ import { expect } from 'chai';
 describe('benchmark (BENCH_QUICK=1)', function () {
   this.timeout(180_000);
 
-  it('runs end to end and writes every figure, baseline and ratio to results.json', async () => {
+  it('runs end to end and writes every figure, baseline and ratio to results.json', async function () {
+    needsMysql(this); // the bench's servers run on MariaDB
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-bench-test-'));
     const out = path.join(dir, 'results.json');
     try {

@@ -4,6 +4,7 @@ import type { DatabaseConfig } from '../../src/config';
 import { createDataSource } from '../../src/database';
 import { migrations } from '../../src/migrations';
 import { createTestDatabase } from '../support/mysql';
+import { needsMysql } from '../support/services';
 
 /** What a schema is made of, by name, in a form both dialects can be compared in. */
 interface SchemaShape {
@@ -76,7 +77,8 @@ describe('migrations on MySQL and SQLite', function () {
   let mysql: DataSource;
   let sqlite: DataSource;
 
-  before(async () => {
+  before(async function () {
+    needsMysql(this);
     mysqlDb = await createTestDatabase('glimpse_migr');
     mysql = await open({ kind: 'mysql', url: mysqlDb.url, database: mysqlDb.name });
     sqlite = await open({ kind: 'sqlite', file: ':memory:' });

@@ -23,6 +23,7 @@ import {
 } from 'graphql';
 import { Upload } from 'graphql-upload-ts';
 import { createSchema, printSchemaFile } from '../../src/schema';
+import { phoneHashOf } from '../../src/services/phone';
 import { ApiClient, GqlResult, httpGet, MESSAGE_FIELDS } from '../support/client';
 import { jpegBytes, nextPhone, REQUEST_CODE, registerUser, requestCode, TestUser } from '../support/factories';
 import { STACKS, startStack, TestStack } from '../support/stack';
@@ -177,7 +178,7 @@ describe('OWASP API Security Top 10 (2023)', function () {
       const b = nextPhone();
       const code = await requestCode(api, a.regionNum, a.phoneNum);
       const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', { i: { cid: 'c', ...b, nickname: 'n', verificationCode: code } });
-      expect(res.errors![0].extensions).to.include({ code: 'BAD_USER_INPUT', reason: 'NOT_REQUESTED' });
+      expect(res.errors![0].extensions).to.include({ code: 'BAD_USER_INPUT', reason: 'WRONG' });
     });
 
     it('API3: a client cannot set its uid: unknown input fields are refused and change nothing', async () => {
@@ -198,6 +199,7 @@ describe('OWASP API Security Top 10 (2023)', function () {
       let listenerHits = 0;
       let listener: http.Server;
       let trap = '';
+      let unsent = { regionNum: '', phoneNum: '' };
 
       before(async () => {
         listener = http.createServer((_req, res) => {
@@ -245,6 +247,7 @@ describe('OWASP API Security Top 10 (2023)', function () {
         // A provider failure, to see what reaches the log.
         stack.sms!.mode = 'refuse';
         const p = nextPhone();
+        unsent = p;
         watch(await api.gql(REQUEST_CODE, { r: p.regionNum, p: p.phoneNum }));
         stack.sms!.mode = 'ok';
       });
@@ -274,6 +277,14 @@ describe('OWASP API Security Top 10 (2023)', function () {
         expect(requests.some((l) => l.req.path === '/download/[redacted]')).to.equal(true);
         expect(lines.some((l) => l.msg === 'verification SMS failed' && l.providerCode === 'isv.BUSINESS_LIMIT_CONTROL')).to.equal(true);
         for (const s of [...secrets(), ...downloadTokens, ...downloadTokens.map((t) => t.split('.').at(-1)!)]) expect(holds(log, s), 'a secret reached the log').to.equal(false);
+      });
+
+      it('logs name users by uid, never by phone hash (a hash is the number); a failed SMS names the number masked', () => {
+        const hashes = [alice, bob].map((u) => u.phoneHash).concat(phoneHashOf(unsent.regionNum, unsent.phoneNum));
+        for (const h of hashes) expect(log.includes(h), 'a phone hash reached the log').to.equal(false);
+        const lines = log.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const failed = lines.find((l) => l.msg === 'verification SMS failed');
+        expect(failed.to).to.equal(`+86*********${unsent.phoneNum.slice(-2)}`);
       });
 
       it('API7 server side request forgery: URLs in names, file names and headers are never fetched; downloadUrl keeps PUBLIC_URL', async () => {

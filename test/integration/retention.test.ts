@@ -138,7 +138,7 @@ describeEachStack(
       expect(left).to.deep.equal([...kept].sort((a, b) => a - b));
     });
 
-    it('a late try with the right code hears EXPIRED while its row is kept, and NOT_REQUESTED once it is pruned', async () => {
+    it('a late try with the right code hears EXPIRED while its row is kept, and WRONG once it is pruned', async () => {
       const phone = nextPhone();
       const verificationCode = await requestCode(api, phone.regionNum, phone.phoneNum);
       const phoneHash = createHash('sha256').update(`+${phone.regionNum}${phone.phoneNum}`).digest('hex');
@@ -155,7 +155,7 @@ describeEachStack(
 
       await expire(DAY + HOUR);
       expect((await retention().prune()).verificationCodes).to.equal(1);
-      expect(await register()).to.equal('NOT_REQUESTED');
+      expect(await register()).to.equal('WRONG');
     });
 
     it('a prune with nothing to do deletes nothing', async () => {

@@ -3,10 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createTestDatabase } from '../support/mysql';
+import { needsMysql } from '../support/services';
 import { freePort } from '../support/stack';
 
 describe('process shutdown', function () {
   this.timeout(30_000);
+  before(function () {
+    needsMysql(this);
+  });
 
   it('exits 0 on SIGTERM after serving requests (MySQL, production)', async () => {
     const db = await createTestDatabase();

@@ -100,7 +100,7 @@ describeEachStack(
           expect(await requestsOf(b)).to.deep.equal({ incoming: [], outgoing: [] });
           await eventually(async () =>
             expect(await pushes.items()).to.deep.equal([
-              { receiverUid: b.uid, payload: { event: 'friend_request', uid: a.uid, nickname: a.nickname, phone_hash: a.phoneHash } },
+              { receiverUid: b.uid, payload: { event: 'friend_request', uid: a.uid, nickname: a.nickname } },
               { receiverUid: a.uid, payload: { event: 'friend_accepted', uid: b.uid, nickname: b.nickname, phone_hash: b.phoneHash } },
             ]),
           );

@@ -8,8 +8,8 @@ import type { NewVerificationCode, VerificationCodeRepository } from '../../src/
 import { Image } from '../../src/entities/image.entity';
 import { Message, MessageEndReason } from '../../src/entities/message.entity';
 import { User, WhoCanSend } from '../../src/entities/user.entity';
-import type { EndResult, MessageRepository, NewImage, NewMessage } from '../../src/repositories/message.repository';
-import type { DeviceRegistration, UserRepository } from '../../src/repositories/user.repository';
+import type { EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from '../../src/repositories/message.repository';
+import type { AccountMove, DeviceRegistered, DeviceRegistration, EndedImage, UserRepository } from '../../src/repositories/user.repository';
 import type { ClaimedPushJob, NewPushJob, PushJobOutcome, PushJobRepository } from '../../src/repositories/push-job.repository';
 import { PushJob } from '../../src/entities/push-job.entity';
 import type { PushMessage, PushProvider, PushResult } from '../../src/adapters/push-provider';
@@ -22,6 +22,10 @@ import type { PushItem, PushQueue } from '../../src/services/push-queue';
 
 export class FakeUserRepository implements UserRepository {
   readonly rows: User[] = [];
+  /** The pushes written with moves (the same "transaction"). */
+  readonly pushJobs: NewPushJob[] = [];
+  /** Ends the pending messages of a moved account; wire it to a FakeMessageRepository's endPendingFor. */
+  endPending: (uid: number, now: Date, receipts?: ReceiptJobs) => EndedImage[] = () => [];
 
   async findById(uid: number) {
     return this.rows.find((u) => u.uid === uid) ?? null;
@@ -35,16 +39,41 @@ export class FakeUserRepository implements UserRepository {
     return this.rows.find((u) => u.phoneHash === phoneHash) ?? null;
   }
 
-  async registerDevice(reg: DeviceRegistration) {
+  async registerDevice(reg: DeviceRegistration, move?: AccountMove): Promise<DeviceRegistered> {
     const existing = this.rows.find((u) => u.phoneHash === reg.phoneHash);
     if (existing) {
-      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now });
-      return { user: existing, created: false };
+      move?.check(existing);
+      const previous = Object.assign(new User(), existing);
+      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now, lastSeenAt: reg.now });
+      const endedImages = this.endPending(existing.uid, reg.now, move?.receipts);
+      if (move) this.pushJobs.push(...move.notices(previous));
+      return { user: existing, created: false, endedImages };
     }
-    const user = Object.assign(new User(), { ...reg, uid: this.rows.length + 1, regTime: reg.now, updatedAt: reg.now, whoCanSendMe: WhoCanSend.EVERYONE, discoverable: true, publicKey: reg.publicKey ?? null });
+    const user = Object.assign(new User(), {
+      ...reg,
+      uid: this.rows.length + 1,
+      regTime: reg.now,
+      updatedAt: reg.now,
+      whoCanSendMe: WhoCanSend.EVERYONE,
+      discoverable: true,
+      publicKey: reg.publicKey ?? null,
+      registrationLock: null,
+      lastSeenAt: reg.now,
+    });
     delete (user as unknown as { now?: Date }).now;
     this.rows.push(user);
-    return { user, created: true };
+    return { user, created: true, endedImages: [] };
+  }
+
+  async updateRegistrationLock(uid: number, lock: string | null, now: Date) {
+    const u = await this.findById(uid);
+    if (u) Object.assign(u, { registrationLock: lock, updatedAt: now });
+    return u;
+  }
+
+  async touchSeen(uid: number, now: Date, staleBefore: Date) {
+    const u = await this.findById(uid);
+    if (u && (u.lastSeenAt === null || u.lastSeenAt < staleBefore)) u.lastSeenAt = now;
   }
 
   async updatePublicKey(uid: number, publicKey: string, now: Date) {
@@ -141,6 +170,23 @@ export class FakeMessageRepository implements MessageRepository {
   async markBlobDeleted(imageId: number, now: Date) {
     const img = this.images.find((i) => i.id === imageId);
     if (img) img.blobDeletedAt = now;
+  }
+
+  /** As a move ends the account's pending messages (unexpired ones); answers the images that ended with them. */
+  endPendingFor(receiverUid: number, now: Date, receipts?: ReceiptJobs): EndedImage[] {
+    const ending: Image[] = [];
+    for (const m of this.messages) {
+      if (m.receiverUid !== receiverUid || !m.exist || m.image.expiresAt <= now) continue;
+      Object.assign(m, { exist: false, endReason: 'account_moved', endedAt: now });
+      if (!this.messages.some((x) => x.imageId === m.imageId && x.exist) && !ending.includes(m.image)) ending.push(m.image);
+    }
+    for (const img of ending) {
+      img.endedAt = now;
+      img.wrappedKey = null;
+      const destroyed = this.messages.filter((x) => x.imageId === img.id && x.endReason !== 'blocked');
+      if (receipts) this.pushJobs.push(...receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason!, destroyedAt: now }))));
+    }
+    return ending.map((i) => ({ id: i.id, objectName: i.objectName }));
   }
 
   async recordScreenshot(messageKey: string, receiverUid: number, now: Date) {
@@ -250,6 +296,7 @@ export class FakePushJobRepository implements PushJobRepository {
       const id = ++this.lastId;
       const row = Object.assign(new PushJob(), {
         ...j,
+        cid: j.cid ?? null,
         id,
         requestId: `req${String(id).padStart(10, '0')}`,
         status: 'pending',
@@ -275,7 +322,7 @@ export class FakePushJobRepository implements PushJobRepository {
       .slice(0, limit)
       .map((r) => {
         Object.assign(r, { status: 'sending', attempts: r.attempts + 1, leaseToken: token, lockedUntil: until, nextAttemptAt: until, updatedAt: now });
-        return { job: Object.assign(new PushJob(), r), cid: this.cids(r.receiverUid) };
+        return { job: Object.assign(new PushJob(), r), cid: r.cid ?? this.cids(r.receiverUid) };
       });
   }
 

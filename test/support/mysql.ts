@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 
-/** The MySQL-family server the tests use: MariaDB on this machine, anything via TEST_MYSQL_URL. */
-export const MYSQL_BASE_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+import { MYSQL_BASE_URL } from './services';
+
+/** The MySQL-family server the tests use: MariaDB on 127.0.0.1:3306, anything via TEST_MYSQL_URL. */
+export { MYSQL_BASE_URL };
 
 /** Creates an empty database of its own for a test run; `drop` removes it. */
 export async function createTestDatabase(prefix = 'glimpse_test'): Promise<{ url: string; name: string; drop(): Promise<void> }> {

@@ -3,8 +3,9 @@ import { expect } from 'chai';
 import { unlimited } from '../../src/adapters/rate-limiter';
 import { createLogger } from '../../src/logger';
 import { AccountService } from '../../src/services/account.service';
+import { RegistrationLockService } from '../../src/services/registration-lock.service';
 import { VerificationService } from '../../src/services/verification.service';
-import { FakeSmsProvider, FakeUserRepository, FakeVerificationCodeRepository } from '../support/fakes';
+import { FakeMessageRepository, FakeSmsProvider, FakeUserRepository, FakeVerificationCodeRepository, MemoryBlobStore } from '../support/fakes';
 
 describe('AccountService (unit)', () => {
   const now = new Date('2026-01-02T03:04:05.000Z');
@@ -26,7 +27,9 @@ describe('AccountService (unit)', () => {
       createLogger('silent'),
       () => now,
     );
-    accounts = new AccountService(users, verification, () => now);
+    const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 2) }, () => now);
+    const blobs = new MemoryBlobStore();
+    accounts = new AccountService(users, verification, lock, { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } }, createLogger('silent'), () => now);
   });
 
   /** Both steps: a code by SMS, then register with it. */

@@ -68,6 +68,14 @@ describe('config (unit)', () => {
       registerIp: { points: 30, durationSeconds: 3600 },
       sendUser: { points: 200, durationSeconds: 3600 },
       discovery: { points: 10_000, durationSeconds: 86_400 },
+      registrationLockPin: { points: 5, durationSeconds: 86_400 },
+      registrationLockSet: { points: 10, durationSeconds: 3600 },
+      friendRequest: { points: 50, durationSeconds: 86_400 },
+      friendRequestPush: { points: 1, durationSeconds: 86_400 },
+      block: { points: 100, durationSeconds: 86_400 },
+      groupCreate: { points: 20, durationSeconds: 86_400 },
+      groupMemberAdd: { points: 200, durationSeconds: 86_400 },
+      updateCid: { points: 10, durationSeconds: 3600 },
     });
     const scaled = loadConfig({ RATE_LIMIT_MULTIPLIER: '100', RATE_LIMIT_CODE_IP: '50/1d', RATE_LIMIT_SEND_USER: '10/90s' });
     expect(scaled.rateLimits.codeResend).to.deep.equal({ points: 100, durationSeconds: 60 });
@@ -115,6 +123,36 @@ describe('config (unit)', () => {
     });
   });
 
+  it('refuses SMS_TEST_NUMBERS in production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true', () => {
+    const production = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+    const numbers = { SMS_TEST_NUMBERS: '+8613800000001=123456,+8613800000002=654321' };
+    expect(loadConfig(production).smsTestNumbersInProduction).to.equal(false);
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ ...production, ...numbers });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).to.be.instanceOf(ConfigError);
+    expect(err!.problems).to.have.length(1);
+    expect(err!.problems[0]).to.match(/^SMS_TEST_NUMBERS: 2 test number/).and.to.contain('SMS_TEST_NUMBERS_IN_PRODUCTION=true');
+    expect(err!.message).not.to.contain('123456');
+    expect(() => loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'false' })).to.throw(ConfigError, /SMS_TEST_NUMBERS/);
+    const allowed = loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'true' });
+    expect(allowed.smsTestNumbers.size).to.equal(2);
+    expect(allowed.smsTestNumbersInProduction).to.equal(true);
+    // Outside production they need no opt-in.
+    expect(loadConfig(numbers).smsTestNumbers.size).to.equal(2);
+    expect(() => loadConfig({ ...production, SMS_TEST_NUMBERS_IN_PRODUCTION: 'maybe' })).to.throw(ConfigError, /SMS_TEST_NUMBERS_IN_PRODUCTION/);
+  });
+
+  it('lets a registration lock lapse after 7 days unseen unless REGISTRATION_LOCK_DAYS says otherwise (1 to 3650)', () => {
+    expect(loadConfig({}).registrationLockDays).to.equal(7);
+    expect(loadConfig({ REGISTRATION_LOCK_DAYS: '30' }).registrationLockDays).to.equal(30);
+    for (const bad of ['0', '3651', '1.5', 'week']) expect(() => loadConfig({ REGISTRATION_LOCK_DAYS: bad }), bad).to.throw(ConfigError, /REGISTRATION_LOCK_DAYS/);
+    expect(loadConfig({ RATE_LIMIT_REGISTRATION_LOCK_PIN: '3/1d', RATE_LIMIT_MULTIPLIER: '2' }).rateLimits.registrationLockPin).to.deep.equal({ points: 6, durationSeconds: 86_400 });
+  });
+
   it('refuses the log SMS provider in production: it would write codes to the log', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(ConfigError, /SMS_PROVIDER/);
   });
@@ -143,6 +181,47 @@ describe('config (unit)', () => {
       .that.contains('DISCOVERY_DAILY_LIMIT')
       .and.contains('RATE_LIMIT_MULTIPLIER')
       .and.contains('MAX_GROUP_MEMBERS');
+  });
+
+  it('reads the per-user limits on writes and pushes as RATE_LIMIT_<NAME>, scaled by RATE_LIMIT_MULTIPLIER', () => {
+    const c = loadConfig({
+      RATE_LIMIT_FRIEND_REQUEST: '5/1h',
+      RATE_LIMIT_FRIEND_REQUEST_PUSH: '2/2d',
+      RATE_LIMIT_BLOCK: '7/60',
+      RATE_LIMIT_GROUP_CREATE: '1/1d',
+      RATE_LIMIT_GROUP_MEMBER_ADD: '9/1d',
+      RATE_LIMIT_UPDATE_CID: '3/1m',
+      RATE_LIMIT_MULTIPLIER: '2',
+    });
+    expect(c.rateLimits).to.deep.include({
+      friendRequest: { points: 10, durationSeconds: 3600 },
+      friendRequestPush: { points: 4, durationSeconds: 172_800 },
+      block: { points: 14, durationSeconds: 60 },
+      groupCreate: { points: 2, durationSeconds: 86_400 },
+      groupMemberAdd: { points: 18, durationSeconds: 86_400 },
+      updateCid: { points: 6, durationSeconds: 60 },
+    });
+    expect(() => loadConfig({ RATE_LIMIT_FRIEND_REQUEST: 'many', RATE_LIMIT_UPDATE_CID: '0/1h' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.contains('RATE_LIMIT_FRIEND_REQUEST')
+      .and.contains('RATE_LIMIT_UPDATE_CID');
+  });
+
+  it('refuses TRUST_PROXY=true, saying to name a hop count or the proxies instead', () => {
+    for (const trusting of ['true', 'TRUE', ' true ']) {
+      expect(() => loadConfig({ TRUST_PROXY: trusting }))
+        .to.throw(ConfigError)
+        .with.property('message')
+        .that.contains('TRUST_PROXY')
+        .and.contains('TRUST_PROXY=1')
+        .and.contains('loopback,10.0.0.0/8');
+    }
+    for (const ok of ['loopback', '1', '2', 'false', 'loopback, 10.0.0.0/8', '192.0.2.7', 'fd00::/8,uniquelocal', '10.0.0.0/255.0.0.0']) {
+      expect(loadConfig({ TRUST_PROXY: ok }).trustProxy, ok).to.equal(ok.trim());
+    }
+    for (const bad of ['*', 'everyone', '10.0.0.0/33', 'loopback,', 'a.b.c.d']) expect(() => loadConfig({ TRUST_PROXY: bad }), bad).to.throw(ConfigError, /TRUST_PROXY/);
+    expect(loadConfig({}).trustProxy).to.equal('loopback');
   });
 
   it('keeps finished push jobs 7 days unless PUSH_JOB_RETENTION_DAYS says otherwise (whole days, at least 1)', () => {

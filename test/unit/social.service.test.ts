@@ -73,7 +73,7 @@ describe('SocialService (unit)', () => {
       expect((await service.requestFriend(bob, alice.uid)).state).to.equal(FriendshipState.FRIENDS);
       await flush();
       expect(pushes.items).to.deep.equal([
-        { receiverUid: bob.uid, payload: { event: 'friend_request', uid: alice.uid, nickname: alice.nickname, phone_hash: alice.phoneHash } },
+        { receiverUid: bob.uid, payload: { event: 'friend_request', uid: alice.uid, nickname: alice.nickname } },
         { receiverUid: alice.uid, payload: { event: 'friend_accepted', uid: bob.uid, nickname: bob.nickname, phone_hash: bob.phoneHash } },
       ]);
       expect(social.friendships).to.have.length(1);
@@ -93,6 +93,48 @@ describe('SocialService (unit)', () => {
       expect((await service.friendRequests(bob)).incoming).to.have.length(0);
       expect((await service.friendRequests(alice)).outgoing.map((u) => u.uid)).to.deep.equal([bob.uid]);
       expect(await service.removeFriend(alice, bob.uid)).to.equal(true);
+    });
+  });
+
+  describe('per-user limits', () => {
+    let limiter: FakeRateLimiter;
+    let limited: SocialService;
+    beforeEach(() => {
+      limiter = new FakeRateLimiter(
+        { friendRequest: { points: 3, durationSeconds: 86_400 }, friendRequestPush: { points: 1, durationSeconds: 86_400 }, block: { points: 2, durationSeconds: 86_400 } },
+        () => new Date(),
+      );
+      limited = new SocialService(users, social, new LimiterDiscoveryBudget(limiter), pushes, pino({ level: 'silent' }), () => new Date(), limiter);
+    });
+
+    it('a request made again after a cancel succeeds but pushes the other user once a day', async () => {
+      for (let i = 0; i < 3; i++) {
+        expect((await limited.requestFriend(alice, bob.uid)).state).to.equal(FriendshipState.REQUESTED);
+        await limited.removeFriend(alice, bob.uid);
+      }
+      expect(pushes.items.map((p) => [p.receiverUid, p.payload.event])).to.deep.equal([[bob.uid, 'friend_request']]);
+    });
+
+    it('counts every request, one to a user who blocked the asker too; past the budget RATE_LIMITED with retryAfter, writing nothing', async () => {
+      await limited.block(carol, alice.uid);
+      await limited.requestFriend(alice, carol.uid);
+      await limited.requestFriend(alice, bob.uid);
+      await limited.requestFriend(alice, bob.uid);
+      const refused = await fail(limited.requestFriend(bob, alice.uid).then(() => limited.requestFriend(alice, carol.uid)));
+      expect(refused.extensions).to.deep.include({ code: 'RATE_LIMITED' });
+      expect(refused.extensions.retryAfter).to.be.within(86_000, 86_400);
+      // The refused call spent nothing; an unknown user is NOT_FOUND before any budget is asked.
+      expect(limiter.used('friendRequest', `user:${alice.uid}`)).to.equal(3);
+      expect((await fail(limited.requestFriend(alice, 999))).extensions.code).to.equal('NOT_FOUND');
+      expect(social.friendships.filter((f) => f.requesterUid === alice.uid)).to.have.length(2);
+    });
+
+    it('counts blocks and unblocks against one budget', async () => {
+      await limited.block(alice, bob.uid);
+      await limited.unblock(alice, bob.uid);
+      expect((await fail(limited.block(alice, carol.uid))).extensions.code).to.equal('RATE_LIMITED');
+      expect(social.blocks).to.deep.equal([]);
+      expect(await limited.block(bob, carol.uid)).to.equal(true);
     });
   });
 

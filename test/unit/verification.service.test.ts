@@ -62,7 +62,7 @@ describe('VerificationService (unit)', () => {
       expect(answer.expiresAt.getTime() - clock.getTime()).to.equal(600_000);
       expect(answer.resendAfter.getTime() - clock.getTime()).to.equal(60_000);
       expect(sms.sent).to.have.length(1);
-      expect(sms.sent[0]).to.include({ regionNum: '86', phoneNum: '13912345678', phoneHash: phone.phoneHash, ttlMinutes: 10 });
+      expect(sms.sent[0]).to.deep.include({ regionNum: '86', phoneNum: '13912345678', ttlMinutes: 10 });
       expect(sms.sent[0].code).to.match(/^\d{6}$/);
     });
 
@@ -157,9 +157,9 @@ describe('VerificationService (unit)', () => {
     it('is burnt after 5 wrong tries: even the right code then fails', async () => {
       const code = await sendCode();
       const wrong = code === '000000' ? '000001' : '000000';
-      for (let left = 4; left >= 0; left--) {
-        expect(await failure(service.verify(phone, wrong, ip))).to.include({ reason: 'WRONG', triesLeft: left });
-      }
+      for (let i = 0; i < 5; i++) expect(await failure(service.verify(phone, wrong, ip))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'verificationCode', reason: 'WRONG' });
+      // Burnt: a wrong code still hears WRONG (no hint for a stranger); the right one is told why it fails.
+      expect((await failure(service.verify(phone, wrong, ip))).reason).to.equal('WRONG');
       expect((await failure(service.verify(phone, code, ip))).reason).to.equal('TOO_MANY_TRIES');
       expect(codes.rows[0].attempts).to.equal(5);
     });
@@ -171,8 +171,13 @@ describe('VerificationService (unit)', () => {
       expect(codes.rows[0].attempts).to.equal(0);
     });
 
-    it('answers NOT_REQUESTED when no code was sent to the number', async () => {
-      expect((await failure(service.verify(phone, '123456', ip))).reason).to.equal('NOT_REQUESTED');
+    it('answers a number no code was sent to exactly as a wrong code: no hint that someone asked for one', async () => {
+      const never = await service.verify(phone, '123456', ip).then(() => null, (e) => e);
+      const code = await sendCode();
+      const wrong = await service.verify(phone, code === '123456' ? '123457' : '123456', ip).then(() => null, (e) => e);
+      expect(never.message).to.equal(wrong.message);
+      expect(never.extensions).to.deep.equal(wrong.extensions);
+      expect(never.extensions).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'verificationCode', reason: 'WRONG' });
     });
 
     it('a new code replaces the old one, with fresh tries', async () => {
@@ -203,7 +208,7 @@ describe('VerificationService (unit)', () => {
     });
   });
 
-  it('the log provider writes the code with the phone hash, never the number', async () => {
+  it('the log provider writes the code with the number masked to its last two digits, never the number or its hash', async () => {
     let out = '';
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -214,7 +219,8 @@ describe('VerificationService (unit)', () => {
     const provider = new LogSmsProvider(createLogger('info', sink));
     await provider.sendVerificationCode({ ...phone, code: '314159', ttlMinutes: 10 });
     const line = JSON.parse(out.trim());
-    expect(line).to.include({ phoneHash: phone.phoneHash, smsCode: '314159' });
+    expect(line).to.include({ to: '+86*********78', smsCode: '314159' });
     expect(out).not.to.contain('13912345678');
+    expect(out).not.to.contain(phone.phoneHash);
   });
 });

@@ -20,4 +20,10 @@ export class RegisterInput implements Partial<User> {
 
   @Field(() => String, { nullable: true, description: "The device's X25519 public key (32 bytes, base64), for sealed sends" })
   publicKey?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The account's registration lock PIN: needed to register a number whose account has a lock (REGISTRATION_LOCKED otherwise)",
+  })
+  registrationLockPin?: string | null;
 }

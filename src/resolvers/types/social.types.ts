@@ -27,6 +27,9 @@ export class Settings {
 
   @Field(() => Boolean, { description: 'False hides the viewer from contact discovery' })
   discoverable: boolean;
+
+  @Field(() => Boolean, { description: 'Whether a registration lock PIN is set (setRegistrationLock)' })
+  registrationLock: boolean;
 }
 
 @InputType({ description: 'Settings to change; a field left out keeps its value' })
