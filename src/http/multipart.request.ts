@@ -82,7 +82,9 @@ export class MultipartRequest {
     parser.once('fieldsLimit', () => this.exit(new BadInputError(`Only 'operations' and 'map' fields are allowed (${SPEC})`)));
     parser.once('finish', () => this.onFinish());
     // `on`, not `once`: busboy may report more than one fault of a body (a bad part header, then its end).
-    parser.on('error', (e: Error) => this.exit(e instanceof AppError ? e : new BadInputError(`Malformed multipart request: ${e.message} (${SPEC})`)));
+    parser.on('error', (e: Error) =>
+      this.exit(e instanceof AppError ? e : new BadInputError(`Malformed multipart request: ${e.message} (${SPEC})`)),
+    );
     request.on('data', (chunk: Buffer) => {
       this.bytesRead += chunk.length;
       if (this.bytesRead > this.limits.bodyBytes) this.exit(new PayloadTooLargeError(this.limits.imageBytes));
@@ -104,7 +106,8 @@ export class MultipartRequest {
 
   private onField(name: string, value: string, truncated: boolean): void {
     if (this.exitError) return;
-    if (truncated) return this.exit(new PayloadTooLargeError(MAX_FIELD_BYTES, `The '${name === 'map' ? 'map' : 'operations'}' multipart field`));
+    if (truncated)
+      return this.exit(new PayloadTooLargeError(MAX_FIELD_BYTES, `The '${name === 'map' ? 'map' : 'operations'}' multipart field`));
     if (name === 'operations') {
       if (this.parsed) return this.exit(new BadInputError(`Repeated multipart field 'operations' (${SPEC})`));
       let operations: unknown;
@@ -136,7 +139,8 @@ export class MultipartRequest {
     } catch {
       return new BadInputError(`Invalid JSON in the 'map' multipart field (${SPEC})`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return new BadInputError(`Invalid 'map' multipart field (${SPEC})`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return new BadInputError(`Invalid 'map' multipart field (${SPEC})`);
     const entries = Object.entries(parsed as Record<string, unknown>);
     if (entries.length > 1) return new BadInputError('Only one file may be uploaded per request', 'image');
     const uploads = new Map<string, Upload>();
@@ -218,7 +222,9 @@ function drain(stream: Readable): void {
 }
 
 function asUploadError(e: unknown): AppError {
-  return e instanceof AppError ? e : new BadInputError(`The upload could not be read: ${(e as Error)?.message ?? 'unknown error'}`, 'image');
+  return e instanceof AppError
+    ? e
+    : new BadInputError(`The upload could not be read: ${(e as Error)?.message ?? 'unknown error'}`, 'image');
 }
 
 /** Puts `value` at a dotted path such as `variables.image` or `0.variables.files.1`, where null stands. */

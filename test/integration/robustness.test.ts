@@ -21,13 +21,28 @@ const HANG_MS = 10_000;
 const MAX_IMAGE_BYTES = 256 * 1024;
 
 /** What no answer may show: stack traces, file paths, SQL, driver errors. */
-const INTERNAL = /node_modules|\/work\/|\/tmp\/|\/root\/|\bat [\w$.<>]+ \(|stacktrace|\b(SELECT|INSERT INTO|DELETE FROM)\b|SQLITE_|\bER_[A-Z_]{3,}|QueryFailedError|TypeError|ReferenceError|RangeError|minio|s3rver/i;
+const INTERNAL =
+  /node_modules|\/work\/|\/tmp\/|\/root\/|\bat [\w$.<>]+ \(|stacktrace|\b(SELECT|INSERT INTO|DELETE FROM)\b|SQLITE_|\bER_[A-Z_]{3,}|QueryFailedError|TypeError|ReferenceError|RangeError|minio|s3rver/i;
 
 /** Every `extensions.code` the server answers with (docs/errors.md lists them). */
 const KNOWN_CODES = new Set([
-  'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'GONE', 'RANGE_NOT_SATISFIABLE', 'BAD_USER_INPUT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE',
-  'RATE_LIMITED', 'INTERNAL_SERVER_ERROR', 'REGISTRATION_LOCKED', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'GONE',
+  'RANGE_NOT_SATISFIABLE',
+  'BAD_USER_INPUT',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'RATE_LIMITED',
+  'INTERNAL_SERVER_ERROR',
+  'REGISTRATION_LOCKED',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
 interface Judged {
@@ -47,7 +62,8 @@ function judge(label: string, outcome: RawOutcome, expected: { mayClose?: boolea
     if (INTERNAL.test(a.body)) return none(`the answer shows internal detail: ${a.body.slice(0, 300)}`);
   }
   const { status, body } = outcome.answer;
-  if (expected.status && !expected.status.includes(status)) return none(`answered ${status}, expected ${expected.status.join(' or ')}: ${body.slice(0, 200)}`);
+  if (expected.status && !expected.status.includes(status))
+    return none(`answered ${status}, expected ${expected.status.join(' or ')}: ${body.slice(0, 200)}`);
   let parsed: { data?: Record<string, { id?: number } | null> | null; errors?: { extensions?: { code?: string } }[] } | undefined;
   try {
     parsed = JSON.parse(body);
@@ -87,7 +103,8 @@ for (const kind of STACKS) {
       [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
       const sent = await api.sendImage(alice.token, bob.uid, jpegBytes(5000));
       const key = sent.data!.sendImage.messageKey;
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image.downloadUrl as string;
+      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
+        .downloadUrl as string;
       target = { token: alice.token, receiverUid: bob.uid, maxImageBytes: MAX_IMAGE_BYTES, downloadToken: url.split('/').pop()! };
       baseline = { ...(await rows()), blobs: await stack.blobNames() };
     });
@@ -97,7 +114,10 @@ for (const kind of STACKS) {
     async function expectServingAndNothingLeftOver(): Promise<void> {
       expect((await httpGet(`${stack.url}/healthz`)).status).to.equal(200);
       const now = await rows();
-      expect(now, 'rows: one message and one image per reported send').to.deep.equal({ messages: baseline.messages + sends, images: baseline.images + sends });
+      expect(now, 'rows: one message and one image per reported send').to.deep.equal({
+        messages: baseline.messages + sends,
+        images: baseline.images + sends,
+      });
       // Some S3 servers (s3rver) keep a cut-short PUT for a moment; the store deletes it again.
       await eventually(async () => expect((await stack.blobNames()).length - baseline.blobs.length).to.equal(sends), 5000);
     }
@@ -138,7 +158,9 @@ for (const kind of STACKS) {
             ...(built.delivery === 'abort' ? { abortAfter: built.abortAfter } : {}),
             ...(built.framing === 'short' ? { halfClose: true } : {}),
           });
-          const judged = judge('generated', outcome, { mayClose: built.delivery === 'abort' || built.framing === 'short' || built.framing === 'long' });
+          const judged = judge('generated', outcome, {
+            mayClose: built.delivery === 'abort' || built.framing === 'short' || built.framing === 'long',
+          });
           sends += judged.sends;
           const seen = outcome.kind === 'answered' ? `${outcome.answer.status}${judged.sends ? ' sent' : ''}` : outcome.kind;
           tally.set(seen, (tally.get(seen) ?? 0) + 1);
@@ -146,17 +168,30 @@ for (const kind of STACKS) {
         }),
         { seed: SEED, numRuns: GENERATED },
       );
-      console.log(`      outcomes: ${[...tally].sort().map(([k, n]) => `${k}: ${n}`).join(', ')}`);
+      console.log(
+        `      outcomes: ${[...tally]
+          .sort()
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', ')}`,
+      );
       await expectServingAndNothingLeftOver();
     });
 
     it('refuses a multipart request without a valid token before reading its body, and the client gets the answer', async () => {
       // Only the head is sent: the answer comes though no byte of the 200 kB body ever does.
-      const head = requestHead('POST', '/graphql', { Host: 'x', 'Content-Type': 'multipart/form-data; boundary=b', 'apollo-require-preflight': 'true', 'Content-Length': 200_000 });
+      const head = requestHead('POST', '/graphql', {
+        Host: 'x',
+        'Content-Type': 'multipart/form-data; boundary=b',
+        'apollo-require-preflight': 'true',
+        'Content-Length': 200_000,
+      });
       const headOnly = await rawExchange(stack.url, Buffer.from(head), { timeoutMs: HANG_MS });
       expect(judge('head only', headOnly, { status: [200], code: 'UNAUTHENTICATED' }).problem).to.equal(null);
       // A real client sending the whole body (all of it at once, reading only after) still gets it.
-      const res = await api.upload({ query: 'mutation($image: Upload!) { sendImage(receiverUid: 1, image: $image) { id } }', file: jpegBytes(MAX_IMAGE_BYTES) });
+      const res = await api.upload({
+        query: 'mutation($image: Upload!) { sendImage(receiverUid: 1, image: $image) { id } }',
+        file: jpegBytes(MAX_IMAGE_BYTES),
+      });
       expect(res.status).to.equal(200);
       expect(res.errors![0].extensions!.code).to.equal('UNAUTHENTICATED');
       const written = await rawExchange(stack.url, Buffer.concat([Buffer.from(head), Buffer.alloc(200_000, 1)]), { timeoutMs: HANG_MS });
@@ -166,11 +201,21 @@ for (const kind of STACKS) {
 
     it('refuses a multipart request whose Content-Length exceeds MAX_IMAGE_BYTES and its envelope before reading it (413)', async () => {
       const tooLong = MAX_IMAGE_BYTES + 64 * 1024 + 1;
-      const head = requestHead('POST', '/graphql', { Host: 'x', 'Content-Type': 'multipart/form-data; boundary=b', 'apollo-require-preflight': 'true', 'Content-Length': tooLong, Authorization: `Bearer ${alice.token}` });
+      const head = requestHead('POST', '/graphql', {
+        Host: 'x',
+        'Content-Type': 'multipart/form-data; boundary=b',
+        'apollo-require-preflight': 'true',
+        'Content-Length': tooLong,
+        Authorization: `Bearer ${alice.token}`,
+      });
       const headOnly = await rawExchange(stack.url, Buffer.from(head), { timeoutMs: HANG_MS });
       expect(judge('head only', headOnly, { status: [413], code: 'PAYLOAD_TOO_LARGE' }).problem).to.equal(null);
       // fetch sends the whole body; it gets the answer.
-      const res = await api.upload({ token: alice.token, query: 'mutation($image: Upload!) { sendImage(receiverUid: 1, image: $image) { id } }', file: jpegBytes(4 * MAX_IMAGE_BYTES) });
+      const res = await api.upload({
+        token: alice.token,
+        query: 'mutation($image: Upload!) { sendImage(receiverUid: 1, image: $image) { id } }',
+        file: jpegBytes(4 * MAX_IMAGE_BYTES),
+      });
       expect(res.status).to.equal(413);
       expect(res.errors![0].extensions!.code).to.equal('PAYLOAD_TOO_LARGE');
       await expectServingAndNothingLeftOver();
@@ -189,7 +234,9 @@ for (const kind of STACKS) {
         return m.heapUsed + m.external;
       };
       const cases = fc.sample(multipartCase, { seed: SEED + 1, numRuns: 1000 }).map((c) => buildMultipart(c, target));
-      const hand = probes(target).filter((p) => p.label.startsWith('multipart:') && !p.label.includes('real send') && !p.label.includes('two sends'));
+      const hand = probes(target).filter(
+        (p) => p.label.startsWith('multipart:') && !p.label.includes('real send') && !p.label.includes('two sends'),
+      );
       const batch = async (from: number, to: number) => {
         const problems: string[] = [];
         // Eight at a time, as several clients would.
@@ -201,8 +248,16 @@ for (const kind of STACKS) {
               const built = cases[k];
               const outcome = probe
                 ? await rawExchange(stack.url, probe.bytes, { timeoutMs: HANG_MS, ...probe.options })
-                : await rawExchange(stack.url, built.bytes, { timeoutMs: HANG_MS, ...(built.delivery === 'abort' ? { abortAfter: built.abortAfter } : {}), ...(built.framing === 'short' ? { halfClose: true } : {}) });
-              const judged = judge(probe?.label ?? 'generated', outcome, probe ?? { mayClose: built.delivery === 'abort' || built.framing === 'short' || built.framing === 'long' });
+                : await rawExchange(stack.url, built.bytes, {
+                    timeoutMs: HANG_MS,
+                    ...(built.delivery === 'abort' ? { abortAfter: built.abortAfter } : {}),
+                    ...(built.framing === 'short' ? { halfClose: true } : {}),
+                  });
+              const judged = judge(
+                probe?.label ?? 'generated',
+                outcome,
+                probe ?? { mayClose: built.delivery === 'abort' || built.framing === 'short' || built.framing === 'long' },
+              );
               sends += judged.sends;
               if (judged.problem) problems.push(judged.problem);
             }),

@@ -16,8 +16,21 @@ export interface FuzzTarget {
   maxImageBytes: number;
 }
 
-type Ops = 'send' | 'send-wrong-size' | 'send-nobody' | 'twice' | 'unused' | 'query' | 'batch' | 'bad-json' | 'scalar' | 'wrong-types' | 'big' | 'deep';
-type MapKind = 'ok' | 'two-paths' | 'two-files' | 'bad-path' | 'proto' | 'bad-json' | 'array' | 'string-entry' | 'empty' | 'number-path' | 'other-name';
+type Ops =
+  | 'send'
+  | 'send-wrong-size'
+  | 'send-nobody'
+  | 'twice'
+  | 'unused'
+  | 'query'
+  | 'batch'
+  | 'bad-json'
+  | 'scalar'
+  | 'wrong-types'
+  | 'big'
+  | 'deep';
+type MapKind =
+  'ok' | 'two-paths' | 'two-files' | 'bad-path' | 'proto' | 'bad-json' | 'array' | 'string-entry' | 'empty' | 'number-path' | 'other-name';
 type Content = { kind: 'jpeg' | 'random' | 'empty' | 'oversize' | 'boundary-like'; size: number; fill: number };
 
 type Part =
@@ -42,7 +55,8 @@ export interface MultipartCase {
 }
 
 const SEND = 'mutation($r: Int!, $image: Upload!, $size: Int) { sendImage(receiverUid: $r, image: $image, size: $size) { id messageKey } }';
-const TWICE = 'mutation($r: Int!, $image: Upload!) { a: sendImage(receiverUid: $r, image: $image) { id } b: sendImage(receiverUid: $r, image: $image) { id } }';
+const TWICE =
+  'mutation($r: Int!, $image: Upload!) { a: sendImage(receiverUid: $r, image: $image) { id } b: sendImage(receiverUid: $r, image: $image) { id } }';
 
 const content: fc.Arbitrary<Content> = fc.record({
   kind: fc.constantFrom<Content['kind']>('jpeg', 'jpeg', 'jpeg', 'random', 'empty', 'oversize', 'boundary-like'),
@@ -53,8 +67,49 @@ const content: fc.Arbitrary<Content> = fc.record({
 const name = fc.oneof(fc.constantFrom('0', '0', '0', '1', 'operations', 'map', ''), fc.string({ maxLength: 12 }));
 
 const part: fc.Arbitrary<Part> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('operations' as const), ops: fc.constantFrom<Ops>('send', 'send', 'send', 'send-wrong-size', 'send-nobody', 'twice', 'unused', 'query', 'batch', 'bad-json', 'scalar', 'wrong-types', 'big', 'deep') }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('map' as const), map: fc.constantFrom<MapKind>('ok', 'ok', 'ok', 'two-paths', 'two-files', 'bad-path', 'proto', 'bad-json', 'array', 'string-entry', 'empty', 'number-path', 'other-name') }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('operations' as const),
+      ops: fc.constantFrom<Ops>(
+        'send',
+        'send',
+        'send',
+        'send-wrong-size',
+        'send-nobody',
+        'twice',
+        'unused',
+        'query',
+        'batch',
+        'bad-json',
+        'scalar',
+        'wrong-types',
+        'big',
+        'deep',
+      ),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('map' as const),
+      map: fc.constantFrom<MapKind>(
+        'ok',
+        'ok',
+        'ok',
+        'two-paths',
+        'two-files',
+        'bad-path',
+        'proto',
+        'bad-json',
+        'array',
+        'string-entry',
+        'empty',
+        'number-path',
+        'other-name',
+      ),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -62,11 +117,20 @@ const part: fc.Arbitrary<Part> = fc.oneof(
       name,
       content,
       filename: fc.option(fc.constantFrom('a.jpg', 'x', '', '../../etc/passwd', 'ü.png'), { nil: null, freq: 5 }),
-      contentType: fc.option(fc.constantFrom('image/jpeg', 'application/octet-stream', 'text/plain', 'multipart/mixed'), { nil: null, freq: 5 }),
+      contentType: fc.option(fc.constantFrom('image/jpeg', 'application/octet-stream', 'text/plain', 'multipart/mixed'), {
+        nil: null,
+        freq: 5,
+      }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('field' as const), name, value: fc.string({ maxLength: 40 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('broken-header' as const), text: fc.constantFrom('Content-Disposition: form-data', 'X: y', 'garbage without colon', 'Content-Disposition: form-data; name=', '') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('broken-header' as const),
+      text: fc.constantFrom('Content-Disposition: form-data', 'X: y', 'garbage without colon', 'Content-Disposition: form-data; name=', ''),
+    }),
+  },
 );
 
 /** A real send's three parts, sometimes with more parts put in, sometimes shuffled. */
@@ -76,7 +140,13 @@ const nearlyValid: fc.Arbitrary<Part[]> = fc
     const canonical: Part[] = [
       { kind: 'operations', ops: 'send' },
       { kind: 'map', map: 'ok' },
-      { kind: 'file', name: '0', content: { kind: 'jpeg', size: 2000 + (at % 30_000), fill: at % 256 }, filename: 'a.jpg', contentType: 'image/jpeg' },
+      {
+        kind: 'file',
+        name: '0',
+        content: { kind: 'jpeg', size: 2000 + (at % 30_000), fill: at % 256 },
+        filename: 'a.jpg',
+        contentType: 'image/jpeg',
+      },
     ];
     if (how < 3) return canonical;
     const list = [...canonical];
@@ -92,7 +162,18 @@ const partsArb: fc.Arbitrary<Part[]> = fc.oneof(
 
 export const multipartCase: fc.Arbitrary<MultipartCase> = fc.record({
   parts: partsArb,
-  boundary: fc.constantFrom<MultipartCase['boundary']>('ok', 'ok', 'ok', 'ok', 'missing-close', 'lying', 'none', 'epilogue', 'preamble', 'truncated'),
+  boundary: fc.constantFrom<MultipartCase['boundary']>(
+    'ok',
+    'ok',
+    'ok',
+    'ok',
+    'missing-close',
+    'lying',
+    'none',
+    'epilogue',
+    'preamble',
+    'truncated',
+  ),
   cutAt: fc.double({ min: 0, max: 1, noNaN: true }),
   framing: fc.constantFrom<Framing>('length', 'length', 'length', 'length', 'chunked', 'short', 'long'),
   delivery: fc.constantFrom<Delivery>('whole', 'whole', 'whole', 'whole', 'slow', 'abort'),
@@ -185,9 +266,11 @@ export function buildMultipart(c: MultipartCase, t: FuzzTarget): BuiltRequest {
   for (const p of c.parts) {
     const head = (disposition: string, type: string | null) =>
       Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; ${disposition}\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n`);
-    if (p.kind === 'operations') pieces.push(head('name="operations"', null), Buffer.from(operationsJson(p.ops, t, firstFile.length)), Buffer.from('\r\n'));
+    if (p.kind === 'operations')
+      pieces.push(head('name="operations"', null), Buffer.from(operationsJson(p.ops, t, firstFile.length)), Buffer.from('\r\n'));
     else if (p.kind === 'map') pieces.push(head('name="map"', null), Buffer.from(mapJson(p.map)), Buffer.from('\r\n'));
-    else if (p.kind === 'field') pieces.push(head(`name="${p.name.replace(/["\r\n]/g, '')}"`, null), Buffer.from(p.value), Buffer.from('\r\n'));
+    else if (p.kind === 'field')
+      pieces.push(head(`name="${p.name.replace(/["\r\n]/g, '')}"`, null), Buffer.from(p.value), Buffer.from('\r\n'));
     else if (p.kind === 'broken-header') pieces.push(Buffer.from(`--${boundary}\r\n${p.text}\r\n\r\nvalue\r\n`));
     else {
       const filename = p.filename === null ? '' : `; filename="${p.filename}"`;

@@ -42,7 +42,6 @@ export function rawExchange(baseUrl: string, bytes: Buffer, options: RawOptions 
     const socket = net.connect(Number(port), hostname);
     let received = Buffer.alloc(0);
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
     const answers: RawAnswer[] = [];
     const finish = (outcome: RawOutcome) => {
       if (settled) return;
@@ -71,7 +70,7 @@ export function rawExchange(baseUrl: string, bytes: Buffer, options: RawOptions 
       if (answers.length) settleOnAnswers();
       else finish({ kind: 'closed', ms: ms(), partial: received.toString('latin1').slice(0, 500) });
     });
-    timer = setTimeout(() => {
+    const timer = setTimeout(() => {
       if (answers.length) settleOnAnswers();
       else finish({ kind: 'hung', ms: ms(), partial: received.toString('latin1').slice(0, 500) });
     }, timeoutMs);
