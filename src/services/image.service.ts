@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { finished, pipeline, type Readable, Transform } from 'node:stream';
+import { finished as streamEnded } from 'node:stream/promises';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
 import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import { Message } from '../entities/message.entity';
@@ -303,11 +304,20 @@ export class ImageService {
       });
       source.pipe(meter);
     }
+    let put = false;
     try {
       if (name === null) await discard(body);
-      else await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size, segment), contentType: sealing ? 'application/octet-stream' : filetype });
+      else {
+        await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size, segment), contentType: sealing ? 'application/octet-stream' : filetype });
+        put = true;
+      }
+      // A store can have every byte before the upload has ended (S3 answers a PUT of declared
+      // length as soon as it has them): the send counts only once the upload has ended whole, so
+      // that a request cut off or malformed after the file's last byte keeps nothing.
+      await streamEnded(meter, { readable: false });
     } catch (e) {
       source.unpipe(meter);
+      if (put) await this.blobs.delete(name!).catch((err) => this.log.error({ err, objectName: name }, 'could not remove blob of a failed send'));
       const reason = meter.errored ?? e;
       if (isAppError(reason)) throw reason;
       this.log.error({ err: e, name }, 'blob store write failed');

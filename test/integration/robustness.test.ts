@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Image } from '../../src/entities/image.entity';
 import { Message } from '../../src/entities/message.entity';
-import { ApiClient, httpGet } from '../support/client';
+import { ApiClient, httpGet, steppedUpload } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { Probe, probes, ProbeTarget } from '../support/malformed-requests';
 import { buildMultipart, multipartCase } from '../support/multipart-fuzz';
@@ -143,6 +143,25 @@ for (const kind of STACKS) {
       const outcome = await rawExchange(stack.url, probe.bytes, { timeoutMs: HANG_MS });
       expect(judge(probe.label, outcome, probe).problem).to.equal(null);
       expect((outcome as Extract<RawOutcome, { kind: 'answered' }>).answer.body).to.contain('can be used by one argument only');
+      await expectServingAndNothingLeftOver();
+    });
+
+    it("keeps nothing of a send cut off after its file's last byte, before the closing boundary", async () => {
+      const before = await rows();
+      const bytes = jpegBytes(100_000);
+      const upload = steppedUpload(stack.url, {
+        token: alice.token,
+        query: 'mutation($r: Int!, $image: Upload!, $size: Int) { sendImage(receiverUid: $r, image: $image, size: $size) { id } }',
+        variables: { r: bob.uid, size: bytes.length },
+        file: bytes,
+      });
+      // Every byte of the file, then a pause: S3 answers a PUT of declared length once it has them.
+      await upload.send();
+      await new Promise((r) => setTimeout(r, 500));
+      upload.abort();
+      await upload.response.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await rows()).to.deep.equal(before);
       await expectServingAndNothingLeftOver();
     });
 
