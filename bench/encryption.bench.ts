@@ -48,9 +48,10 @@ interface Round {
  * with ENCRYPTION=off, and the download of a sealed image against that of a plain one. One
  * client, one operation at a time.
  *
- * Two processes of one build, configured alike, were measured 10–40 % apart (bench/README.md):
- * V8 settles each into its own garbage-collection rhythm. So:
- *   - every pair of instances shares one database and bucket (DESIGN.md, "Several instances"),
+ * Two processes of one build, configured alike, can measure far apart: V8 settles each into
+ * its own garbage-collection rhythm. So:
+ *   - every pair of instances shares one database and bucket (as the instances of one
+ *     deployment do: docs/operations.md, "Several instances"),
  *     and the two kinds of operation alternate one by one, so that drift on a noisy machine
  *     falls on both alike;
  *   - downloads need no second process at all: each instance serves both sealed images (sent

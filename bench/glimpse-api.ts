@@ -93,6 +93,7 @@ export async function sendImage(baseUrl: string, upload: PreparedUpload, expecte
   return sent.messageKey;
 }
 
+/** A new downloadUrl of the message, one the next call will not hand out again. */
 export async function downloadUrlOf(baseUrl: string, token: string, messageKey: string): Promise<string> {
   const data = await gql<{ image: { downloadUrl: string | null } }>(
     baseUrl,
@@ -101,6 +102,12 @@ export async function downloadUrlOf(baseUrl: string, token: string, messageKey: 
     { k: messageKey },
   );
   if (!data.image.downloadUrl) throw new Error('no downloadUrl');
+  // A listing hands a message's unused URL out again; the benches mint several URLs of one image
+  // ahead of their timed downloads, so each is started with its first byte (untimed): the next
+  // call then makes a new one.
+  const first = await fetch(data.image.downloadUrl, { headers: { range: 'bytes=0-0' } });
+  await first.arrayBuffer();
+  if (first.status !== 206) throw new Error(`starting a downloadUrl answered ${first.status}`);
   return data.image.downloadUrl;
 }
 

@@ -129,7 +129,7 @@ export function cellName(c: { size: number; clients: number }): string {
   return `${c.size / MiB} MiB × ${c.clients}`;
 }
 
-/** The run as Markdown tables (printed, and pasted into bench/README.md). */
+/** The run as Markdown tables (printed, and written into docs/performance.md by bench/performance-doc.ts). */
 export function renderTables(r: Results): string {
   const out: string[] = [];
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');

@@ -20,9 +20,10 @@ import { benchUploads } from './upload.bench';
 /**
  * `npm run bench`: starts everything on loopback, measures the upload and download paths, memory,
  * request rates, `images` latency and the social graph's two targets against their baselines,
- * prints the tables and writes bench/results.json. The bench's own knobs (it is a tool, not the server):
+ * prints the tables and writes them to a results file (not committed; `npm run bench:report` turns
+ * it into docs/performance.md's figures). The bench's own knobs (it is a tool, not the server):
  *   BENCH_QUICK=1       the small version (under a minute)
- *   BENCH_OUT=path      where results.json goes (default bench/results.json)
+ *   BENCH_OUT=path      where the results go (default bench/out/results.json)
  *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const env = process.env;
   const plan = makePlan(env.BENCH_QUICK === '1');
   const only = new Set((env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
-  const outFile = path.resolve(env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results.json'));
+  const outFile = path.resolve(env.BENCH_OUT ?? path.join(ROOT, 'bench', 'out', 'results.json'));
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
   const results: Results = {
@@ -136,8 +137,8 @@ function commitOf(): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
-    // The results file itself changing, or any documentation, does not make the measured code dirty.
-    const dirty = status.split('\n').some((l) => l.trim() && !/(bench\/results\.json|\.md)$/.test(l));
+    // Documentation changing does not make the measured code dirty.
+    const dirty = status.split('\n').some((l) => l.trim() && !/\.md$/.test(l));
     return { commit, dirty };
   } catch {
     return { commit: 'unknown', dirty: false };

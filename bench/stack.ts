@@ -1,4 +1,5 @@
 import { smsTestNumbersEnv } from './glimpse-api';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,6 +117,12 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
           SMS_TEST_NUMBERS_IN_PRODUCTION: 'true',
           RATE_LIMIT_MULTIPLIER: '100000',
           DATA_DIR: dataDir,
+          // Production needs a master key of its own (a generated one is refused).
+          ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+          // Production refuses ENCRYPTION=off: the baseline without encryption at rest runs as
+          // NODE_ENV=test, with production's GraphQL settings (no introspection, so the same
+          // validation rules run).
+          ...(env.ENCRYPTION === 'off' ? { NODE_ENV: 'test', INTROSPECTION: 'false' } : {}),
           ...env,
         },
         () => waitForHttp(`${url}/healthz`),

@@ -84,7 +84,7 @@ export interface RateLimitRule {
   durationSeconds: number;
 }
 
-/** The defaults and the variable that overrides each; README lists the reason for every default. */
+/** The defaults and the variable that overrides each; docs/configuration.md gives the reason for every default. */
 export const RATE_LIMIT_DEFAULTS: Record<RateLimitName, { env: string; points: number; durationSeconds: number }> = {
   codeResend: { env: 'RATE_LIMIT_CODE_RESEND', points: 1, durationSeconds: 60 },
   codePhone: { env: 'RATE_LIMIT_CODE_PHONE', points: 5, durationSeconds: 3600 },
@@ -140,8 +140,14 @@ export interface Config {
   maxImageBytes: number;
   imageTtlSeconds: number;
   downloadUrlTtlSeconds: number;
-  /** ENCRYPTION_KEY (32 bytes); null means: use the one kept in DATA_DIR, made on first run. */
+  /** ENCRYPTION_KEY (32 bytes); null means: ENCRYPTION_KEY_FILE, or else the one kept in DATA_DIR, made on first run. */
   encryptionKey: Buffer | null;
+  /** ENCRYPTION_KEY_FILE: a file holding the master key (a Docker or Kubernetes secret), read at start-up. */
+  encryptionKeyFile: string | null;
+  /** ENCRYPTION_KEY_PREVIOUS: the master key before a rotation; it only unwraps, until `npm run rewrap` has moved every key off it. */
+  encryptionKeyPrevious: Buffer | null;
+  /** Ended messages' rows (who sent what to whom, when) are deleted this many days after they ended. */
+  messageRetentionDays: number;
   /** False only for the benchmark's comparison (ENCRYPTION=off): new images are stored unencrypted. */
   encryptUploads: boolean;
   /** A fully downloaded, unconfirmed message is confirmed this long after its first complete download. */
@@ -366,16 +372,29 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits[name] = { points: Math.max(1, Math.round(rule.points * rateLimitMultiplier)), durationSeconds: rule.durationSeconds };
   }
 
-  const encryptionKeyRaw = str('ENCRYPTION_KEY', '');
-  let encryptionKey: Buffer | null = null;
-  if (encryptionKeyRaw) {
-    const key = Buffer.from(encryptionKeyRaw, 'base64');
-    // The message never echoes the value: it is a secret.
-    if (!/^[A-Za-z0-9+/]{43}=$/.test(encryptionKeyRaw) || key.length !== 32) {
-      problems.push('ENCRYPTION_KEY: expected 32 random bytes in base64 (44 characters; `openssl rand -base64 32`)');
-    } else encryptionKey = key;
-  }
+  // Master keys, encryption at rest and how long ended messages are kept (deletion that holds up
+  // to an auditor). A refused key is never echoed: it is a secret.
+  const masterKey = (name: string): Buffer | null => {
+    const raw = str(name, '');
+    if (!raw) return null;
+    const key = Buffer.from(raw, 'base64');
+    if (/^[A-Za-z0-9+/]{43}=$/.test(raw) && key.length === 32) return key;
+    problems.push(`${name}: expected 32 random bytes in base64 (44 characters; \`openssl rand -base64 32\`)`);
+    return null;
+  };
+  const encryptionKey = masterKey('ENCRYPTION_KEY');
+  const encryptionKeyPrevious = masterKey('ENCRYPTION_KEY_PREVIOUS');
+  const encryptionKeyFileRaw = str('ENCRYPTION_KEY_FILE', '');
+  const encryptionKeyFile = encryptionKeyFileRaw ? path.resolve(encryptionKeyFileRaw) : null;
+  if (env.ENCRYPTION_KEY && encryptionKeyFile) problems.push('ENCRYPTION_KEY and ENCRYPTION_KEY_FILE: set one of them, not both');
+  if (encryptionKey && encryptionKeyPrevious?.equals(encryptionKey)) problems.push('ENCRYPTION_KEY_PREVIOUS: is the same key as ENCRYPTION_KEY; it must be the key used before the rotation');
   const encryptUploads = oneOf('ENCRYPTION', 'on', ['on', 'off'] as const) === 'on';
+  if (envKind === 'production') {
+    if (!encryptUploads) problems.push('ENCRYPTION: "off" stores images unencrypted and exists only for the benchmark\'s comparison; it is refused in production');
+    // A key generated beside the database is in every copy of DATA_DIR the database is in.
+    if (!env.ENCRYPTION_KEY && !encryptionKeyFile) problems.push('ENCRYPTION_KEY or ENCRYPTION_KEY_FILE: required in production (a master key generated in DATA_DIR would be kept beside the database it protects)');
+  }
+  const messageRetentionDays = int('MESSAGE_RETENTION_DAYS', 30, 1, 3650);
 
   // Registration lock; test numbers in production (a number with a fixed code is a way into
   // its account for anyone who reads the configuration, so production takes them only on purpose).
@@ -404,6 +423,9 @@ export function loadConfig(env: Env = process.env): Config {
     imageTtlSeconds: int('IMAGE_TTL_SECONDS', 7 * 24 * 3600, 60),
     downloadUrlTtlSeconds: int('DOWNLOAD_URL_TTL_SECONDS', 300, 10, 3600),
     encryptionKey,
+    encryptionKeyFile,
+    encryptionKeyPrevious,
+    messageRetentionDays,
     encryptUploads,
     autoConfirmSeconds: int('AUTO_CONFIRM_SECONDS', 300, 1, 7 * 86_400),
     sweepIntervalSeconds: int('SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -17,7 +16,7 @@ import { LimiterDiscoveryBudget } from './adapters/discovery-budget';
 import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
 import { Config, redactUrl } from './config';
-import { createDataSource } from './database';
+import { createDataSource, truncateWal } from './database';
 import { StartupError } from './errors';
 import type { Logger } from './logger';
 import { TypeormGroupRepository } from './repositories/group.typeorm-repository';
@@ -26,6 +25,8 @@ import { TypeormMessageRepository } from './repositories/message.typeorm-reposit
 import type { PushJobRepository } from './repositories/push-job.repository';
 import { TypeormPushJobRepository } from './repositories/push-job.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
+import { loadMasterKeys } from './master-key';
+import { ServerSecrets } from './services/server-secrets';
 import { TypeormSocialRepository } from './repositories/social.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
@@ -62,7 +63,7 @@ export interface Container {
   social: SocialService;
   groups: GroupService;
   lifecycle: LifecycleService;
-  /** Deletes download grants, push jobs and verification codes that have served their purpose. */
+  /** Deletes download grants, push jobs, verification codes and ended messages that have served their purpose. */
   retention: RetentionService;
   /** Background tasks of this instance; started by the server once it listens. */
   scheduler: Scheduler;
@@ -137,18 +138,14 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
 
     const users = new TypeormUserRepository(db);
     const messages = new TypeormMessageRepository(db);
-    const secrets = new TypeormSecretRepository(db);
+    const masterKeys = await loadMasterKeys(config, log, { create: true });
+    const keys = new KeyWrapper(masterKeys.current, masterKeys.previous);
+    // The server's own secrets are kept wrapped by the master key. A server whose master keys
+    // cannot unwrap what the database holds would serve nothing readable: it refuses to start.
+    const secrets = new ServerSecrets(new TypeormSecretRepository(db), keys);
+    await secrets.verifyMasterKeys(new TypeormImageRepository(db), masterKeys.source);
     const downloadSecret = await secrets.getOrCreate('download-url-hmac', () => randomBytes(32).toString('base64'));
     const receipts = new ReceiptSigner(await secrets.getOrCreate('receipt-ed25519-pkcs8', () => ReceiptSigner.newKey()));
-    const keys = new KeyWrapper(config.encryptionKey ?? (await masterKeyFile(config.dataDir, log)));
-    // The first server to start records which master key the images are wrapped with; a server
-    // with another key would serve nothing readable, so it refuses to start instead.
-    const keyCheck = await secrets.getOrCreate('encryption-key-check', () => keys.checkValue());
-    if (keyCheck !== keys.checkValue()) {
-      throw new StartupError(
-        `ENCRYPTION_KEY is not the key this database's images were encrypted with (${config.encryptionKey ? 'from ENCRYPTION_KEY' : `from ${path.join(config.dataDir, MASTER_KEY_FILE)}`}); start with the original key`,
-      );
-    }
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);
@@ -218,7 +215,12 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       messages,
       pushJobs,
       codes,
-      { downloadUrlTtlMs: config.downloadUrlTtlSeconds * 1000, pushJobRetentionMs: config.pushJobRetentionDays * 86_400_000, batchSize: 1000 },
+      {
+        downloadUrlTtlMs: config.downloadUrlTtlSeconds * 1000,
+        pushJobRetentionMs: config.pushJobRetentionDays * 86_400_000,
+        messageRetentionMs: config.messageRetentionDays * 86_400_000,
+        batchSize: 1000,
+      },
       log,
     );
     const scheduler = new Scheduler(log)
@@ -227,7 +229,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm())
       // Every few minutes, so that each run deletes a small backlog; a run with nothing to do is
       // three index lookups.
-      .every('retention prune', RETENTION_INTERVAL_MS, () => retention.prune());
+      .every('retention prune', RETENTION_INTERVAL_MS, async () => {
+        await retention.prune();
+        await truncateWal(db);
+      });
     const health = new HealthService(
       [
         { name: 'database', ping: async () => void (await db.query('SELECT 1')) },
@@ -288,36 +293,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   }
 }
 
-const MASTER_KEY_FILE = 'encryption.key';
 const RETENTION_INTERVAL_MS = 10 * 60_000;
-
-/**
- * The zero-setup start: without ENCRYPTION_KEY, the master key is kept in DATA_DIR, made on
- * first run (and said so, since losing the file makes every stored image unreadable).
- */
-async function masterKeyFile(dataDir: string, log: Logger): Promise<Buffer> {
-  const file = path.join(dataDir, MASTER_KEY_FILE);
-  try {
-    const key = Buffer.from((await fs.promises.readFile(file, 'utf8')).trim(), 'base64');
-    if (key.length !== 32) throw new StartupError(`${file} does not hold a 32-byte base64 key (ENCRYPTION_KEY unset, DATA_DIR=${dataDir})`);
-    return key;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const key = randomBytes(32);
-  await fs.promises.mkdir(dataDir, { recursive: true });
-  // 'wx': two processes starting on one DATA_DIR at once must not each write a key of their own.
-  const made = await fs.promises.writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' }).then(
-    () => true,
-    (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-      return false;
-    },
-  );
-  if (!made) return Buffer.from((await fs.promises.readFile(file, 'utf8')).trim(), 'base64');
-  log.warn({ file }, 'ENCRYPTION_KEY is not set: generated a master key in DATA_DIR; keep it (and back it up) with the database, or no stored image can be read');
-  return key;
-}
 
 /** A connection error's message can be empty (an AggregateError of every address tried). */
 function reasonOf(e: Error & { code?: string }): string {

@@ -1,6 +1,7 @@
 import type { Group } from './entities/group.entity';
 import type { User } from './entities/user.entity';
 import type { Logger } from './logger';
+import type { GrantRef } from './repositories/message.repository';
 import type { BatchLoader } from './services/batch.loader';
 import { NumberVisibility } from './services/number-visibility';
 
@@ -16,6 +17,8 @@ export interface Context {
   visibleGroups?: BatchLoader<number, Group | null>;
   /** Whose phone numbers the viewer may be shown in this request; made on first use. */
   numbers?: NumberVisibility;
+  /** The download grants of the messages the request lists, by message id, batched; made on first use. */
+  downloadGrants?: BatchLoader<number, GrantRef | null>;
 }
 
 /** Present only behind @Authorized(): the auth checker has already refused requests without one. */

@@ -24,8 +24,11 @@ export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
     type: 'better-sqlite3',
     database: db.file,
     // WAL lets downloads read while a send writes; the busy timeout rides out short write locks.
+    // secure_delete: a deleted row or an overwritten value (a destroyed image key) is zeroed in
+    // the file, not left in a free page for anyone who copies it.
     prepareDatabase: (d: { pragma(s: string): unknown }) => {
       d.pragma('journal_mode = WAL');
+      d.pragma('secure_delete = ON');
       d.pragma('busy_timeout = 5000');
       d.pragma('foreign_keys = ON');
     },
@@ -35,6 +38,16 @@ export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
 export function createDataSource(db: DatabaseConfig): DataSource {
   if (db.kind === 'sqlite' && db.file !== ':memory:') fs.mkdirSync(path.dirname(db.file), { recursive: true });
   return new DataSource(dataSourceOptions(db));
+}
+
+/**
+ * SQLite's write-ahead log keeps whole pages as they were before a change, destroyed keys
+ * included, until later writes overwrite them: a checkpoint that truncates the log moves every
+ * page into the database file (where secure_delete has zeroed what was deleted) and empties it.
+ * Nothing to do on MySQL.
+ */
+export async function truncateWal(db: DataSource): Promise<void> {
+  if (db.options.type === 'better-sqlite3') await db.query('PRAGMA wal_checkpoint(TRUNCATE)');
 }
 
 /** True when a write failed on a unique key, in either dialect. */

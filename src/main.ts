@@ -9,10 +9,9 @@ import { createLogger, type Logger } from './logger';
 /**
  * V8 grows its heap's collection limit by a factor it picks from how fast the program allocates
  * on its heap; Glimpse allocates little there (its bytes are Buffers, outside the heap), so the
- * factor falls to 1.1–1.4. But V8 also counts the Buffers allocated since its last full
- * collection against that limit, so a process serving images ran a full collection every few
- * requests, for good: a quarter of its CPU (bench/README.md, "Garbage collection"). A fixed
- * factor of 2 ends that. V8 reads the flag whenever it sets a limit, so setting it here works;
+ * factor comes out small. But V8 also counts the Buffers allocated since its last full
+ * collection against that limit, so a process serving images could run a full collection every
+ * few requests, for good (docs/performance.md, "Heap tuning"). A fixed factor of 2 ends that. V8 reads the flag whenever it sets a limit, so setting it here works;
  * `node --heap-growing-percent=N` on the command line still wins.
  */
 function tuneHeapGrowth(): void {

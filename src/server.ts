@@ -43,10 +43,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       url: `http://${host}:${port}`,
       container,
       stop: async () => {
+        // Under steady keep-alive traffic (a load balancer's pool) a connection is never idle
+        // when close() looks, and close() waited for good: from now on every answer closes its
+        // connection, and a connection is closed as soon as it is idle.
+        server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        clearInterval(idle);
         await container.scheduler.stop();
         await apollo.stop();
         await container.close();

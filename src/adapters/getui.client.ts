@@ -3,7 +3,8 @@ import type { Logger } from '../logger';
 import { MAX_PUSH_TTL_MS, PushMessage, PushProvider, PushResult } from './push-provider';
 
 /**
- * GeTui REST API v2 (`../shared/reference/getui-rest-v2.md`): a cached token, one push per call
+ * GeTui REST API v2 ("the reference": GeTui's rest_v2 documentation and its official Java SDK,
+ * summed up in docs/architecture.md, "GeTui"): a cached token, one push per call
  * to `POST /push/single/cid`, and every reply classified as sent, retry later or give up.
  */
 

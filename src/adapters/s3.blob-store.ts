@@ -13,7 +13,7 @@ const IDLE_TIMEOUT_MS = 30_000;
  * How long an idle keep-alive socket to the S3 server is kept. Node honours the server's own
  * `Keep-Alive: timeout=N` (closing a second early) only when the agent has a timeout: without
  * one, a PUT could start on a socket the server had just closed and fail with ECONNRESET
- * (seen against s3rver's 5 s under 16 concurrent 10 MiB uploads).
+ * (seen against s3rver under many concurrent large uploads).
  */
 const FREE_SOCKET_TIMEOUT_MS = 15_000;
 /** Bytes a socket to the store buffers before pushing back. */
@@ -34,7 +34,7 @@ export class S3BlobStore implements BlobStore {
   constructor(private readonly cfg: S3Config) {
     // 256 KiB of socket buffer, as the server's own sockets have: with Node's 16 KiB, each sealed
     // segment's 16-byte tag waited for the socket to drain and went out in a system call of its
-    // own (31 writes for a 1 MiB PUT instead of 13). The agent hands its options to the socket it
+    // own. The agent hands its options to the socket it
     // creates; @types/node does not list this one.
     const options: http.AgentOptions & { highWaterMark: number } = {
       keepAlive: true,

@@ -1,10 +1,12 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * One stored blob and its facts. Messages point at it; a group send makes several messages for
  * one image. The blob goes when the last message pointing at it ends.
  */
 @Entity({ name: 'image' })
+@Index('idx_image_key_id', ['keyId'])
+@Index('idx_image_ended', ['endedAt'])
 export class Image {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;
@@ -20,9 +22,12 @@ export class Image {
   @Column({ type: 'int' })
   size: number;
 
-  /** Lowercase hex SHA-256 of the image's bytes (before encryption). */
-  @Column({ type: 'varchar', length: 64 })
-  sha256: string;
+  /**
+   * Lowercase hex SHA-256 of the image's bytes (before encryption). It would identify the image
+   * after its key is gone, so it is cleared with the key.
+   */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  sha256: string | null;
 
   @Column({ name: 'expires_at', type: 'datetime', precision: 3 })
   expiresAt: Date;
@@ -49,7 +54,18 @@ export class Image {
   @Column({ name: 'wrapped_key', type: 'varchar', length: 128, nullable: true })
   wrappedKey: string | null;
 
+  /** Which master key wrapped `wrappedKey` (its key id); cleared with it. A rotation moves rows off the previous one. */
+  @Column({ name: 'key_id', type: 'varchar', length: 16, nullable: true })
+  keyId: string | null;
+
   /** Set once the blob has been removed from the store. */
   @Column({ name: 'blob_deleted_at', type: 'datetime', precision: 3, nullable: true })
   blobDeletedAt: Date | null;
 }
+
+/**
+ * What destroying an image's key writes, in the transaction that ends its last message: the key,
+ * the id of the master key that wrapped it, and the plaintext hash, which would otherwise name
+ * the image for as long as the row is kept.
+ */
+export const KEY_DESTROYED = { wrappedKey: null, keyId: null, sha256: null } as const satisfies Partial<Image>;

@@ -15,6 +15,7 @@ export type MessageEndReason = 'confirmed' | 'expired' | 'missing' | 'blocked' |
 @ObjectType({ description: 'An image sent to one receiver' })
 @Entity({ name: 'message' })
 @Index('idx_message_receiver_pending', ['receiverUid', 'exist', 'id'])
+@Index('idx_message_ended', ['endedAt'])
 export class Message {
   @Field(() => Int)
   @PrimaryGeneratedColumn({ type: 'integer' })
@@ -65,6 +66,10 @@ export class Message {
   @Column({ name: 'end_reason', type: 'varchar', length: 16, nullable: true })
   endReason: MessageEndReason | null;
 
+  /**
+   * When the message ended; its row is deleted MESSAGE_RETENTION_DAYS later. A message born
+   * ended (blocked) ends, as its sender sees it, when its image expires.
+   */
   @Column({ name: 'ended_at', type: 'datetime', precision: 3, nullable: true })
   endedAt: Date | null;
 

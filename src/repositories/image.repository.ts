@@ -16,4 +16,23 @@ export interface ImageRepository {
   existsByObjectName(objectName: string): Promise<boolean>;
   /** The blob is gone: end the image's live messages (reason `missing`) and record it; returns how many ended. */
   closeMissing(imageId: number, now: Date, receipts?: ReceiptJobs): Promise<number>;
+  /** A key id of a live wrapped key that is none of `known`, or null when there is none. */
+  findKeyIdOutside(known: string[]): Promise<string | null>;
+  /** Live wrapped keys not under master key `keyId` (or of unknown key), by id after `afterId`. */
+  pageWrappedKeys(notUnder: string, afterId: number, limit: number): Promise<WrappedImageKey[]>;
+  /**
+   * Stores each new wrap only where the row still holds the old one (a key destroyed or already
+   * re-wrapped meanwhile is left alone), in one transaction; returns how many rows changed.
+   */
+  replaceWrappedKeys(changes: { from: WrappedImageKey; wrappedKey: string; keyId: string }[]): Promise<number>;
+  /** How many live wrapped keys are not under master key `keyId`. */
+  countWrappedNotUnder(keyId: string): Promise<number>;
+}
+
+/** An image's wrapped key and the master key that wrapped it (null: an earlier version's row). */
+export interface WrappedImageKey {
+  id: number;
+  objectName: string;
+  wrappedKey: string;
+  keyId: string | null;
 }

@@ -1,8 +1,8 @@
 import { Brackets, DataSource, In, IsNull } from 'typeorm';
-import { Image } from '../entities/image.entity';
+import { Image, KEY_DESTROYED } from '../entities/image.entity';
 import { Message } from '../entities/message.entity';
 import { inTransaction } from '../database';
-import type { ImageRepository } from './image.repository';
+import type { ImageRepository, WrappedImageKey } from './image.repository';
 import type { ReceiptJobs } from './message.repository';
 import { destroyedMessages } from './message.typeorm-repository';
 import { insertPushJobs } from './push-job.typeorm-repository';
@@ -37,8 +37,8 @@ export class TypeormImageRepository implements ImageRepository {
       await tx.getRepository(Image).update({ id: In(ids) }, { gcLeaseUntil: new Date(now.getTime() + leaseMs) });
       await tx.getRepository(Message).update({ imageId: In(ids), exist: true }, { exist: false, endReason: 'expired', endedAt: now });
       await tx.getRepository(Image).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now });
-      // Every message of these images has ended: their keys go in this same commit.
-      await tx.getRepository(Image).update({ id: In(ids) }, { wrappedKey: null });
+      // Every message of these images has ended: their keys (and plaintext hashes) go in this same commit.
+      await tx.getRepository(Image).update({ id: In(ids) }, KEY_DESTROYED);
       if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, ending, now)), now);
       return tx.getRepository(Image).findBy({ id: In(ids) });
     });
@@ -68,11 +68,54 @@ export class TypeormImageRepository implements ImageRepository {
     return inTransaction(this.db, async (tx) => {
       const ending = (await tx.getRepository(Image).countBy({ id: imageId, endedAt: IsNull() })) > 0;
       const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
-      await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, wrappedKey: null });
+      await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, ...KEY_DESTROYED });
       // The image ends here (its blob is gone): its key goes and its senders get their receipts.
       if (ending && receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [imageId], now)), now);
       return ended.affected ?? 0;
     });
   }
-}
 
+  async findKeyIdOutside(known: string[]): Promise<string | null> {
+    const row = await this.db
+      .getRepository(Image)
+      .createQueryBuilder('i')
+      .select('i.key_id', 'keyId')
+      .where('i.key_id IS NOT NULL AND i.key_id NOT IN (:...known)', { known })
+      .limit(1)
+      .getRawOne<{ keyId: string }>();
+    return row?.keyId ?? null;
+  }
+
+  async pageWrappedKeys(notUnder: string, afterId: number, limit: number): Promise<WrappedImageKey[]> {
+    const rows = await this.db
+      .getRepository(Image)
+      .createQueryBuilder('i')
+      .select(['i.id', 'i.objectName', 'i.wrappedKey', 'i.keyId'])
+      .where('i.wrapped_key IS NOT NULL AND (i.key_id IS NULL OR i.key_id <> :notUnder) AND i.id > :afterId', { notUnder, afterId })
+      .orderBy('i.id', 'ASC')
+      .limit(limit)
+      .getMany();
+    return rows.map((i) => ({ id: i.id, objectName: i.objectName, wrappedKey: i.wrappedKey!, keyId: i.keyId }));
+  }
+
+  replaceWrappedKeys(changes: { from: WrappedImageKey; wrappedKey: string; keyId: string }[]): Promise<number> {
+    if (changes.length === 0) return Promise.resolve(0);
+    return inTransaction(this.db, async (tx) => {
+      let changed = 0;
+      for (const c of changes) {
+        const where = { id: c.from.id, wrappedKey: c.from.wrappedKey, keyId: c.from.keyId ?? IsNull() };
+        const r = await tx.getRepository(Image).update(where, { wrappedKey: c.wrappedKey, keyId: c.keyId });
+        changed += r.affected ?? 0;
+      }
+      return changed;
+    });
+  }
+
+  countWrappedNotUnder(keyId: string): Promise<number> {
+    return this.db
+      .getRepository(Image)
+      .createQueryBuilder('i')
+      .where('i.wrapped_key IS NOT NULL AND (i.key_id IS NULL OR i.key_id <> :keyId)', { keyId })
+      .getCount();
+  }
+}

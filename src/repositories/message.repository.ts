@@ -7,9 +7,10 @@ export interface NewImage {
   filetype: string;
   size: number;
   sha256: string;
-  /** How the blob is sealed and its wrapped key; both null for a blob stored as sent. */
+  /** How the blob is sealed, its wrapped key and which master key wrapped it; null for a blob stored as sent. */
   cipher: string | null;
   wrappedKey: string | null;
+  keyId?: string | null;
   expiresAt: Date;
   createdAt: Date;
   /** True when no blob was stored (every message is born ended): the image is over at once. */
@@ -48,6 +49,12 @@ export interface EndResult {
   orphanedImage: Image | null;
 }
 
+/** A download grant as a listing reuses it. */
+export interface GrantRef {
+  id: number;
+  createdAt: Date;
+}
+
 /** Messages and the images they point at. Every returned Message has `sender` and `image` loaded. */
 export interface MessageRepository {
   /**
@@ -67,10 +74,19 @@ export interface MessageRepository {
   /** Every message the sender sent (born-ended ones to blockers included, as the sender sees them), newest first, with `receiver` and `image` loaded. */
   listSent(senderUid: number, limit: number): Promise<Message[]>;
   markBlobDeleted(imageId: number, now: Date): Promise<void>;
-  /** A new one-time download grant for the message; returns its id. */
-  createGrant(messageId: number, now: Date): Promise<number>;
+  /** For each message, its newest grant made after `createdAfter` that is not used up and served nothing yet. */
+  findUnusedGrants(messageIds: number[], createdAfter: Date): Promise<Map<number, GrantRef>>;
+  /** A new one-time download grant for each message; answers each message's grant id. */
+  createGrants(messageIds: number[], now: Date): Promise<Map<number, number>>;
   /** The grant's message id and whether it is used up; null when there is no such grant. */
-  findGrant(grantId: number): Promise<{ messageId: number; completed: boolean } | null>;
+  findGrant(grantId: number): Promise<{ messageId: number; completed: boolean; servedBytes: number } | null>;
+  /**
+   * Counts `bytes` against the grant before a response serves them: false (nothing counted) when
+   * the grant is used up, is not the message's, or would pass `budget` bytes in all.
+   */
+  reserveGrantBytes(grantId: number, messageId: number, bytes: number, budget: number): Promise<boolean>;
+  /** Gives back bytes a response reserved and did not send (the client went away). */
+  releaseGrantBytes(grantId: number, bytes: number): Promise<void>;
   /**
    * The grant served a complete download: it is used up, and the message counts as downloaded
    * from now (the first time). False when the grant was used up already (by a download that
@@ -79,6 +95,13 @@ export interface MessageRepository {
   completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean>;
   /** Deletes up to `limit` grants made before `before` (whatever their state); answers how many went. */
   deleteGrantsCreatedBefore(before: Date, limit: number): Promise<number>;
+  /**
+   * Deletes up to `limit` messages that ended before `before` (their grants with them); answers
+   * how many went. Instances pruning at once each take rows the others have not.
+   */
+  deleteEndedBefore(before: Date, limit: number): Promise<number>;
+  /** Deletes up to `limit` images that ended before `before`, whose blob is gone and that no message points at. */
+  deleteImagesEndedBefore(before: Date, limit: number): Promise<number>;
   /** Live messages fully downloaded before `before` and not confirmed, oldest first. */
   listDownloadedBefore(before: Date, limit: number): Promise<{ messageKey: string; receiverUid: number }[]>;
 }

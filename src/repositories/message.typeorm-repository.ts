@@ -1,10 +1,10 @@
-import { DataSource, EntityManager, In, IsNull, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, EntityTarget, In, IsNull, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { DownloadGrant } from '../entities/download-grant.entity';
-import { Image } from '../entities/image.entity';
+import { Image, KEY_DESTROYED } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
-import { deleteBatch, inTransaction } from '../database';
+import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { User } from '../entities/user.entity';
-import type { DestroyedMessage, EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
+import type { DestroyedMessage, EndResult, GrantRef, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
 import type { NewPushJob } from './push-job.repository';
 import { insertRows } from './bulk-insert.typeorm';
 import { insertPushJobs } from './push-job.typeorm-repository';
@@ -29,7 +29,7 @@ export class TypeormMessageRepository implements MessageRepository {
     return inTransaction(this.db, async (tx) => {
       const { discarded, ...facts } = image;
       const over = discarded ? facts.createdAt : null;
-      const img = tx.getRepository(Image).create({ ...facts, wrappedKey: discarded ? null : facts.wrappedKey, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+      const img = tx.getRepository(Image).create({ ...facts, ...(discarded ? KEY_DESTROYED : {}), blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
       await tx.getRepository(Image).insert(img);
       const rows = messages.map((m) =>
         Object.assign(new Message(), {
@@ -39,7 +39,9 @@ export class TypeormMessageRepository implements MessageRepository {
           image: img,
           exist: !m.endReason,
           endReason: m.endReason ?? null,
-          endedAt: m.endReason ? m.sendTime : null,
+          // Born ended, it looks pending to its sender until the image expires: it ends then
+          // (and is deleted as long after as any other message).
+          endedAt: m.endReason ? facts.expiresAt : null,
           downloadedAt: null,
           screenshotAt: null,
         }),
@@ -98,7 +100,7 @@ export class TypeormMessageRepository implements MessageRepository {
         const live = await tx.getRepository(Message).countBy({ imageId: found.imageId, exist: true });
         if (live === 0) {
           // The key goes in the same commit as the last message: from then on no copy of the blob can be read.
-          await tx.getRepository(Image).update({ id: image.id }, { endedAt: now, wrappedKey: null });
+          await tx.getRepository(Image).update({ id: image.id }, { endedAt: now, ...KEY_DESTROYED });
           if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [image.id], now)), now);
           orphanedImage = image;
         }
@@ -131,14 +133,49 @@ export class TypeormMessageRepository implements MessageRepository {
       .getMany();
   }
 
-  async createGrant(messageId: number, now: Date): Promise<number> {
-    const result = await this.db.getRepository(DownloadGrant).insert({ messageId, createdAt: now, completedAt: null });
-    return Number(result.identifiers[0].id);
+  async findUnusedGrants(messageIds: number[], createdAfter: Date): Promise<Map<number, GrantRef>> {
+    const found = new Map<number, GrantRef>();
+    if (messageIds.length === 0) return found;
+    const rows = await this.db
+      .getRepository(DownloadGrant)
+      .createQueryBuilder('g')
+      .select(['g.id', 'g.messageId', 'g.createdAt'])
+      .where('g.message_id IN (:...messageIds) AND g.completed_at IS NULL AND g.served_bytes = 0 AND g.created_at > :createdAfter', { messageIds, createdAfter })
+      .orderBy('g.id', 'DESC')
+      .getMany();
+    for (const g of rows) if (!found.has(g.messageId)) found.set(g.messageId, { id: g.id, createdAt: g.createdAt });
+    return found;
+  }
+
+  async createGrants(messageIds: number[], now: Date): Promise<Map<number, number>> {
+    const rows = messageIds.map((messageId) => Object.assign(new DownloadGrant(), { messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
+    if (rows.length === 1) await this.db.getRepository(DownloadGrant).insert(rows[0]);
+    else if (rows.length > 1) await inTransaction(this.db, (tx) => insertRows(tx, DownloadGrant, GRANT_COLUMNS, rows));
+    return new Map(rows.map((g) => [g.messageId, Number(g.id)]));
   }
 
   async findGrant(grantId: number) {
     const grant = await this.db.getRepository(DownloadGrant).findOneBy({ id: grantId });
-    return grant ? { messageId: grant.messageId, completed: grant.completedAt !== null } : null;
+    return grant ? { messageId: grant.messageId, completed: grant.completedAt !== null, servedBytes: grant.servedBytes } : null;
+  }
+
+  async reserveGrantBytes(grantId: number, messageId: number, bytes: number, budget: number): Promise<boolean> {
+    const r = await this.db
+      .createQueryBuilder()
+      .update(DownloadGrant)
+      .set({ servedBytes: () => 'served_bytes + :bytes' })
+      .where('id = :grantId AND message_id = :messageId AND completed_at IS NULL AND served_bytes + :bytes <= :budget', { grantId, messageId, bytes, budget })
+      .execute();
+    return r.affected === 1;
+  }
+
+  async releaseGrantBytes(grantId: number, bytes: number): Promise<void> {
+    await this.db
+      .createQueryBuilder()
+      .update(DownloadGrant)
+      .set({ servedBytes: () => 'served_bytes - :bytes' })
+      .where('id = :grantId AND served_bytes >= :bytes', { grantId, bytes })
+      .execute();
   }
 
   completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean> {
@@ -152,6 +189,44 @@ export class TypeormMessageRepository implements MessageRepository {
 
   deleteGrantsCreatedBefore(before: Date, limit: number): Promise<number> {
     return deleteBatch(this.db, DownloadGrant, 'created_at < :before', { before }, limit);
+  }
+
+  deleteEndedBefore(before: Date, limit: number): Promise<number> {
+    return this.claimAndDelete(Message, 'ended_at < :before', { before }, 'ended_at', limit);
+  }
+
+  deleteImagesEndedBefore(before: Date, limit: number): Promise<number> {
+    // No message points at it any more (a group's last message ends with its image, a blocked
+    // one when the image expires), and the blob is gone, so the collector has nothing to find.
+    const where = 'ended_at < :before AND blob_deleted_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM message m WHERE m.image_id = image.id)';
+    return this.claimAndDelete(Image, where, { before }, 'ended_at', limit);
+  }
+
+  /**
+   * Deletes up to `limit` rows matching `where` (SQL over the table's columns, the table named
+   * by its own name). On MySQL the rows are claimed with SKIP LOCKED first, so instances pruning
+   * at once each take rows the others have not; SQLite has one writer at a time.
+   */
+  private claimAndDelete(entity: EntityTarget<ObjectLiteral>, where: string, params: Record<string, unknown>, order: string, limit: number): Promise<number> {
+    if (this.db.options.type !== 'mysql') return deleteBatch(this.db, entity, where, params, limit);
+    const table = this.db.getMetadata(entity).tableName;
+    return withTxRetry(() =>
+      this.db.transaction('READ COMMITTED', async (tx) => {
+        const claimed = await tx
+          .createQueryBuilder()
+          .select(`${table}.id`, 'id')
+          .from(entity, table)
+          .where(where, params)
+          .orderBy(`${table}.${order}`, 'ASC')
+          .limit(Math.max(1, Math.floor(limit)))
+          .setLock('pessimistic_write')
+          .setOnLocked('skip_locked')
+          .getRawMany<{ id: number }>();
+        if (claimed.length === 0) return 0;
+        const r = await tx.createQueryBuilder().delete().from(entity).where({ id: In(claimed.map((c) => Number(c.id))) }).execute();
+        return r.affected ?? claimed.length;
+      }),
+    );
   }
 
   async listDownloadedBefore(before: Date, limit: number) {
@@ -218,7 +293,7 @@ export async function endPendingMessages(tx: EntityManager, receiverUid: number,
     const ending = imageIds.filter((id) => !keepsLive.has(id));
     if (ending.length) {
       // The keys go in the same commit as the last messages: from then on no copy can be read.
-      await tx.getRepository(Image).update({ id: In(ending) }, { endedAt: now, wrappedKey: null });
+      await tx.getRepository(Image).update({ id: In(ending) }, { endedAt: now, ...KEY_DESTROYED });
       if (receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, ending, now)), now);
       ended.push(...(await tx.getRepository(Image).find({ select: { id: true, objectName: true }, where: { id: In(ending) } })));
     }
@@ -226,6 +301,8 @@ export async function endPendingMessages(tx: EntityManager, receiverUid: number,
   }
   return ended;
 }
+
+const GRANT_COLUMNS = ['message_id', 'created_at', 'completed_at', 'served_bytes'] as const;
 
 const MESSAGE_COLUMNS = ['message_key', 'sender_uid', 'receiver_uid', 'image_id', 'group_id', 'send_time', 'exist', 'end_reason', 'ended_at'] as const;
 

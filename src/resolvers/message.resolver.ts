@@ -34,7 +34,9 @@ export class MessageResolver {
   }
 
   @Authorized()
-  @Query(() => [SentImage], { description: "What happened to the viewer's sent images, newest first" })
+  @Query(() => [SentImage], {
+    description: "What happened to the viewer's sent images, newest first. A message is listed until MESSAGE_RETENTION_DAYS (30 by default) after it ended; then its row is deleted",
+  })
   sentImages(@Ctx() ctx: Context): Promise<SentImageView[]> {
     return this.imageService.listSent(viewerOf(ctx));
   }
@@ -82,7 +84,9 @@ export class MessageResolver {
     description: 'Only for the receiver while exist is true: a short-lived URL a plain GET can fetch',
   })
   async downloadUrl(@Root() message: Message, @Ctx() ctx: Context): Promise<string | null> {
-    return ctx.viewer ? this.imageService.downloadUrl(ctx.viewer, message) : null;
+    if (!ctx.viewer) return null;
+    ctx.downloadGrants ??= this.imageService.grantLoader();
+    return this.imageService.downloadUrl(ctx.viewer, message, ctx.downloadGrants);
   }
 
   @FieldResolver(() => User, { description: "Who sent it. Its receiver is shown the sender's phoneHash, which the push already carried" })

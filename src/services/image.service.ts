@@ -18,11 +18,12 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import type { Logger } from '../logger';
-import type { MessageRepository, NewMessage, ReceiptJobs } from '../repositories/message.repository';
+import type { GrantRef, MessageRepository, NewMessage, ReceiptJobs } from '../repositories/message.repository';
 import { DeliveryStatus, SentImageView } from './sent-image';
 import type { UserRepository } from '../repositories/user.repository';
 import type { DownloadTokens } from './download-tokens';
-import { KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, RELAY_BUFFER_BYTES, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, RELAY_BUFFER_BYTES, SEGMENT_BYTES, sealedRange, sealedSize, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from './image-cipher';
+import { BatchLoader } from './batch.loader';
 import { ImageMeter } from './image-meter';
 import { sniffImageType, SNIFF_BYTES } from './image-type';
 import { PHONE_HASH } from './phone';
@@ -105,6 +106,11 @@ export interface SendChoices {
 
 const SEALED_FILETYPE = 'application/octet-stream';
 
+const USED_UP = 'This download link has served its one download; ask for the image again for a new one';
+
+/** A grant's byte budget is stored in a 32-bit column. */
+const MAX_GRANT_BUDGET = 2 ** 31 - 1;
+
 /** The shortest lifetime a sender may choose. */
 const MIN_TTL_SECONDS = 60;
 
@@ -122,6 +128,9 @@ export class ImageService {
     private readonly now: () => Date = () => new Date(),
     private readonly limiter: RateLimiter = unlimited,
   ) {}
+
+  /** Bytes of cut-short responses being given back to their grants, by grant id. */
+  private readonly releasing = new Map<number, Promise<void>>();
 
   /**
    * Streams the upload into the blob store while it arrives (counted, hashed, its type read from
@@ -230,6 +239,7 @@ export class ImageService {
             sha256: stored.sha256,
             cipher: stored.cipher,
             wrappedKey: stored.wrappedKey,
+            keyId: stored.keyId,
             createdAt: sendTime,
             expiresAt,
             discarded: !keep,
@@ -329,6 +339,7 @@ export class ImageService {
       sha256: meter.digest(),
       cipher: sealing ? cipher : null,
       wrappedKey: sealing ? this.options.keys!.wrap(sealing, name!) : null,
+      keyId: sealing ? this.options.keys!.keyId : null,
     };
   }
 
@@ -419,63 +430,110 @@ export class ImageService {
   }
 
   /**
-   * A short-lived URL a plain GET can fetch, for the receiver of a live message only. Each call
-   * makes a new one-time grant: one complete download, then 410.
+   * A short-lived URL a plain GET can fetch, for the receiver of a live message only. A listing
+   * hands out the message's grant again while it has served nothing and has at least half its
+   * lifetime left (the same URL); otherwise it makes a new one: one complete download, then 410.
+   * `grants` batches the lookups of one request (see grantLoader).
    */
-  async downloadUrl(viewer: User, message: Message): Promise<string | null> {
+  async downloadUrl(viewer: User, message: Message, grants: BatchLoader<number, GrantRef | null> = this.grantLoader()): Promise<string | null> {
     const now = this.now();
     if (message.receiverUid !== viewer.uid || !message.exist || message.image.expiresAt <= now) return null;
-    const until = Math.min(now.getTime() + this.options.downloadUrlTtlSeconds * 1000, message.image.expiresAt.getTime());
-    const grantId = await this.messages.createGrant(message.id, now);
-    return `${this.options.publicUrl}/download/${this.tokens.mint(message.messageKey, new Date(until), grantId)}`;
+    const grant = await grants.load(message.id);
+    if (!grant) return null;
+    const until = Math.min(grant.createdAt.getTime() + this.options.downloadUrlTtlSeconds * 1000, message.image.expiresAt.getTime());
+    return `${this.options.publicUrl}/download/${this.tokens.mint(message.messageKey, new Date(until), grant.id)}`;
+  }
+
+  /**
+   * Finds the reusable grants of the messages a request lists in one query, and makes the
+   * missing ones in one insert.
+   */
+  grantLoader(): BatchLoader<number, GrantRef | null> {
+    return new BatchLoader(async (messageIds) => {
+      const now = this.now();
+      const halfLife = (this.options.downloadUrlTtlSeconds * 1000) / 2;
+      const found = await this.messages.findUnusedGrants(messageIds, new Date(now.getTime() - halfLife));
+      const missing = messageIds.filter((id) => !found.has(id));
+      if (missing.length > 0) for (const [id, grantId] of await this.messages.createGrants(missing, now)) found.set(id, { id: grantId, createdAt: now });
+      return found;
+    }, null);
   }
 
   /**
    * Opens the bytes behind a download token (all, or `range` of them): FORBIDDEN when forged or
-   * expired, NOT_FOUND once the image is gone, GONE once the URL served a complete download.
+   * expired, NOT_FOUND once the image is gone, GONE once the URL served a complete download or
+   * the bytes asked for would take it past the image plus one segment in all.
    */
   async openDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Download> {
     const checked = this.tokens.check(token, this.now());
     if (!checked.ok) {
       throw checked.reason === 'expired' ? new ForbiddenError('This download link has expired') : new ForbiddenError('Invalid download link');
     }
-    const [message, grant] = await Promise.all([this.messages.findByKey(checked.messageKey), this.messages.findGrant(checked.grantId)]);
+    const { grantId } = checked;
+    const message = await this.messages.findByKey(checked.messageKey);
     if (!message || !this.withExpiry(message).exist) throw new NotFoundError('Image');
-    if (!grant || grant.messageId !== message.id) throw new ForbiddenError('Invalid download link');
-    if (grant.completed) throw new GoneError('This download link has served its one download; ask for the image again for a new one');
     const image = message.image;
-    const wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
+    let wanted: RequestedRange;
+    try {
+      wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
+    } catch (e) {
+      // A used-up URL says so, whatever range it is asked for.
+      await this.refuseGrant(grantId, message.id);
+      throw e;
+    }
+    const length = wanted.end - wanted.start + 1;
+    const segment = image.cipher === null ? SEGMENT_BYTES : segmentBytesOf(image.cipher);
+    // What a response that was cut short gives back must be back before this one is counted.
+    await this.releasing.get(grantId);
+    if (!(await this.messages.reserveGrantBytes(grantId, message.id, length, Math.min(image.size + segment, MAX_GRANT_BUDGET)))) {
+      await this.refuseGrant(grantId, message.id);
+      throw new GoneError(USED_UP);
+    }
+    const settle = (sent: number) => {
+      if (sent >= length) return;
+      const released = this.messages
+        .releaseGrantBytes(grantId, length - sent)
+        .catch((err) => this.log.error({ err, grantId }, 'could not give back the unsent bytes of a download'))
+        .finally(() => {
+          if (this.releasing.get(grantId) === released) this.releasing.delete(grantId);
+        });
+      this.releasing.set(grantId, released);
+    };
     const delivered = async () => {
       if (wanted.end !== image.size - 1) return;
       // Two downloads racing on one URL: only the first to reach the end gets its last bytes.
-      if (!(await this.messages.completeGrant(checked.grantId, message.id, this.now()))) {
-        throw new GoneError('This download link has served its one download; ask for the image again for a new one');
-      }
+      if (!(await this.messages.completeGrant(grantId, message.id, this.now()))) throw new GoneError(USED_UP);
     };
     const opened = { size: image.size, filetype: image.filetype, start: wanted.start, end: wanted.end };
     const whole = wanted.start === 0 && wanted.end === image.size - 1;
     try {
       if (image.cipher === null) {
-        const stored = await this.blobs.get(image.objectName, whole ? undefined : { start: wanted.start, length: wanted.end - wanted.start + 1 });
-        return { ...opened, stream: pipeline(stored, lastChunkAfter(delivered), () => undefined) };
+        const stored = await this.blobs.get(image.objectName, whole ? undefined : { start: wanted.start, length });
+        return { ...opened, stream: metered(pipeline(stored, lastChunkAfter(delivered), () => undefined), settle) };
       }
       if (!image.wrappedKey || !this.options.keys) throw new NotFoundError('Image');
-      const key = this.options.keys.unwrap(image.wrappedKey, image.objectName);
-      const segment = segmentBytesOf(image.cipher);
+      const key = this.options.keys.unwrap(image.wrappedKey, image.objectName, image.keyId);
       const r = sealedRange(image.size, wanted.start, wanted.end, segment);
       const sealed = await this.blobs.get(image.objectName, whole ? undefined : { start: r.storedStart, length: r.storedLength });
       // The store's chunks are ours alone: plaintext is written over them. pipeline: a failure on
       // either side (a tampered segment, a reader gone) closes both.
       const decryptor = new SegmentDecryptor(key, image.size, wanted.start, wanted.end, segment, { beforeLastBytes: delivered });
-      const plain = pipeline(sealed, decryptor, () => undefined);
-      return { ...opened, stream: plain };
+      return { ...opened, stream: metered(pipeline(sealed, decryptor, () => undefined), settle) };
     } catch (e) {
+      settle(0);
       if (e instanceof BlobNotFoundError) {
         this.log.warn({ messageId: message.id }, 'live message has no blob');
         throw new NotFoundError('Image');
       }
       throw e;
     }
+  }
+
+  /** FORBIDDEN for a grant that is not the message's, GONE for one that is used up; nothing for a live one. */
+  private async refuseGrant(grantId: number, messageId: number): Promise<void> {
+    const grant = await this.messages.findGrant(grantId);
+    if (!grant || grant.messageId !== messageId) throw new ForbiddenError('Invalid download link');
+    if (grant.completed) throw new GoneError(USED_UP);
   }
 
   /** An image past its lifetime is never shown as pending, even before the sweeper ends it. */
@@ -498,7 +556,7 @@ export function newMessageKey(senderUid: number, receiverUid: number, at: Date):
 /**
  * Holds back the last chunk until `record` has committed (a stored image's decryptor does the
  * same with its last segment). Room for 256 KiB, so the store's socket is read in large steps
- * while the client's drains (with Node's 16 KiB default the relay ran ~30 % slower).
+ * while the client's drains (Node's 16 KiB default slows the relay down).
  */
 function lastChunkAfter(record: () => Promise<void>): Transform {
   let held: Buffer | null = null;
@@ -526,6 +584,21 @@ function claim(stream: Readable): boolean {
   if (claimed.has(stream)) return false;
   claimed.add(stream);
   return true;
+}
+
+/**
+ * Counts the bytes the consumer takes from `stream` and tells `settle` once it closes, however
+ * it ends. Paused first, so the counting listener only watches: the consumer's pipe starts the
+ * flow.
+ */
+function metered(stream: Readable, settle: (sent: number) => void): Readable {
+  let sent = 0;
+  stream.pause();
+  stream.on('data', (chunk: Buffer) => {
+    sent += chunk.length;
+  });
+  stream.once('close', () => settle(sent));
+  return stream;
 }
 
 /** Reads at least `n` bytes (or everything, if shorter) and leaves the stream paused. */

@@ -1,6 +1,6 @@
 /**
  * What each push says, as pure functions. The app reads these JSON texts, so their keys are a
- * contract (DESIGN.md, "Push"): an image push has exactly the five keys below, plus `group_id`
+ * contract (docs/api.md, "Pushes"): an image push has exactly the five keys below, plus `group_id`
  * for a group send; every other push carries an `event` key instead.
  */
 

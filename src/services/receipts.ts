@@ -12,7 +12,7 @@ export interface ReceiptFacts {
   destroyedAt: Date;
 }
 
-/** The exact string a receipt signs (DESIGN.md, "Provable deletion"). */
+/** The exact string a receipt signs (docs/api.md, "Deletion receipts"). */
 export function receiptMessage(f: { messageId: number; reason: string; destroyedAt: string }): string {
   return `glimpse-receipt-v1|${f.messageId}|${f.reason}|${f.destroyedAt}`;
 }

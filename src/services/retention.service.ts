@@ -9,6 +9,8 @@ export interface RetentionOptions {
   downloadUrlTtlMs: number;
   /** Finished push jobs are kept this long after their outcome (PUSH_JOB_RETENTION_DAYS), in ms. */
   pushJobRetentionMs: number;
+  /** Ended messages are kept this long after they ended (MESSAGE_RETENTION_DAYS), in ms. */
+  messageRetentionMs: number;
   /** Rows per delete statement. */
   batchSize: number;
 }
@@ -17,6 +19,8 @@ export interface PruneResult {
   downloadGrants: number;
   pushJobs: number;
   verificationCodes: number;
+  messages: number;
+  images: number;
 }
 
 /**
@@ -29,12 +33,13 @@ export const GRANT_MARGIN_MS = 3_600_000;
 /**
  * Deletes rows that have served their purpose, so that tables written on every request stay
  * the size of their useful window: download grants whose URL can no longer be used, finished
- * push jobs past their retention (pending and in-flight jobs are never touched), and
- * verification codes a while after they expired. Every table is pruned in bounded batches.
+ * push jobs past their retention (pending and in-flight jobs are never touched), verification
+ * codes a while after they expired, and messages (who sent what to whom, when) with their images'
+ * rows MESSAGE_RETENTION_DAYS after they ended. Every table is pruned in bounded batches.
  */
 export class RetentionService {
   constructor(
-    private readonly messages: Pick<MessageRepository, 'deleteGrantsCreatedBefore'>,
+    private readonly messages: Pick<MessageRepository, 'deleteGrantsCreatedBefore' | 'deleteEndedBefore' | 'deleteImagesEndedBefore'>,
     private readonly pushJobs: Pick<PushJobRepository, 'deleteFinishedBefore'>,
     private readonly codes: Pick<VerificationCodeRepository, 'deleteExpired'>,
     private readonly options: RetentionOptions,
@@ -48,8 +53,11 @@ export class RetentionService {
       downloadGrants: await this.drain((limit) => this.messages.deleteGrantsCreatedBefore(new Date(now - this.options.downloadUrlTtlMs - GRANT_MARGIN_MS), limit)),
       pushJobs: await this.drain((limit) => this.pushJobs.deleteFinishedBefore(new Date(now - this.options.pushJobRetentionMs), limit)),
       verificationCodes: await this.drain((limit) => this.codes.deleteExpired(new Date(now - EXPIRED_CODE_KEPT_MS), limit)),
+      // Messages first: an image's row goes once no message points at it.
+      messages: await this.drain((limit) => this.messages.deleteEndedBefore(new Date(now - this.options.messageRetentionMs), limit)),
+      images: await this.drain((limit) => this.messages.deleteImagesEndedBefore(new Date(now - this.options.messageRetentionMs), limit)),
     };
-    if (result.downloadGrants || result.pushJobs || result.verificationCodes) this.log.info(result, 'retention prune');
+    if (Object.values(result).some((n) => n > 0)) this.log.info(result, 'retention prune');
     return result;
   }
 

@@ -1,8 +1,16 @@
 import { expect } from 'chai';
-import type { DataSource, Table } from 'typeorm';
+import { createHmac, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DataSource, DataSourceOptions, Table } from 'typeorm';
 import type { DatabaseConfig } from '../../src/config';
-import { createDataSource } from '../../src/database';
+import { createDataSource, dataSourceOptions } from '../../src/database';
+import { Image } from '../../src/entities/image.entity';
+import { Message } from '../../src/entities/message.entity';
+import { ServerSecret } from '../../src/entities/server-secret.entity';
 import { migrations } from '../../src/migrations';
+import { masterKeyId } from '../../src/services/image-cipher';
 import { createTestDatabase } from '../support/mysql';
 import { needsMysql } from '../support/services';
 
@@ -107,4 +115,57 @@ describe('migrations on MySQL and SQLite', function () {
       expect(await tableNames(ds)).to.deep.equal(['migrations']);
     }
   });
+});
+
+describe('the deletion-audit migration on an earlier version’s rows', function () {
+  this.timeout(60_000);
+  const master = randomBytes(32);
+  // What earlier versions kept in server_secret: the whole check value of their master key.
+  const check = createHmac('sha256', master).update('glimpse-master-key-check-v1').digest('base64url');
+  const at = (iso: string) => iso.replace('T', ' ').replace('Z', '');
+  const sources: DataSource[] = [];
+
+  for (const kind of ['mysql', 'sqlite'] as const) {
+    it(`${kind}: live keys get the id of the master key that wrapped them, ended images lose their hash, born-ended messages end when their image expires`, async function () {
+      if (kind === 'mysql') needsMysql(this);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-upgrade-'));
+      const mysqlDb = kind === 'mysql' ? await createTestDatabase('glimpse_upgr') : null;
+      const config: DatabaseConfig = mysqlDb ? { kind: 'mysql', url: mysqlDb.url, database: mysqlDb.name } : { kind: 'sqlite', file: path.join(dir, 'db.sqlite') };
+      const earlier = new DataSource({ ...dataSourceOptions(config), migrations: migrations.slice(0, -1) } as DataSourceOptions);
+      try {
+        await earlier.initialize();
+        await earlier.runMigrations({ transaction: 'each' });
+        const q = (sql: string, params: unknown[] = []) => earlier.query(sql, params);
+        const t0 = at('2026-01-01T00:00:00.000Z');
+        for (const [id, hash] of [[1, 'a'], [2, 'b']] as const) {
+          await q('INSERT INTO user (id, ukey_hash, region_num, phone_num, phone_hash, nickname, reg_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [id, 'x', '86', `1380000000${id}`, hash.repeat(64), 'n', t0, t0]);
+        }
+        await q('INSERT INTO image (id, object_name, filetype, size, sha256, expires_at, created_at, cipher, wrapped_key) VALUES (1, ?, ?, 3, ?, ?, ?, ?, ?)', ['live', 'image/jpeg', 'c'.repeat(64), at('2026-01-08T00:00:00.000Z'), t0, 'aes256gcm-64k', 'wrapped-live']);
+        await q('INSERT INTO image (id, object_name, filetype, size, sha256, expires_at, created_at, ended_at) VALUES (2, ?, ?, 3, ?, ?, ?, ?)', ['gone', 'image/jpeg', 'd'.repeat(64), at('2026-01-08T00:00:00.000Z'), t0, t0]);
+        await q('INSERT INTO message (message_key, sender_uid, receiver_uid, image_id, send_time, exist, end_reason, ended_at) VALUES (?, 1, 2, 1, ?, ?, ?, ?)', ['m-blocked', t0, 0, 'blocked', t0]);
+        await q('INSERT INTO server_secret (name, value) VALUES (?, ?), (?, ?)', ['encryption-key-check', check, 'download-url-hmac', 'plain-secret']);
+        await earlier.destroy();
+
+        const now = createDataSource(config);
+        sources.push(now);
+        await now.initialize();
+        await now.runMigrations({ transaction: 'each' });
+        const images = await now.getRepository(Image).find({ order: { id: 'ASC' } });
+        expect(images[0]).to.include({ keyId: masterKeyId(master), wrappedKey: 'wrapped-live', sha256: 'c'.repeat(64) });
+        expect(images[1]).to.include({ keyId: null, wrappedKey: null, sha256: null });
+        const blocked = await now.getRepository(Message).findOneByOrFail({ messageKey: 'm-blocked' });
+        expect(blocked.endedAt!.toISOString()).to.equal('2026-01-08T00:00:00.000Z');
+        const secrets = await now.getRepository(ServerSecret).find({ order: { name: 'ASC' } });
+        expect(secrets.map((s) => [s.name, s.value, s.keyId])).to.deep.equal([
+          ['download-url-hmac', 'plain-secret', null],
+          ['encryption-key-check', check, null],
+        ]);
+      } finally {
+        if (earlier.isInitialized) await earlier.destroy();
+        for (const ds of sources.splice(0)) await ds.destroy().catch(() => undefined);
+        await mysqlDb?.drop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -33,7 +33,12 @@ describeEachStack(
         new TypeormMessageRepository(db()),
         new TypeormPushJobRepository(db()),
         new TypeormVerificationCodeRepository(db()),
-        { downloadUrlTtlMs: stack().config.downloadUrlTtlSeconds * 1000, pushJobRetentionMs: stack().config.pushJobRetentionDays * DAY, batchSize: 2 },
+        {
+          downloadUrlTtlMs: stack().config.downloadUrlTtlSeconds * 1000,
+          pushJobRetentionMs: stack().config.pushJobRetentionDays * DAY,
+          messageRetentionMs: stack().config.messageRetentionDays * DAY,
+          batchSize: 2,
+        },
         pino({ level: 'silent' }),
       );
 
@@ -98,14 +103,19 @@ describeEachStack(
 
     it('deletes grants whose URL expired over an hour ago, batch after batch; keeps one that expired minutes ago; a live URL still downloads, a pruned one does not', async () => {
       const ttlMs = stack().config.downloadUrlTtlSeconds * 1000;
+      // A listing hands out a message's unused grant again until it is half through its life:
+      // each is aged before the next is asked for, so that each listing makes a new one.
       const old = [];
-      for (let i = 0; i < 5; i++) old.push(await mintUrl());
+      for (let i = 0; i < 5; i++) {
+        old.push(await mintUrl());
+        // Fixed ages, not derived from the margin: an hour is the promise either way.
+        await ageGrant(old[i].grantId, ttlMs + 2 * HOUR);
+      }
       const recent = await mintUrl();
-      const live = await mintUrl();
-      // Fixed ages, not derived from the margin: an hour is the promise either way.
-      for (const g of old) await ageGrant(g.grantId, ttlMs + 2 * HOUR);
       // Its URL cannot be used any more, but a download begun just in time may still be running.
       await ageGrant(recent.grantId, ttlMs + 10 * 60_000);
+      const live = await mintUrl();
+      expect(new Set([...old, recent, live].map((g) => g.grantId)).size).to.equal(7);
 
       const result = await smallBatches().prune();
       expect(result.downloadGrants).to.equal(5);
@@ -167,7 +177,7 @@ describeEachStack(
       const before = await counts();
       expect(before.every((n) => n > 0)).to.equal(true);
 
-      expect(await retention().prune()).to.deep.equal({ downloadGrants: 0, pushJobs: 0, verificationCodes: 0 });
+      expect(await retention().prune()).to.deep.equal({ downloadGrants: 0, pushJobs: 0, verificationCodes: 0, messages: 0, images: 0 });
       expect(await counts()).to.deep.equal(before);
     });
   },

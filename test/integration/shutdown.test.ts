@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -21,6 +22,7 @@ describe('process shutdown', function () {
         env: {
           PATH: process.env.PATH ?? '',
           NODE_ENV: 'production',
+          ENCRYPTION_KEY: randomBytes(32).toString('base64'),
           // Production refuses the log SMS provider; these are never called here.
           SMS_PROVIDER: 'aliyun',
           ALIYUN_ACCESS_KEY_ID: 'id',

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A GeTui REST v2 server on loopback that speaks `../shared/reference/getui-rest-v2.md` and
+ * A GeTui REST v2 server on loopback that speaks the protocol of GeTui's rest_v2 documentation and
  * checks what the real one checks: the auth sign against its own appkey, master secret and the
  * timestamp sent, the `token` header, request_id (10 to 32 characters, never repeated), exactly
  * one cid, exactly one of notification / transmission / revoke, the ttl range. It can be told to

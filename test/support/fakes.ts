@@ -5,7 +5,7 @@ import { SmsDeliveryError, SmsProvider, VerificationSms } from '../../src/adapte
 import type { RateLimitName, RateLimitRule } from '../../src/config';
 import { VerificationCode } from '../../src/entities/verification-code.entity';
 import type { NewVerificationCode, VerificationCodeRepository } from '../../src/repositories/verification-code.repository';
-import { Image } from '../../src/entities/image.entity';
+import { Image, KEY_DESTROYED } from '../../src/entities/image.entity';
 import { Message, MessageEndReason } from '../../src/entities/message.entity';
 import { User, WhoCanSend } from '../../src/entities/user.entity';
 import type { EndResult, MessageRepository, NewImage, NewMessage, ReceiptJobs } from '../../src/repositories/message.repository';
@@ -106,7 +106,7 @@ export class FakeMessageRepository implements MessageRepository {
     }
     const { discarded, ...facts } = image;
     const over = discarded ? image.createdAt : null;
-    const img = Object.assign(new Image(), { ...facts, id: this.images.length + 1, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+    const img = Object.assign(new Image(), { ...facts, ...(discarded ? KEY_DESTROYED : {}), id: this.images.length + 1, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
     this.images.push(img);
     return messages.map((m) => {
       const row = Object.assign(new Message(), {
@@ -117,7 +117,7 @@ export class FakeMessageRepository implements MessageRepository {
         image: img,
         exist: !m.endReason,
         endReason: m.endReason ?? null,
-        endedAt: m.endReason ? m.sendTime : null,
+        endedAt: m.endReason ? image.expiresAt : null,
         downloadedAt: null,
         screenshotAt: null,
       });
@@ -159,8 +159,7 @@ export class FakeMessageRepository implements MessageRepository {
     if (m.exist) {
       Object.assign(m, { exist: false, endReason: reason, endedAt: now });
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) {
-        m.image.endedAt = now;
-        m.image.wrappedKey = null;
+        Object.assign(m.image, { endedAt: now, ...KEY_DESTROYED });
         orphanedImage = m.image;
       }
     }
@@ -181,8 +180,7 @@ export class FakeMessageRepository implements MessageRepository {
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist) && !ending.includes(m.image)) ending.push(m.image);
     }
     for (const img of ending) {
-      img.endedAt = now;
-      img.wrappedKey = null;
+      Object.assign(img, { endedAt: now, ...KEY_DESTROYED });
       const destroyed = this.messages.filter((x) => x.imageId === img.id && x.endReason !== 'blocked');
       if (receipts) this.pushJobs.push(...receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason!, destroyedAt: now }))));
     }
@@ -205,11 +203,20 @@ export class FakeMessageRepository implements MessageRepository {
   }
 
   /** Indexed by grant id - 1; a deleted grant leaves a hole, so ids stay put. */
-  readonly grants: ({ messageId: number; createdAt: Date; completedAt: Date | null } | null)[] = [];
+  readonly grants: ({ messageId: number; createdAt: Date; completedAt: Date | null; servedBytes: number } | null)[] = [];
 
-  async createGrant(messageId: number, now: Date) {
-    this.grants.push({ messageId, createdAt: now, completedAt: null });
-    return this.grants.length;
+  async findUnusedGrants(messageIds: number[], createdAfter: Date) {
+    const found = new Map<number, { id: number; createdAt: Date }>();
+    this.grants.forEach((g, i) => {
+      if (g && messageIds.includes(g.messageId) && !g.completedAt && g.servedBytes === 0 && g.createdAt > createdAfter) found.set(g.messageId, { id: i + 1, createdAt: g.createdAt });
+    });
+    return found;
+  }
+
+  async createGrants(messageIds: number[], now: Date) {
+    const made = new Map<number, number>();
+    for (const messageId of messageIds) made.set(messageId, this.grants.push({ messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
+    return made;
   }
 
   async deleteGrantsCreatedBefore(before: Date, limit: number) {
@@ -225,7 +232,31 @@ export class FakeMessageRepository implements MessageRepository {
 
   async findGrant(grantId: number) {
     const g = this.grants[grantId - 1];
-    return g ? { messageId: g.messageId, completed: g.completedAt !== null } : null;
+    return g ? { messageId: g.messageId, completed: g.completedAt !== null, servedBytes: g.servedBytes } : null;
+  }
+
+  async reserveGrantBytes(grantId: number, messageId: number, bytes: number, budget: number) {
+    const g = this.grants[grantId - 1];
+    if (!g || g.messageId !== messageId || g.completedAt || g.servedBytes + bytes > budget) return false;
+    g.servedBytes += bytes;
+    return true;
+  }
+
+  async releaseGrantBytes(grantId: number, bytes: number) {
+    const g = this.grants[grantId - 1];
+    if (g && g.servedBytes >= bytes) g.servedBytes -= bytes;
+  }
+
+  async deleteEndedBefore(before: Date, limit: number) {
+    const doomed = this.messages.filter((m) => m.endedAt && m.endedAt < before).slice(0, limit);
+    for (const m of doomed) this.messages.splice(this.messages.indexOf(m), 1);
+    return doomed.length;
+  }
+
+  async deleteImagesEndedBefore(before: Date, limit: number) {
+    const doomed = this.images.filter((i) => i.endedAt && i.endedAt < before && i.blobDeletedAt && !this.messages.some((m) => m.imageId === i.id)).slice(0, limit);
+    for (const i of doomed) this.images.splice(this.images.indexOf(i), 1);
+    return doomed.length;
   }
 
   async completeGrant(grantId: number, messageId: number, now: Date) {

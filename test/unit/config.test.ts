@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config';
 
+/** What production needs besides the master key: an SMS provider that sends SMS. */
+const PRODUCTION = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+
 describe('config (unit)', () => {
   it('runs on embedded defaults with nothing set', () => {
     const c = loadConfig({});
@@ -124,7 +127,7 @@ describe('config (unit)', () => {
   });
 
   it('refuses SMS_TEST_NUMBERS in production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true', () => {
-    const production = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+    const production = { ...PRODUCTION, ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') };
     const numbers = { SMS_TEST_NUMBERS: '+8613800000001=123456,+8613800000002=654321' };
     expect(loadConfig(production).smsTestNumbersInProduction).to.equal(false);
     let err: ConfigError | undefined;
@@ -165,7 +168,7 @@ describe('config (unit)', () => {
 
   it('turns introspection off in production unless INTROSPECTION says otherwise', () => {
     expect(loadConfig({}).introspection).to.equal(true);
-    const production = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+    const production = { ...PRODUCTION, ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') };
     expect(loadConfig(production).introspection).to.equal(false);
     expect(loadConfig({ ...production, INTROSPECTION: 'true' }).introspection).to.equal(true);
     expect(loadConfig({ INTROSPECTION: 'false' }).introspection).to.equal(false);
@@ -228,5 +231,34 @@ describe('config (unit)', () => {
     expect(loadConfig({}).pushJobRetentionDays).to.equal(7);
     expect(loadConfig({ PUSH_JOB_RETENTION_DAYS: '30' }).pushJobRetentionDays).to.equal(30);
     for (const bad of ['0', '1.5', 'week']) expect(() => loadConfig({ PUSH_JOB_RETENTION_DAYS: bad })).to.throw(ConfigError, /PUSH_JOB_RETENTION_DAYS/);
+  });
+
+  it('refuses ENCRYPTION=off in production, and a production start with no master key of its own (none generated in DATA_DIR)', () => {
+    const key = Buffer.alloc(32, 4).toString('base64');
+    expect(loadConfig({ ...PRODUCTION, ENCRYPTION_KEY: key }).encryptUploads).to.equal(true);
+    expect(() => loadConfig({ ...PRODUCTION, ENCRYPTION_KEY: key, ENCRYPTION: 'off' })).to.throw(ConfigError, /ENCRYPTION: "off" .* refused in production/);
+    const none = () => loadConfig(PRODUCTION);
+    expect(none).to.throw(ConfigError, /ENCRYPTION_KEY or ENCRYPTION_KEY_FILE: required in production/);
+    // Outside production both still work: the benchmark's baseline and the zero-setup start.
+    expect(loadConfig({ ENCRYPTION: 'off' }).encryptUploads).to.equal(false);
+    expect(loadConfig({}).encryptionKey).to.equal(null);
+  });
+
+  it('reads ENCRYPTION_KEY_FILE (the path; the server reads the file) and ENCRYPTION_KEY_PREVIOUS, and names what is wrong', () => {
+    const key = Buffer.alloc(32, 5).toString('base64');
+    const previous = Buffer.alloc(32, 6).toString('base64');
+    const c = loadConfig({ ...PRODUCTION, ENCRYPTION_KEY_FILE: '/run/secrets/glimpse_encryption_key', ENCRYPTION_KEY_PREVIOUS: previous });
+    expect(c).to.include({ encryptionKey: null, encryptionKeyFile: '/run/secrets/glimpse_encryption_key' });
+    expect(c.encryptionKeyPrevious!.equals(Buffer.alloc(32, 6))).to.equal(true);
+    expect(loadConfig({}).encryptionKeyPrevious).to.equal(null);
+    expect(() => loadConfig({ ENCRYPTION_KEY: key, ENCRYPTION_KEY_FILE: '/k' })).to.throw(ConfigError, /set one of them, not both/);
+    expect(() => loadConfig({ ENCRYPTION_KEY: key, ENCRYPTION_KEY_PREVIOUS: key })).to.throw(ConfigError, /ENCRYPTION_KEY_PREVIOUS: is the same key/);
+    expect(() => loadConfig({ ENCRYPTION_KEY_PREVIOUS: 'short' })).to.throw(ConfigError).with.property('message').that.contains('ENCRYPTION_KEY_PREVIOUS').and.does.not.contain('short');
+  });
+
+  it('keeps ended messages 30 days unless MESSAGE_RETENTION_DAYS says otherwise (whole days, at least 1)', () => {
+    expect(loadConfig({}).messageRetentionDays).to.equal(30);
+    expect(loadConfig({ MESSAGE_RETENTION_DAYS: '7' }).messageRetentionDays).to.equal(7);
+    for (const bad of ['0', '2.5', 'month']) expect(() => loadConfig({ MESSAGE_RETENTION_DAYS: bad })).to.throw(ConfigError, /MESSAGE_RETENTION_DAYS/);
   });
 });

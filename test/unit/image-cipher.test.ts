@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { ImageKey, KeyWrapper, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { ImageKey, KeyWrapper, masterKeyId, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
 import { createCipheriv } from 'node:crypto';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
@@ -169,6 +169,27 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     expect(back.key.equals(key.key) && back.prefix.equals(key.prefix)).to.equal(true);
     expect(() => master.unwrap(wrapped, 'blob-b')).to.throw();
     expect(() => new KeyWrapper(randomBytes(32)).unwrap(wrapped, 'blob-a')).to.throw();
-    expect(master.checkValue()).not.to.equal(new KeyWrapper(randomBytes(32)).checkValue());
+    expect(master.keyId).to.match(/^[A-Za-z0-9_-]{16}$/);
+    expect(master.keyId).not.to.equal(new KeyWrapper(randomBytes(32)).keyId);
+  });
+
+  it('names each master key by an id; the previous key unwraps, new wraps are under the current one', () => {
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const before = new KeyWrapper(oldKey);
+    const wrapped = before.wrap(key, 'blob-a');
+    const secret = before.wrapSecret('s3cret', 'download-url-hmac');
+    const during = new KeyWrapper(newKey, oldKey);
+    expect(during.keyId).to.equal(masterKeyId(newKey));
+    expect(during.previousKeyId).to.equal(before.keyId);
+    expect(during.knows(before.keyId) && during.knows(during.keyId)).to.equal(true);
+    expect(during.unwrap(wrapped, 'blob-a', before.keyId).key.equals(key.key)).to.equal(true);
+    expect(during.unwrapSecret(secret, 'download-url-hmac', before.keyId)).to.equal('s3cret');
+    // A secret is bound to its name, and a wrap to the master key its id names.
+    expect(() => during.unwrapSecret(secret, 'receipt-ed25519-pkcs8', before.keyId)).to.throw();
+    expect(() => during.unwrap(wrapped, 'blob-a', during.keyId)).to.throw();
+    const again = during.wrap(key, 'blob-a');
+    expect(new KeyWrapper(newKey).unwrap(again, 'blob-a', during.keyId).prefix.equals(key.prefix)).to.equal(true);
+    expect(() => before.unwrap(again, 'blob-a')).to.throw();
+    expect(() => new KeyWrapper(newKey).unwrap(wrapped, 'blob-a', before.keyId)).to.throw(/ENCRYPTION_KEY_PREVIOUS/);
   });
 });

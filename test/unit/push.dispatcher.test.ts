@@ -155,7 +155,7 @@ describe('PushDispatcher (unit)', () => {
 });
 
 describe('image push payload and the log provider (unit)', () => {
-  it('has exactly the five keys of DESIGN.md', () => {
+  it('has exactly the five keys of the image push (docs/api.md, "Pushes")', () => {
     const sendTime = new Date('2026-03-01T08:00:00.123Z');
     const text = imagePushPayload({ senderRegion: '86', senderPhoneHash: 'ab'.repeat(32), messageId: 42, messageKey: 'cd'.repeat(32), sendTime });
     expect(JSON.parse(text)).to.deep.equal({ sender_region: '86', sender_phone: 'ab'.repeat(32), message_id: 42, message_key: 'cd'.repeat(32), send_time: '2026-03-01T08:00:00.123Z' });
