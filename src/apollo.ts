@@ -13,6 +13,7 @@ import { AppError } from './errors';
 import { graphqlMetricsPlugin } from './graphql-metrics.plugin';
 import type { Logger } from './logger';
 import { Metrics, noMetrics } from './services/metrics';
+import { uploadUsedOnceRule } from './upload-once.rule';
 
 /** Codes that GraphQL itself and Apollo give to a malformed request: safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -38,16 +39,17 @@ mutation Register($input: RegisterInput!) {
 }
 `;
 
-/**
- * The resource limits (depth, aliases, tokens, directives, cost), for HTTP and WebSocket alike.
- * Every limit answers GRAPHQL_VALIDATION_FAILED before anything runs (tokens: before parsing).
- */
+/** The resource limits (depth, aliases, directives, cost), for HTTP and WebSocket alike; tokens are the parser's. */
 export function createArmor(config: Config): ReturnType<ApolloArmor['protect']> {
   const limits = config.graphql;
+  // Every limit answers GRAPHQL_VALIDATION_FAILED with HTTP 400 before anything runs, but the
+  // token limit, which graphql's own parser applies (GRAPHQL_PARSE_FAILED, 400). Armor's token
+  // plugin parsed every document a second time and failed any it could not parse as an
+  // unexpected error: HTTP 500.
   return new ApolloArmor({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
     maxAliases: { n: limits.maxAliases },
-    maxTokens: { n: limits.maxTokens },
+    maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
     costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
     // "Did you mean …?" suggestions reveal the schema as well as introspection does.
@@ -69,7 +71,8 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger,
     // CSRF prevention stays on: multipart clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
     logger: log,
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, uploadUsedOnceRule],
+    parseOptions: { maxTokens: config.graphql.maxTokens },
     // main.ts owns shutdown. Apollo's own SIGTERM handler stops the server first, and a second
     // stop() called meanwhile waits on a barrier Apollo 5 never resolves on success: the
     // process then hung until SIGKILL instead of exiting.

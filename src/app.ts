@@ -9,7 +9,7 @@ import { errorHandler } from './http/error.handler';
 import { healthzRoute, readyzRoute } from './http/health.route';
 import { requestLog } from './http/request-log';
 import { securityHeaders } from './http/security-headers';
-import { uploadMiddleware } from './http/upload.middleware';
+import { uploadMiddleware, uploadViewer } from './http/upload.middleware';
 
 /** The express app: liveness and readiness, downloads, and /graphql (uploads parsed before Apollo sees the body). */
 export function createApp(c: Container, apollo: ApolloServer<Context>): Express {
@@ -34,10 +34,11 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),
-    uploadMiddleware(c.config.maxImageBytes),
+    uploadMiddleware({ maxImageBytes: c.config.maxImageBytes, authenticate: (authorization) => c.accounts.authenticate(authorization) }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        viewer: await c.accounts.authenticate(req.headers.authorization),
+      context: async ({ req, res }) => ({
+        // A multipart request was authenticated before its body was read.
+        viewer: uploadViewer(res) ?? (await c.accounts.authenticate(req.headers.authorization)),
         ip: req.ip,
         log: req.log,
       }),

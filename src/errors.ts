@@ -82,8 +82,8 @@ export class BadInputError extends AppError {
 }
 
 export class PayloadTooLargeError extends AppError {
-  constructor(maxBytes: number) {
-    super('PAYLOAD_TOO_LARGE', `The image is larger than the limit of ${maxBytes} bytes`, { maxBytes });
+  constructor(maxBytes: number, what = 'The image') {
+    super('PAYLOAD_TOO_LARGE', `${what} is larger than the limit of ${maxBytes} bytes`, { maxBytes });
   }
 }
 

@@ -4,7 +4,7 @@ import 'reflect-metadata';
 import v8 from 'node:v8';
 import { ConfigError, loadConfig, redactUrl } from './config';
 import { StartupError } from './errors';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import type { Tracing } from './tracing';
 
 /**
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  logFatalExits(log);
   // Before the server loads: the instrumented modules (http, mysql2) are patched as they load.
   let tracing: Tracing | null = null;
   if (config.tracing) tracing = await (await import('./tracing')).startTracing(config.tracing, log);
@@ -82,6 +83,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * A failure nothing handled ends the process (its state is unknown; the supervisor restarts it),
+ * but not silently: the log says why first.
+ */
+function logFatalExits(log: Logger): void {
+  process.on('uncaughtException', (err, origin) => {
+    log.fatal({ err, origin }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: reason }, 'unhandled promise rejection: exiting');
+    process.exit(1);
+  });
 }
 
 main().catch((err) => {

@@ -39,11 +39,12 @@ export function downloadRoute(images: ImageService, log: Logger, metrics: Metric
   };
 }
 
-/** One satisfiable range of `Range: bytes=…`, or null for the whole image (no header, or several ranges). */
+/** One satisfiable range of `Range: bytes=…`, or null for the whole image (no header, another unit, or several ranges). */
 function rangeOf(req: Request, size: number): RequestedRange | null {
   if (!req.headers.range) return null;
   const ranges = req.range(size, { combine: true });
   if (ranges === -1) throw new RangeNotSatisfiableError(size);
-  if (ranges === undefined || ranges === -2 || ranges.length !== 1) return null;
+  // A unit other than bytes (`Range: items=0-1`) is not ours to serve: the whole image it is.
+  if (ranges === undefined || ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return null;
   return { start: ranges[0].start, end: ranges[0].end };
 }

@@ -1,165 +1,162 @@
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
-import busboy from 'busboy';
-import type { RequestHandler, Response } from 'express';
-import { graphqlUploadExpress, Upload } from 'graphql-upload-ts';
-import { AppError, BadInputError, PayloadTooLargeError } from '../errors';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { User } from '../entities/user.entity';
+import { AppError, PayloadTooLargeError, UnauthenticatedError } from '../errors';
+import { MultipartRequest } from './multipart.request';
 
-const SPEC = 'see the GraphQL multipart request specification';
-/** `operations` and `map` are small JSON; a megabyte is far more than any real query needs. */
-const MAX_FIELD_BYTES = 1_000_000;
+export type { StreamedFile } from './multipart.request';
 
-/** A file part handed to resolvers while its bytes still arrive: no temporary file in between. */
-export interface StreamedFile {
-  fieldName: string;
-  filename: string;
-  mimetype: string;
-  encoding: string;
-  stream: Readable;
-  createReadStream(): Readable;
+/**
+ * Room for the multipart envelope around an image at the limit: boundaries, part headers,
+ * operations and map. A real client's envelope is a few hundred bytes.
+ */
+export const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * How long the rest of a body larger than any request may carry is still read, and thrown away,
+ * after the answer: closing at once would reset the connection, and the client could lose the
+ * answer it has not read yet.
+ */
+const LINGER_MS = 2_000;
+
+export interface UploadOptions {
+  maxImageBytes: number;
+  /** The token check: a multipart request without a valid token is refused before its body is read. */
+  authenticate(authorization: string | undefined): Promise<User | null>;
+}
+
+/** The viewer the upload middleware authenticated, so that the Apollo context does not look it up again. */
+export function uploadViewer(res: Response): User | undefined {
+  return res.locals.uploadViewer as User | undefined;
 }
 
 /**
+<<<<<<< HEAD
+ * GraphQL multipart requests (uploads) are parsed here, while they arrive, before Apollo sees
+ * them: resolvers get the live file stream, with no temporary file in between. Before a byte of
+ * the body is read, a request larger than an image at the limit plus its envelope is refused
+ * (PAYLOAD_TOO_LARGE, 413), and so is one without a valid token (UNAUTHENTICATED as a GraphQL
+ * error with HTTP 200, the answer the same request got when the resolver refused it). Every
+ * refusal is answered; the rest of the body is then read and thrown away, so the connection is
+ * not reset under the answer, up to what one request may carry.
+=======
  * graphql-upload-ts's Express middleware with a processRequest that hands resolvers the live
  * busboy stream instead of spooling it through a temporary file (a cost per byte for nothing).
  * One file per request. busboy stops counting at maxFileBytes + 1, so the service can tell
  * "too large" from "exactly at the limit".
+>>>>>>> main
  */
-export function uploadMiddleware(maxFileBytes: number): RequestHandler {
-  return graphqlUploadExpress({
-    processRequest: ((req: IncomingMessage, res: Response) => processStreamingRequest(req, res, maxFileBytes + 1)) as never,
-    // Holds the response until the request is fully read: answering early while the client is
-    // still sending resets the connection.
-    overrideSendResponse: true,
-  });
+export function uploadMiddleware(options: UploadOptions): RequestHandler {
+  const bodyBytes = options.maxImageBytes + ENVELOPE_BYTES;
+  return (req, res, next) => {
+    if (!req.is('multipart/form-data')) return next();
+    handleUpload(req, res, next, options, bodyBytes).catch((e) => (res.headersSent ? req.socket.destroy() : next(e)));
+  };
 }
 
-export function processStreamingRequest(request: IncomingMessage, response: Response, maxFileSize: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let operations: Record<string, unknown> | unknown[] | undefined;
-    let map: Map<string, Upload> | undefined;
-    let exitError: Error | undefined;
-    let responding = false;
-    const files = new Set<Readable>();
-
-    const parser = busboy({
-      headers: request.headers,
-      defParamCharset: 'utf8',
-      limits: { fieldSize: MAX_FIELD_BYTES, fields: 2, fileSize: maxFileSize, files: 1 },
-    });
-
-    const exit = (error: Error, fromParser = false) => {
-      if (exitError) return;
-      exitError = error;
-      if (map) for (const upload of map.values()) if (!upload.file) upload.reject(error);
-      // The request is over: fail whatever is still reading a file so it stops waiting.
-      for (const f of files) if (!f.readableEnded) f.destroy(error);
-      if (fromParser) parser.destroy();
-      else parser.destroy(error);
-      request.unpipe(parser);
-      setImmediate(() => request.resume());
-      reject(error);
-    };
-
-    // Whatever the resolver did not read must still be drained, or the request never ends and
-    // the held response is never sent.
-    const send = response.send.bind(response);
-    response.send = ((body?: unknown) => {
-      responding = true;
-      for (const f of files) if (!f.readableEnded) f.resume();
-      return send(body);
-    }) as Response['send'];
-
-    parser.on('field', (name, value, { valueTruncated }) => {
-      if (valueTruncated) return exit(new PayloadTooLargeError(MAX_FIELD_BYTES));
-      if (name === 'operations') {
-        try {
-          operations = JSON.parse(value);
-        } catch {
-          return exit(new BadInputError(`Invalid JSON in the 'operations' multipart field (${SPEC})`));
-        }
-        if (typeof operations !== 'object' || operations === null) {
-          return exit(new BadInputError(`Invalid 'operations' multipart field (${SPEC})`));
-        }
-      } else if (name === 'map') {
-        if (!operations) return exit(new BadInputError(`Disordered multipart fields: 'map' must follow 'operations' (${SPEC})`));
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(value);
-        } catch {
-          return exit(new BadInputError(`Invalid JSON in the 'map' multipart field (${SPEC})`));
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          return exit(new BadInputError(`Invalid 'map' multipart field (${SPEC})`));
-        }
-        const entries = Object.entries(parsed as Record<string, unknown>);
-        if (entries.length > 1) return exit(new BadInputError('Only one file may be uploaded per request', 'image'));
-        map = new Map();
-        for (const [field, paths] of entries) {
-          if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string')) {
-            return exit(new BadInputError(`Invalid 'map' entry '${field}' (${SPEC})`));
-          }
-          const upload = new Upload();
-          map.set(field, upload);
-          for (const p of paths as string[]) {
-            if (!placeAt(operations, p, upload)) return exit(new BadInputError(`Invalid object path '${p}' in 'map' (${SPEC})`));
-          }
-        }
-        resolve(operations);
-      }
-    });
-
-    parser.on('file', (field, stream, { filename, encoding, mimeType }) => {
-      const upload = map?.get(field);
-      if (!map) {
-        stream.resume();
-        return exit(new BadInputError(`Disordered multipart fields: files must follow 'map' (${SPEC})`));
-      }
-      if (!upload || responding) {
-        stream.resume();
-        return;
-      }
-      files.add(stream);
-      const file: StreamedFile = {
-        fieldName: field,
-        filename,
-        mimetype: mimeType,
-        encoding,
-        stream,
-        createReadStream: () => stream,
-      };
-      upload.resolve(file as never);
-    });
-
-    parser.once('filesLimit', () => exit(new BadInputError('Only one file may be uploaded per request', 'image')));
-    parser.once('fieldsLimit', () => exit(new BadInputError(`Only 'operations' and 'map' fields are allowed (${SPEC})`)));
-    parser.once('finish', () => {
-      request.unpipe(parser);
-      request.resume();
-      if (!operations) return exit(new BadInputError(`Missing multipart field 'operations' (${SPEC})`));
-      if (!map) return exit(new BadInputError(`Missing multipart field 'map' (${SPEC})`));
-      for (const upload of map.values()) if (!upload.file) upload.reject(new BadInputError('File missing in the request', 'image'));
-    });
-    parser.on('error', (e: Error) => exit(e instanceof AppError ? e : new BadInputError(`Malformed multipart request: ${e.message}`), true));
-    request.once('close', () => {
-      if (!request.readableEnded) exit(new BadInputError('The request was cut off during the upload', 'image'));
-    });
-    request.pipe(parser);
-  });
-}
-
-/** Puts `value` at a dotted path such as `variables.image` or `0.variables.files.1`, where null stands. */
-function placeAt(root: unknown, path: string, value: unknown): boolean {
-  const keys = path.split('.');
-  let node = root as Record<string, unknown>;
-  for (const key of keys.slice(0, -1)) {
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return false;
-    const next = node?.[key];
-    if (typeof next !== 'object' || next === null) return false;
-    node = next as Record<string, unknown>;
+async function handleUpload(req: Request, res: Response, next: NextFunction, options: UploadOptions, bodyBytes: number): Promise<void> {
+  const body = new BodyDrain(req, res, bodyBytes);
+  // Node has already refused a Content-Length that is not a number.
+  if (Number(req.headers['content-length'] ?? 0) > bodyBytes) {
+    body.drain();
+    return next(new PayloadTooLargeError(options.maxImageBytes));
   }
-  const last = keys[keys.length - 1];
-  if (last === '__proto__' || !Object.prototype.hasOwnProperty.call(node, last) || node[last] !== null) return false;
-  node[last] = value;
-  return true;
+  let viewer: User | null;
+  try {
+    viewer = await options.authenticate(req.headers.authorization);
+  } catch (e) {
+    body.drain();
+    return next(e);
+  }
+  // The client left during the look-up: nobody to answer.
+  if (req.destroyed) return;
+  if (!viewer) {
+    body.drain();
+    const error = new UnauthenticatedError();
+    res.status(200).json({ errors: [{ message: error.message, extensions: error.extensions }], data: null });
+    return;
+  }
+  res.locals.uploadViewer = viewer;
+
+  const multipart = new MultipartRequest(req, { fileBytes: options.maxImageBytes + 1, bodyBytes, imageBytes: options.maxImageBytes }, () =>
+    body.drain(multipart.bytesRead),
+  );
+  body.holdAnswers(() => multipart.release());
+  multipart.start();
+  let operations;
+  try {
+    operations = await multipart.operations;
+  } catch (e) {
+    return next(e as AppError);
+  }
+  req.body = operations;
+  next();
+}
+
+/**
+ * What is left of a request's body once the server has no use for it, and when its answer may
+ * go. Answers wait until the body has been read to its end (answering while the client still
+ * sends would reset the connection before the client reads the answer); a body larger than any
+ * request may carry is answered at once and its connection closed LINGER_MS later.
+ */
+class BodyDrain {
+  private overflowing = false;
+  private draining = false;
+  private held: (() => void) | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: Response,
+    private readonly maxBytes: number,
+  ) {}
+
+  /**
+   * Holds every answer until the request has been read, and calls `beforeAnswer` first (it lets
+   * the rest of the body flow).
+   */
+  holdAnswers(beforeAnswer: () => void): void {
+    const { req, res } = this;
+    const send = res.send.bind(res);
+    res.send = ((payload?: unknown) => {
+      beforeAnswer();
+      if (req.readableEnded || req.destroyed || this.overflowing) return send(payload);
+      if (!this.held) {
+        this.held = () => send(payload);
+        req.once('end', () => this.release());
+      }
+      return res;
+    }) as Response['send'];
+  }
+
+  /** Reads the rest of the body into nothing; `alreadyRead` bytes of it were read before. */
+  drain(alreadyRead = 0): void {
+    if (this.draining) return;
+    this.draining = true;
+    const { req } = this;
+    let read = alreadyRead;
+    if (Number(req.headers['content-length'] ?? 0) > this.maxBytes) this.overflow();
+    req.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > this.maxBytes) this.overflow();
+    });
+    // Now, so that Node does not dump the body itself (dropping the count above) once the
+    // answer is out; and again next turn, as a parser just unpiped may pause it in this tick.
+    req.resume();
+    setImmediate(() => req.resume());
+  }
+
+  private overflow(): void {
+    if (this.overflowing) return;
+    this.overflowing = true;
+    this.release();
+    const close = () => setTimeout(() => this.req.socket.destroy(), LINGER_MS).unref();
+    if (this.res.writableFinished) close();
+    else this.res.once('finish', close);
+  }
+
+  private release(): void {
+    const send = this.held;
+    this.held = undefined;
+    send?.();
+  }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { pipeline, type Readable, Transform } from 'node:stream';
+import { finished, pipeline, type Readable, Transform } from 'node:stream';
+import { finished as streamEnded } from 'node:stream/promises';
 import { BlobNotFoundError, BlobStore } from '../adapters/blob-store';
 import { RateLimiter, unlimited } from '../adapters/rate-limiter';
 import { Message } from '../entities/message.entity';
@@ -206,6 +207,7 @@ export class ImageService {
     const file = Promise.resolve(upload);
     const size = declaredSize ?? undefined;
     let source: Readable | undefined;
+    let taken = false;
     try {
       if (size !== undefined && (!Number.isSafeInteger(size) || size < 1)) {
         throw new BadInputError('size must be the image size in bytes (a positive whole number)', 'size');
@@ -218,7 +220,12 @@ export class ImageService {
       const decision = await this.limiter.consume([{ rule: 'sendUser', key: String(sender.uid) }]);
       if (!decision.allowed) throw new RateLimitedError(decision.retryAfterMs / 1000);
       const { objectName, sendTime, messages } = await plan();
-      source = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
+      const incoming = (await file.catch((e) => Promise.reject(uploadError(e)))).stream;
+      // One upload used as two arguments reaches two sends: the second must not wait for bytes
+      // the first has taken.
+      taken = !claim(incoming);
+      if (taken) throw new BadInputError('An uploaded file can be used by one argument only', 'image');
+      source = incoming;
 
       const keep = messages.some((m) => !m.endReason);
       const stored = await this.store(keep ? objectName : null, source, size, choices.sealed === true);
@@ -270,7 +277,7 @@ export class ImageService {
       }
     } catch (e) {
       drain(source);
-      if (!source) file.then((f) => drain(f.stream), () => undefined);
+      if (!source && !taken) file.then((f) => claim(f.stream) && drain(f.stream), () => undefined);
       throw e;
     }
   }
@@ -282,6 +289,9 @@ export class ImageService {
     const filetype = sealed ? SEALED_FILETYPE : await sniffImageType(head);
     if (!filetype) throw new UnsupportedMediaTypeError();
     const meter = new ImageMeter(this.options.maxImageBytes, size);
+    // The store reads these streams' errors (and meter.errored below); one that comes after the
+    // store gave up (the client left) must not stop the process.
+    meter.on('error', () => undefined);
     // The key exists only in memory until the row that holds it (wrapped) is committed.
     const sealing = name !== null && this.options.keys && this.options.encryptUploads !== false ? newImageKey() : null;
     const cipher = NEW_IMAGE_CIPHER;
@@ -292,21 +302,35 @@ export class ImageService {
       // The upload's chunks are sealed where they lie: the multipart parser has finished with
       // the bytes it hands on (it keeps its own copy of any it must look at again).
       const encryptor = new SegmentEncryptor(sealing, segment, size);
+      encryptor.on('error', () => undefined);
       meter.once('error', (e) => encryptor.destroy(e));
       body = meter.pipe(encryptor);
     }
     meter.write(head);
     if (ended) meter.end();
     else {
-      // pipe() does not pass errors on: a client that goes away must fail the store's write too.
-      source.once('error', (e) => meter.destroy(uploadError(e)));
+      // pipe() does not pass errors on: a client that goes away must fail the store's write too
+      // (finished() also reports a failure that came while the type was being read).
+      const stop = finished(source, (e) => {
+        stop();
+        if (e) meter.destroy(uploadError(e));
+      });
       source.pipe(meter);
     }
+    let put = false;
     try {
       if (name === null) await discard(body);
-      else await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size, segment), contentType: sealing ? 'application/octet-stream' : filetype });
+      else {
+        await this.blobs.put(name, body, { size: size === undefined || !sealing ? size : sealedSize(size, segment), contentType: sealing ? 'application/octet-stream' : filetype });
+        put = true;
+      }
+      // A store can have every byte before the upload has ended (S3 answers a PUT of declared
+      // length as soon as it has them): the send counts only once the upload has ended whole, so
+      // that a request cut off or malformed after the file's last byte keeps nothing.
+      await streamEnded(meter, { readable: false });
     } catch (e) {
       source.unpipe(meter);
+      if (put) await this.blobs.delete(name!).catch((err) => this.log.error({ err, objectName: name }, 'could not remove blob of a failed send'));
       const reason = meter.errored ?? e;
       if (isAppError(reason)) throw reason;
       this.log.error({ err: e, name }, 'blob store write failed');
@@ -556,6 +580,16 @@ function lastChunkAfter(record: () => Promise<void>): Transform {
   });
 }
 
+/** Uploads a send has taken: each is read by one send only. */
+const claimed = new WeakSet<Readable>();
+
+/** Takes `stream` for one reader; false when another has it already. */
+function claim(stream: Readable): boolean {
+  if (claimed.has(stream)) return false;
+  claimed.add(stream);
+  return true;
+}
+
 /**
  * Counts the bytes the consumer takes from `stream` and tells `settle` once it closes, however
  * it ends. Paused first, so the counting listener only watches: the consumer's pipe starts the
@@ -574,6 +608,11 @@ function metered(stream: Readable, settle: (sent: number) => void): Readable {
 /** Reads at least `n` bytes (or everything, if shorter) and leaves the stream paused. */
 function readHead(source: Readable, n: number): Promise<{ head: Buffer; ended: boolean }> {
   return new Promise((resolve, reject) => {
+    // A stream that failed before anyone listened would never say so again.
+    if (source.errored || (source.destroyed && !source.readableEnded)) {
+      return reject(uploadError(source.errored ?? new Error('the request was cut off')));
+    }
+    if (source.readableEnded) return resolve({ head: Buffer.alloc(0), ended: true });
     const chunks: Buffer[] = [];
     let length = 0;
     const finish = (ended: boolean) => {

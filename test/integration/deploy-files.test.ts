@@ -52,6 +52,7 @@ interface ComposeService {
   healthcheck?: { test?: unknown };
   depends_on?: Record<string, { condition?: string }> | string[];
   environment?: Record<string, string | null> | string[];
+  restart?: string;
 }
 
 describe('deployment files', () => {
@@ -128,6 +129,10 @@ describe('deployment files', () => {
       expect(defaulted, 'secrets with a default value').to.deep.equal([]);
       const listed = read('.env.example');
       for (const name of new Set([...text.matchAll(/\$\{([A-Z0-9_]+)[:}]/g)].map((m) => m[1]))) expect(listed, `${name} is missing from .env.example`).to.match(new RegExp(`^#?${name}=`, 'm'));
+    });
+
+    it('restarts the app unless it was stopped: a process that exits comes back', () => {
+      expect(services.app.restart).to.equal('unless-stopped');
     });
 
     it('runs MySQL 8, MinIO, Redis and the app built from the Dockerfile, each with a health check', () => {

@@ -41,8 +41,16 @@ describe('GraphQL resource limits (API4) and security headers', function () {
 
   it('refuses a document of more than GRAPHQL_MAX_TOKENS (1000) tokens before parsing it', async () => {
     const res = await api.gql(`{ me { ${'uid '.repeat(1000)} } }`, {}, alice.token);
+    expect(res.status).to.equal(400);
     expect(res.data ?? null).to.equal(null);
-    expect(first(res).message).to.contain('Token limit of 1000 exceeded');
+    expect(first(res).extensions!.code).to.equal('GRAPHQL_PARSE_FAILED');
+    expect(first(res).message).to.contain('1000 tokens');
+  });
+
+  it('answers a syntax error with GRAPHQL_PARSE_FAILED and 400', async () => {
+    const res = await api.gql('{ me { uid ', {}, alice.token);
+    expect(res.status).to.equal(400);
+    expect(first(res).extensions!.code).to.equal('GRAPHQL_PARSE_FAILED');
   });
 
   it('refuses more directives than GRAPHQL_MAX_DIRECTIVES (10)', async () => {
