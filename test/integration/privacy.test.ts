@@ -36,6 +36,8 @@ const WALKED: Record<string, string> = {
   updateCid: 'the stranger itself',
   // Answers only the registrant's own account (`Registration.user`): see "the user themself".
   register: 'self only',
+  // Answers only the viewer's own account under its new number, as register does.
+  changeNumber: 'self only',
 };
 
 /** Root fields that take a uid or answer with something that holds a User, found from the schema. */

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { User } from '../../src/entities/user.entity';
 
 /** Integer columns that hold something other than a uid; every other integer column must be classified below. */
-const NOT_A_UID = new Set(['image.size', 'push_job.attempts', 'verification_code.attempts']);
+const NOT_A_UID = new Set(['image.size', 'push_job.attempts', 'verification_code.attempts', 'download_grant.served_bytes']);
 
 /**
  * Every column of every entity that holds a uid, read from TypeORM's metadata so that a new
