@@ -8,7 +8,8 @@ import { User } from '../../src/entities/user.entity';
 import { ApiClient, GqlResult, httpGet, sendGroupImage, SentMessage } from '../support/client';
 import { jpegBytes, nextPhone, registerUser, requestCode, TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
-import { STACKS, startStack, TestStack } from '../support/stack';
+import { befriend as befriendVia, REQUEST_FRIEND, sentImage, someUsers, startPushStack, stopPushStack } from '../support/fixtures';
+import { STACKS, TestStack } from '../support/stack';
 import { rowsNaming } from '../support/uid-columns';
 import { eventually as eventuallyWithin } from '../support/wait';
 
@@ -29,15 +30,8 @@ for (const kind of STACKS) {
     let stack: TestStack;
     let api: ApiClient;
 
-    before(async () => {
-      fake = await new FakeGetui().start();
-      stack = await startStack(kind, { ...fake.env(), PUSH_POLL_MS: '50', PUSH_RETRY_BASE_MS: '20', PUSH_RETRY_MAX_MS: '200' });
-      api = new ApiClient(stack.url);
-    });
-    after(async () => {
-      await stack?.stop();
-      await fake?.stop();
-    });
+    before(async () => ({ fake, stack, api } = await startPushStack(kind)));
+    after(() => stopPushStack({ fake, stack }));
 
     const db = () => stack.server.container.db;
     const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, token);
@@ -46,15 +40,8 @@ for (const kind of STACKS) {
       expect(r.errors, `${query}: ${JSON.stringify(r.errors)}`).to.equal(undefined);
       return r.data!;
     };
-    const befriend = async (a: TestUser, b: TestUser) => {
-      await ok(a.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: b.uid });
-      await ok(b.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: a.uid });
-    };
-    const send = async (from: TestUser, to: TestUser): Promise<SentMessage> => {
-      const res = await api.sendImage(from.token, to.uid, jpegBytes(3000));
-      expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
-      return res.data!.sendImage;
-    };
+    const befriend = (a: TestUser, b: TestUser) => befriendVia(api, a, b);
+    const send = (from: TestUser, to: TestUser): Promise<SentMessage> => sentImage(api, from, to);
     const groupSend = async (from: TestUser, groupId: number) => {
       const res = await sendGroupImage(api, from.token, groupId, jpegBytes(3000));
       expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
@@ -169,12 +156,12 @@ for (const kind of STACKS) {
     });
 
     it('deleteAccount: no row names the uid, its blobs are gone, groups pass on or go, and the senders of its images get receipts that verify', async () => {
-      const [victim, a, b, c, d, e, f, m] = await Promise.all(Array.from({ length: 8 }, () => registerUser(api)));
+      const [victim, a, b, c, d, e, f, m] = await someUsers(api, 8);
       await befriend(victim, a);
       await befriend(victim, b);
       await befriend(a, m);
-      await ok(c.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: victim.uid });
-      await ok(victim.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: d.uid });
+      await ok(c.token, REQUEST_FRIEND, { u: victim.uid });
+      await ok(victim.token, REQUEST_FRIEND, { u: d.uid });
       await ok(victim.token, 'mutation($u: Int!) { block(uid: $u) }', { u: e.uid });
       await ok(f.token, 'mutation($u: Int!) { block(uid: $u) }', { u: victim.uid });
       const passesOn = await createGroup(victim, [a, b]);
@@ -254,13 +241,11 @@ for (const kind of STACKS) {
     });
 
     it('exportMyData: every kind of data held about the viewer, and of anyone else only uid and nickname', async () => {
-      const [viewer, friend, asker, asked, blocked, blocker, member] = await Promise.all(
-        Array.from({ length: 7 }, () => registerUser(api)),
-      );
+      const [viewer, friend, asker, asked, blocked, blocker, member] = await someUsers(api, 7);
       await befriend(viewer, friend);
       await befriend(friend, member);
-      await ok(asker.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: viewer.uid });
-      await ok(viewer.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: asked.uid });
+      await ok(asker.token, REQUEST_FRIEND, { u: viewer.uid });
+      await ok(viewer.token, REQUEST_FRIEND, { u: asked.uid });
       await ok(viewer.token, 'mutation($u: Int!) { block(uid: $u) }', { u: blocked.uid });
       await ok(blocker.token, 'mutation($u: Int!) { block(uid: $u) }', { u: viewer.uid });
       const groupId = await createGroup(friend, [viewer, member]);

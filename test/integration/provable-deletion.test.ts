@@ -8,6 +8,7 @@ import { PushJob } from '../../src/entities/push-job.entity';
 import { KeyWrapper, NEW_IMAGE_CIPHER, sealedSize, segmentBytesOf, SEGMENT_BYTES, SegmentDecryptor } from '../../src/services/image-cipher';
 import { ApiClient, httpGet, sendGroupImage } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { aliceAndBob, downloadUrlOf } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
 
@@ -50,10 +51,7 @@ describeEachStack(
     let alice: TestUser;
     let bob: TestUser;
 
-    before(async () => {
-      api = new ApiClient(stack().url);
-      [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    });
+    before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
     const db = () => stack().server.container.db;
     const imageOf = (key: string) => db().getRepository(Image).findOneByOrFail({ objectName: key });
@@ -68,7 +66,7 @@ describeEachStack(
       const sent = await api.sendImage(alice.token, bob.uid, bytes, size);
       expect(sent.errors).to.equal(undefined);
       const key = sent.data!.sendImage.messageKey;
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image.downloadUrl as string;
+      const url = await downloadUrlOf(api, bob, key);
       return { key, url };
     }
 
@@ -172,8 +170,7 @@ describeEachStack(
     });
 
     describe('one-time download URLs', () => {
-      const urlOf = async (key: string) =>
-        (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image.downloadUrl as string;
+      const urlOf = (key: string) => downloadUrlOf(api, bob, key);
 
       it('an interrupted download resumes with Range within its URL; once complete the URL answers 410, and a new one works', async () => {
         // Larger than what loopback's socket buffers hold, so the server cannot finish before the drop.

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ImageKey, KeyWrapper, masterKeyId, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
 import { createCipheriv } from 'node:crypto';
+import { useSeed } from '../support/seed';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
 function chunked(bytes: Buffer, size = 7_777): Readable {
@@ -40,11 +41,12 @@ function sealByHand(key: ImageKey, plain: Buffer, segment: number): Buffer {
 }
 
 describe('image cipher stored format', () => {
+  const random = useSeed();
   it('seals exactly the documented segment format (nonce = prefix | index | last flag, tag after each segment)', async () => {
     const key = newImageKey();
     for (const segment of [64 * 1024, SEGMENT_BYTES]) {
       for (const size of [0, 1, segment - 1, segment, segment + 3, 3 * segment]) {
-        const plain = randomBytes(size);
+        const plain = random().bytes(size);
         const expected = sealByHand(key, plain, segment);
         expect((await seal(key, plain, undefined, segment)).equals(expected), `held, ${segment}/${size}`).to.equal(true);
         expect((await seal(key, plain, size, segment)).equals(expected), `streamed, ${segment}/${size}`).to.equal(true);
@@ -55,11 +57,12 @@ describe('image cipher stored format', () => {
 });
 
 describe('image cipher (chunked AES-256-GCM)', () => {
+  const random = useSeed();
   const key = newImageKey();
 
   for (const size of [1, 1000, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 123]) {
     it(`round-trips ${size} bytes, stored as exactly sealedSize(${size}) bytes`, async () => {
-      const plain = randomBytes(size);
+      const plain = random().bytes(size);
       // Chunks smaller than a segment, and larger ones that hold whole segments.
       for (const chunk of [5_000, 3 * SEGMENT_BYTES + 1_000]) {
         const sealed = await seal(key, plain, undefined, undefined, chunk);
@@ -73,7 +76,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('with the size declared, seals as it streams and stores the very same bytes as when it must wait for the end', async () => {
     for (const size of [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 2 * SEGMENT_BYTES + 123]) {
-      const plain = randomBytes(size);
+      const plain = random().bytes(size);
       const held = await seal(key, plain);
       const streamed = await seal(key, plain, size);
       expect(streamed.equals(held), `size ${size}`).to.equal(true);
@@ -82,7 +85,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('a changed byte, a cut-off end or another key fails the stream', async () => {
     const size = 2 * SEGMENT_BYTES + 10;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain);
     const tampered = Buffer.from(sealed);
     tampered[SEGMENT_BYTES + 100] ^= 1;
@@ -94,7 +97,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
   });
 
   it('with the size declared, fails a stream longer or shorter than declared', async () => {
-    const plain = randomBytes(SEGMENT_BYTES + 10);
+    const plain = random().bytes(SEGMENT_BYTES + 10);
     for (const declared of [plain.length - 1, plain.length + 1, SEGMENT_BYTES]) {
       await seal(key, plain, declared).then(
         () => expect.fail(`declared ${declared} for ${plain.length} bytes went unnoticed`),
@@ -108,7 +111,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     const old = segmentBytesOf('aes256gcm-64k');
     expect(old).to.equal(64 * 1024);
     const size = 2 * old + 77;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain, undefined, old);
     expect(sealed.length).to.equal(sealedSize(size, old));
     const r = sealedRange(size, old + 5, size - 1, old);
@@ -118,7 +121,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('holds the last wanted bytes until beforeLastBytes has succeeded, and fails the stream when it fails', async () => {
     const size = 2 * SEGMENT_BYTES + 99;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain);
     for (const [first, last] of [[0, size - 1], [5, SEGMENT_BYTES + 7]]) {
       let received = 0;
@@ -150,7 +153,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('opens any byte range from the segments that hold it alone', async () => {
     const size = 3 * SEGMENT_BYTES + 500;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain);
     for (const [a, b] of [[0, 0], [10, SEGMENT_BYTES + 10], [SEGMENT_BYTES, 2 * SEGMENT_BYTES - 1], [2 * SEGMENT_BYTES + 7, size - 1]]) {
       const r = sealedRange(size, a, b);

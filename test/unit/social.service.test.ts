@@ -59,7 +59,7 @@ describe('SocialService (unit)', () => {
     });
 
     it('finds discoverable users who have not blocked the viewer', async () => {
-      carol.discoverable = false;
+      await social.updateSettings(carol.uid, { discoverable: false }, new Date());
       expect((await service.discoverContacts(alice, [hash(2), hash(3), hash(99)])).map((u) => u.uid)).to.deep.equal([bob.uid]);
       await service.block(bob, alice.uid);
       expect(await service.discoverContacts(alice, [hash(2), hash(3)])).to.have.length(0);
