@@ -42,6 +42,14 @@ for (const kind of STACKS) {
     };
     const befriend = (a: TestUser, b: TestUser) => befriendVia(api, a, b);
     const send = (from: TestUser, to: TestUser): Promise<SentMessage> => sentImage(api, from, to);
+    /** Everything that ties one user to others: friends, a request each way, a block each way. */
+    const surround = async (who: TestUser, r: { friends: TestUser[]; asker: TestUser; asked: TestUser; blocked: TestUser; blocker: TestUser }) => {
+      for (const friend of r.friends) await befriend(who, friend);
+      await ok(r.asker.token, REQUEST_FRIEND, { u: who.uid });
+      await ok(who.token, REQUEST_FRIEND, { u: r.asked.uid });
+      await ok(who.token, 'mutation($u: Int!) { block(uid: $u) }', { u: r.blocked.uid });
+      await ok(r.blocker.token, 'mutation($u: Int!) { block(uid: $u) }', { u: who.uid });
+    };
     const groupSend = async (from: TestUser, groupId: number) => {
       const res = await sendGroupImage(api, from.token, groupId, jpegBytes(3000));
       expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
@@ -157,13 +165,8 @@ for (const kind of STACKS) {
 
     it('deleteAccount: no row names the uid, its blobs are gone, groups pass on or go, and the senders of its images get receipts that verify', async () => {
       const [victim, a, b, c, d, e, f, m] = await someUsers(api, 8);
-      await befriend(victim, a);
-      await befriend(victim, b);
+      await surround(victim, { friends: [a, b], asker: c, asked: d, blocked: e, blocker: f });
       await befriend(a, m);
-      await ok(c.token, REQUEST_FRIEND, { u: victim.uid });
-      await ok(victim.token, REQUEST_FRIEND, { u: d.uid });
-      await ok(victim.token, 'mutation($u: Int!) { block(uid: $u) }', { u: e.uid });
-      await ok(f.token, 'mutation($u: Int!) { block(uid: $u) }', { u: victim.uid });
       const passesOn = await createGroup(victim, [a, b]);
       const emptied = await createGroup(victim, [a]);
       await ok(a.token, 'mutation($g: Int!, $u: Int!) { removeGroupMember(groupId: $g, uid: $u) { id } }', { g: emptied, u: a.uid });
@@ -242,12 +245,8 @@ for (const kind of STACKS) {
 
     it('exportMyData: every kind of data held about the viewer, and of anyone else only uid and nickname', async () => {
       const [viewer, friend, asker, asked, blocked, blocker, member] = await someUsers(api, 7);
-      await befriend(viewer, friend);
+      await surround(viewer, { friends: [friend], asker, asked, blocked, blocker });
       await befriend(friend, member);
-      await ok(asker.token, REQUEST_FRIEND, { u: viewer.uid });
-      await ok(viewer.token, REQUEST_FRIEND, { u: asked.uid });
-      await ok(viewer.token, 'mutation($u: Int!) { block(uid: $u) }', { u: blocked.uid });
-      await ok(blocker.token, 'mutation($u: Int!) { block(uid: $u) }', { u: viewer.uid });
       const groupId = await createGroup(friend, [viewer, member]);
       const publicKey = x25519();
       await ok(viewer.token, 'mutation($k: String!) { setPublicKey(publicKey: $k) { uid } }', { k: publicKey });

@@ -14,9 +14,9 @@ import {
   FakeRateLimiter,
   FakeSmsProvider,
   FakeUserRepository,
-  FakeVerificationCodeRepository,
   MemoryBlobStore,
 } from '../support/fakes';
+import { fakeVerification } from '../support/service-fixtures';
 
 const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   changeNumber: { points: 5, durationSeconds: 86_400 },
@@ -53,14 +53,7 @@ describe('AccountLifecycleService (unit)', () => {
     blobs = new MemoryBlobStore();
     committed = 0;
     const log = createLogger('silent');
-    verification = new VerificationService(
-      new FakeVerificationCodeRepository(),
-      sms,
-      unlimited,
-      { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: new Map(), codeSecret: Buffer.alloc(32, 3) },
-      log,
-      () => clock,
-    );
+    verification = fakeVerification(sms, unlimited, () => clock);
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 4) }, () => clock);
     accounts = new AccountService(
       users,

@@ -1,24 +1,14 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { FriendshipState } from '../../../src/entities/friendship.entity';
-import type { DestroyedMessage } from '../../../src/repositories/message.repository';
-import { anImage, at, aUser, newDevice, pushesTo, T0, World, WorldFactory } from './world';
+import { anImage, at, aUser, newDevice, receipts, receiptsTo, someUsers, T0, useWorld, WorldFactory } from './world';
 
-const receipts = (destroyed: DestroyedMessage[]) =>
-  destroyed.map((d) => ({
-    receiverUid: d.senderUid,
-    kind: 'receipt',
-    payload: JSON.stringify({ id: d.id, reason: d.endReason }),
-    expiresAt: null,
-  }));
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** What AccountLifecycleService relies on from an AccountLifecycleRepository and an AccountExportRepository. */
 export function accountLifecycleContract(make: WorldFactory): void {
   describe('AccountLifecycleRepository and AccountExportRepository', () => {
-    let w: World;
-    beforeEach(async () => (w = await make()));
-    afterEach(() => w.cleanup());
+    const w = useWorld(make);
 
     it("signOut forgets the device and skips the pushes waiting for it, not a notice addressed to an earlier device's cid", async () => {
       const me = await aUser(w);
@@ -37,7 +27,7 @@ export function accountLifecycleContract(make: WorldFactory): void {
     });
 
     it('changeNumber moves the account to a free number with a new ukey; taken, or gone for no account', async () => {
-      const [me, other] = [await aUser(w), await aUser(w)];
+      const [me, other] = await someUsers(w, 2);
       const fresh = newDevice();
       const change = { regionNum: '86', phoneNum: fresh.phoneNum, phoneHash: fresh.phoneHash, ukeyHash: hash('new ukey'), now: at(5) };
       expect(await w.lifecycle.changeNumber(me.uid, { ...change, phoneHash: other.phoneHash })).to.deep.equal({
@@ -67,14 +57,7 @@ export function accountLifecycleContract(make: WorldFactory): void {
     });
 
     it('deleteAccount removes every row that names the account, ends what was sent to it with receipts, and answers its blobs', async () => {
-      const [me, friend, asker, blocked, blocker, sender] = [
-        await aUser(w),
-        await aUser(w),
-        await aUser(w),
-        await aUser(w),
-        await aUser(w),
-        await aUser(w),
-      ];
+      const [me, friend, asker, blocked, blocker, sender] = await someUsers(w, 6);
       await w.social.requestFriend(me.uid, friend.uid, at(1));
       await w.social.requestFriend(friend.uid, me.uid, at(2));
       await w.social.requestFriend(asker.uid, me.uid, at(3));
@@ -97,15 +80,14 @@ export function accountLifecycleContract(make: WorldFactory): void {
       expect(uids(await w.social.listBlocked(blocker.uid))).to.deep.equal([]);
       expect(await w.codes.findByPhoneHash(me.phoneHash)).to.equal(null);
       expect(await w.pushJobs.listForReceivers(0, [me.uid], 10)).to.deep.equal([]);
-      const got = (await pushesTo(w, sender.uid)).filter((p) => p.kind === 'receipt').map((p) => JSON.parse(p.payload));
-      expect(got).to.deep.equal([{ id: pending.id, reason: 'receiver_gone' }]);
+      expect(await receiptsTo(w, sender.uid)).to.deep.equal([{ id: pending.id, reason: 'receiver_gone' }]);
       expect(await w.lifecycle.deleteAccount(me.uid, at(11), receipts)).to.include({ found: false, phoneHash: '' });
       // A new account never takes a uid that was ever given (a token or a push naming it must not reach it).
       expect(uids([me, friend, asker, blocked, blocker, sender])).not.to.include((await aUser(w)).uid);
     });
 
     it('forgetInPushes deletes the pushes that carry the phone hash, whatever their status, and answers how many', async () => {
-      const [me, other] = [await aUser(w), await aUser(w)];
+      const [me, other] = await someUsers(w, 2);
       const naming = (kind: string) => ({
         receiverUid: other.uid,
         kind,
@@ -120,7 +102,7 @@ export function accountLifecycleContract(make: WorldFactory): void {
     });
 
     it('rowsOf answers the account with its friendships, blocks and messages both ways, and null for no account', async () => {
-      const [me, friend, asked, blocked, sender] = [await aUser(w), await aUser(w), await aUser(w), await aUser(w), await aUser(w)];
+      const [me, friend, asked, blocked, sender] = await someUsers(w, 5);
       await w.social.requestFriend(me.uid, friend.uid, at(1));
       await w.social.requestFriend(friend.uid, me.uid, at(2));
       await w.social.requestFriend(me.uid, asked.uid, at(3));

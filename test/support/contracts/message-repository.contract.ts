@@ -1,24 +1,13 @@
 import { expect } from 'chai';
-import type { DestroyedMessage } from '../../../src/repositories/message.repository';
-import { anImage, at, aUser, newImage, pushesTo, T0, World, WorldFactory } from './world';
-
-const receipts = (destroyed: DestroyedMessage[]) =>
-  destroyed.map((d) => ({
-    receiverUid: d.senderUid,
-    kind: 'receipt',
-    payload: JSON.stringify({ id: d.id, reason: d.endReason }),
-    expiresAt: null,
-  }));
+import { anImage, at, newImage, pushesTo, receipts, receiptsTo, someUsers, T0, useWorld, WorldFactory } from './world';
 
 /** What ImageService, LifecycleService and RetentionService rely on from a MessageRepository. */
 export function messageRepositoryContract(make: WorldFactory): void {
   describe('MessageRepository', () => {
-    let w: World;
-    beforeEach(async () => (w = await make()));
-    afterEach(() => w.cleanup());
+    const w = useWorld(make);
 
     it('createImageWithMessages stores the image, one live message per receiver and their pushes; a born-ended one gets none', async () => {
-      const [alice, bob, carol, dave] = [await aUser(w), await aUser(w), await aUser(w), await aUser(w)];
+      const [alice, bob, carol, dave] = await someUsers(w, 4);
       const sent = await anImage(w, alice, [bob, carol, dave], { blocked: [dave] });
       expect(sent.map((m) => m.receiverUid)).to.deep.equal([bob.uid, carol.uid, dave.uid]);
       expect(new Set(sent.map((m) => m.id)).size).to.equal(3);
@@ -55,7 +44,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('an image stored as discarded is over at once: its messages are born ended and it has no key', async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       const [m] = await w.messages.createImageWithMessages(
         newImage(T0, 3600, { discarded: true }),
         [{ messageKey: 'd'.repeat(64), senderUid: alice.uid, receiverUid: bob.uid, sendTime: T0, endReason: 'blocked' }],
@@ -67,7 +56,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('nothing is stored when a push cannot be built', async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       const image = newImage();
       await w.messages
         .createImageWithMessages(image, [{ messageKey: 'e'.repeat(64), senderUid: alice.uid, receiverUid: bob.uid, sendTime: T0 }], () => {
@@ -82,7 +71,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it("findForReceiver finds only the receiver's own message, never a born-ended one", async () => {
-      const [alice, bob, carol] = [await aUser(w), await aUser(w), await aUser(w)];
+      const [alice, bob, carol] = await someUsers(w, 3);
       const [toBob, toCarol] = await anImage(w, alice, [bob, carol], { blocked: [carol] });
       expect((await w.messages.findForReceiver(toBob.messageKey, bob.uid))!.sender.uid).to.equal(alice.uid);
       expect(await w.messages.findForReceiver(toBob.messageKey, carol.uid)).to.equal(null);
@@ -91,7 +80,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('listPending: live, unexpired messages to the receiver, oldest first, by sender, none from someone the receiver blocked', async () => {
-      const [alice, bob, carol, mallory] = [await aUser(w), await aUser(w), await aUser(w), await aUser(w)];
+      const [alice, bob, carol, mallory] = await someUsers(w, 4);
       const [first] = await anImage(w, alice, [bob]);
       const [fromCarol] = await anImage(w, carol, [bob]);
       const [later] = await anImage(w, alice, [bob], { createdAt: at(5) });
@@ -110,7 +99,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('endForReceiver ends the message once; the last live message of an image ends the image, destroys its key and writes receipts', async () => {
-      const [alice, bob, carol] = [await aUser(w), await aUser(w), await aUser(w)];
+      const [alice, bob, carol] = await someUsers(w, 3);
       const [toBob, toCarol] = await anImage(w, alice, [bob, carol]);
       const first = await w.messages.endForReceiver(toBob.messageKey, bob.uid, 'confirmed', at(1), receipts);
       expect(first.message).to.include({ exist: false, endReason: 'confirmed' });
@@ -131,7 +120,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
       const image = (await w.messages.findByKey(toCarol.messageKey))!.image;
       expect(image).to.include({ wrappedKey: null, keyId: null, sha256: null });
       expect(image.endedAt!.getTime()).to.equal(at(3).getTime());
-      const got = (await pushesTo(w, alice.uid)).map((p) => JSON.parse(p.payload));
+      const got = await receiptsTo(w, alice.uid);
       expect(got).to.deep.equal([
         { id: toBob.id, reason: 'confirmed' },
         { id: toCarol.id, reason: 'expired' },
@@ -139,7 +128,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it("recordScreenshot keeps the first report; null for a message that is not the viewer's", async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       const [m] = await anImage(w, alice, [bob]);
       expect((await w.messages.recordScreenshot(m.messageKey, bob.uid, at(1)))!.screenshotAt!.getTime()).to.equal(at(1).getTime());
       expect((await w.messages.recordScreenshot(m.messageKey, bob.uid, at(2)))!.screenshotAt!.getTime()).to.equal(at(1).getTime());
@@ -147,7 +136,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('listSent: every message the sender sent, born-ended ones included, newest first, with receiver and image', async () => {
-      const [alice, bob, carol] = [await aUser(w), await aUser(w), await aUser(w)];
+      const [alice, bob, carol] = await someUsers(w, 3);
       const [one] = await anImage(w, alice, [bob]);
       const [two, three] = await anImage(w, alice, [bob, carol], { blocked: [carol] });
       await anImage(w, bob, [alice]);
@@ -159,7 +148,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('download grants: made, reused while unused and fresh, byte budgets reserved and released, completed once', async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       const [m1, m2] = [(await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob]))[0]];
       const made = await w.messages.createGrants([m1.id, m2.id], at(1));
       const [g1, g2] = [made.get(m1.id)!, made.get(m2.id)!];
@@ -191,7 +180,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('listDownloadedBefore: live downloaded messages, the longest downloaded first', async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       const [m1, m2, m3] = [(await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob]))[0]];
       const grants = await w.messages.createGrants([m1.id, m2.id, m3.id], at(1));
       await w.messages.completeGrant(grants.get(m2.id)!, m2.id, at(2));
@@ -204,7 +193,7 @@ export function messageRepositoryContract(make: WorldFactory): void {
     });
 
     it('pruning: grants by age, ended messages with their grants, then images that are over, unreferenced and without a blob', async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       const [old, young] = [(await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob]))[0]];
       const grants = await w.messages.createGrants([old.id, young.id], at(1));
       const later = (await w.messages.createGrants([young.id], at(100))).get(young.id)!;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { NewPushJob, OutboxRow } from '../../../src/repositories/push-job.repository';
-import { at, aUser, newImage, T0, World, WorldFactory } from './world';
+import { at, aUser, newImage, someUsers, T0, useWorld, WorldFactory } from './world';
 
 const job = (receiverUid: number, kind = 'image', cid: string | null = null): NewPushJob => ({
   receiverUid,
@@ -14,9 +14,7 @@ const MINUTE = 60_000;
 /** What the push dispatcher, the retention pruner and the realtime feed rely on from a PushJobRepository. */
 export function pushJobRepositoryContract(make: WorldFactory): void {
   describe('PushJobRepository', () => {
-    let w: World;
-    beforeEach(async () => (w = await make()));
-    afterEach(() => w.cleanup());
+    const w = useWorld(make);
 
     it('enqueue writes pending jobs due now, each with its own id and request id', async () => {
       const bob = await aUser(w);
@@ -118,7 +116,7 @@ export function pushJobRepositoryContract(make: WorldFactory): void {
     });
 
     it('listForReceivers answers the jobs after an id for any of the receivers, oldest first, at most limit', async () => {
-      const [bob, carol, dave] = [await aUser(w), await aUser(w), await aUser(w)];
+      const [bob, carol, dave] = await someUsers(w, 3);
       const rows = await w.pushJobs.enqueue([job(bob.uid, '1'), job(carol.uid, '2'), job(dave.uid, '3'), job(bob.uid, '4')], T0);
       const kinds = (list: OutboxRow[]) => list.map((r) => r.kind);
       expect(kinds(await w.pushJobs.listForReceivers(0, [bob.uid, dave.uid], 10))).to.deep.equal(['1', '3', '4']);
@@ -128,7 +126,7 @@ export function pushJobRepositoryContract(make: WorldFactory): void {
     });
 
     it('onCommitted hears the jobs every repository writes, once written', async () => {
-      const [bob, carol] = [await aUser(w), await aUser(w)];
+      const [bob, carol] = await someUsers(w, 2);
       const heard: OutboxRow[] = [];
       w.pushJobs.onCommitted((rows) => heard.push(...rows.filter((r) => r.receiverUid === bob.uid || r.receiverUid === carol.uid)));
       const [row] = await w.pushJobs.enqueue([job(bob.uid, 'direct')], T0);

@@ -1,46 +1,29 @@
 import { expect } from 'chai';
 import { FriendshipState } from '../../../src/entities/friendship.entity';
 import { WhoCanSend } from '../../../src/entities/user.entity';
-import { at, aUser, World, WorldFactory } from './world';
+import { at, aUser, someUsers, useWorld, WorldFactory } from './world';
 
 const uids = (list: { uid: number }[]) => list.map((u) => u.uid);
+const outcome = (state: FriendshipState, created: boolean, accepted: boolean) => ({ state, created, accepted });
 
 /** What SocialService relies on from a SocialRepository. */
 export function socialRepositoryContract(make: WorldFactory): void {
   describe('SocialRepository', () => {
-    let w: World;
-    beforeEach(async () => (w = await make()));
-    afterEach(() => w.cleanup());
+    const w = useWorld(make);
 
     it('requestFriend asks, a repeat changes nothing, and the other side asking back accepts', async () => {
-      const [alice, bob] = [await aUser(w), await aUser(w)];
+      const [alice, bob] = await someUsers(w, 2);
       expect(await w.social.relation(alice.uid, bob.uid)).to.deep.equal({
         state: null,
         requesterUid: null,
         viewerBlocked: false,
         blockedByOther: false,
       });
-      expect(await w.social.requestFriend(alice.uid, bob.uid, at(1))).to.deep.equal({
-        state: FriendshipState.REQUESTED,
-        created: true,
-        accepted: false,
-      });
-      expect(await w.social.requestFriend(alice.uid, bob.uid, at(2))).to.deep.equal({
-        state: FriendshipState.REQUESTED,
-        created: false,
-        accepted: false,
-      });
+      expect(await w.social.requestFriend(alice.uid, bob.uid, at(1))).to.deep.equal(outcome(FriendshipState.REQUESTED, true, false));
+      expect(await w.social.requestFriend(alice.uid, bob.uid, at(2))).to.deep.equal(outcome(FriendshipState.REQUESTED, false, false));
       expect(await w.social.relation(bob.uid, alice.uid)).to.include({ state: FriendshipState.REQUESTED, requesterUid: alice.uid });
-      expect(await w.social.requestFriend(bob.uid, alice.uid, at(3))).to.deep.equal({
-        state: FriendshipState.FRIENDS,
-        created: false,
-        accepted: true,
-      });
-      expect(await w.social.requestFriend(alice.uid, bob.uid, at(4))).to.deep.equal({
-        state: FriendshipState.FRIENDS,
-        created: false,
-        accepted: false,
-      });
+      expect(await w.social.requestFriend(bob.uid, alice.uid, at(3))).to.deep.equal(outcome(FriendshipState.FRIENDS, false, true));
+      expect(await w.social.requestFriend(alice.uid, bob.uid, at(4))).to.deep.equal(outcome(FriendshipState.FRIENDS, false, false));
       expect(await w.social.relation(alice.uid, bob.uid)).to.include({ state: FriendshipState.FRIENDS, requesterUid: alice.uid });
       expect([...(await w.social.friendsAmong(alice.uid, [bob.uid, alice.uid + bob.uid + 1000]))]).to.deep.equal([bob.uid]);
       expect(await w.social.friendsAmong(alice.uid, [])).to.deep.equal(new Set());
@@ -49,7 +32,7 @@ export function socialRepositoryContract(make: WorldFactory): void {
     });
 
     it('lists friends and requests, the most recent first; incoming requests from someone blocked are left out', async () => {
-      const [me, a, b, c, d, e] = [await aUser(w), await aUser(w), await aUser(w), await aUser(w), await aUser(w), await aUser(w)];
+      const [me, a, b, c, d, e] = await someUsers(w, 6);
       await w.social.requestFriend(me.uid, a.uid, at(1));
       await w.social.requestFriend(b.uid, me.uid, at(2));
       await w.social.requestFriend(me.uid, c.uid, at(3));
@@ -71,7 +54,7 @@ export function socialRepositoryContract(make: WorldFactory): void {
     });
 
     it('block ends the friendship and shows on both sides; blocks are listed most recent first; unblock lifts one', async () => {
-      const [me, a, b] = [await aUser(w), await aUser(w), await aUser(w)];
+      const [me, a, b] = await someUsers(w, 3);
       await w.social.requestFriend(me.uid, a.uid, at(1));
       await w.social.requestFriend(a.uid, me.uid, at(2));
       await w.social.block(me.uid, a.uid, at(3));
@@ -98,7 +81,7 @@ export function socialRepositoryContract(make: WorldFactory): void {
     });
 
     it('discover finds registered, discoverable users by phone hash, never the viewer nor someone who blocked the viewer', async () => {
-      const [me, a, hidden, blocker, stranger] = [await aUser(w), await aUser(w), await aUser(w), await aUser(w), await aUser(w)];
+      const [me, a, hidden, blocker, stranger] = await someUsers(w, 5);
       await w.social.updateSettings(hidden.uid, { discoverable: false }, at(1));
       await w.social.block(blocker.uid, me.uid, at(2));
       await w.social.block(me.uid, stranger.uid, at(3));

@@ -1,14 +1,12 @@
 import { expect } from 'chai';
 import { WhoCanSend } from '../../../src/entities/user.entity';
 import type { AccountMove } from '../../../src/repositories/user.repository';
-import { anImage, at, aUser, newDevice, pushesTo, T0, World, WorldFactory } from './world';
+import { anImage, at, aUser, newDevice, receipts, receiptsTo, someUsers, T0, useWorld, WorldFactory } from './world';
 
 /** What AccountService and RegistrationLockService rely on from a UserRepository. */
 export function userRepositoryContract(make: WorldFactory): void {
   describe('UserRepository', () => {
-    let w: World;
-    beforeEach(async () => (w = await make()));
-    afterEach(() => w.cleanup());
+    const w = useWorld(make);
 
     it('registerDevice creates a new phone as an account with the defaults, found by id, ids and phone hash', async () => {
       const reg = newDevice({ publicKey: 'A'.repeat(43) + '=' });
@@ -50,7 +48,7 @@ export function userRepositoryContract(make: WorldFactory): void {
     });
 
     it('gives every new account a uid of its own', async () => {
-      const users = [await aUser(w), await aUser(w), await aUser(w)];
+      const users = await someUsers(w, 3);
       expect(new Set(users.map((u) => u.uid)).size).to.equal(3);
     });
 
@@ -96,17 +94,10 @@ export function userRepositoryContract(make: WorldFactory): void {
     });
 
     it("a move ends the account's pending messages (account_moved), answers the images that ended and writes their receipts", async () => {
-      const [owner, sender, other] = [await aUser(w), await aUser(w), await aUser(w)];
+      const [owner, sender, other] = await someUsers(w, 3);
       const [alone] = await anImage(w, sender, [owner]);
       const shared = await anImage(w, sender, [owner, other]);
       const [expired] = await anImage(w, sender, [owner], { ttlSeconds: 10 });
-      const receipts = (destroyed: { id: number; senderUid: number; endReason: string }[]) =>
-        destroyed.map((d) => ({
-          receiverUid: d.senderUid,
-          kind: 'receipt',
-          payload: JSON.stringify({ id: d.id, reason: d.endReason }),
-          expiresAt: null,
-        }));
       const move: AccountMove = { check: () => undefined, notices: () => [], receipts };
       const { endedImages } = await w.users.registerDevice(newDevice({ phoneHash: owner.phoneHash, now: at(60) }), move);
 
@@ -116,8 +107,7 @@ export function userRepositoryContract(make: WorldFactory): void {
       expect(await w.messages.findByKey(shared[1].messageKey)).to.include({ exist: true, endReason: null });
       // Past its expiry: the sweep ends it, not the move.
       expect(await w.messages.findByKey(expired.messageKey)).to.include({ exist: true });
-      const receiptsTo = (await pushesTo(w, sender.uid)).filter((p) => p.kind === 'receipt').map((p) => JSON.parse(p.payload));
-      expect(receiptsTo).to.deep.equal([{ id: alone.id, reason: 'account_moved' }]);
+      expect(await receiptsTo(w, sender.uid)).to.deep.equal([{ id: alone.id, reason: 'account_moved' }]);
     });
 
     it('updateCid, updatePublicKey and updateRegistrationLock change one field and answer the account; null for no account', async () => {

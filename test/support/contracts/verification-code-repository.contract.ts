@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import type { NewVerificationCode } from '../../../src/repositories/verification-code.repository';
-import { at, T0, World, WorldFactory } from './world';
+import { at, T0, useWorld, WorldFactory } from './world';
 
 let phones = 0;
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -15,9 +15,7 @@ const aCode = (code = '123456', expiresAt = at(600), phoneHash = hash(`phone ${+
 /** What VerificationService relies on from a VerificationCodeRepository. */
 export function verificationCodeRepositoryContract(make: WorldFactory): void {
   describe('VerificationCodeRepository', () => {
-    let w: World;
-    beforeEach(async () => (w = await make()));
-    afterEach(() => w.cleanup());
+    const w = useWorld(make);
 
     it('keeps one code per phone: replace stores a fresh one whose tries and use start over', async () => {
       const code = aCode();

@@ -6,7 +6,7 @@ import type { Message } from '../../../src/entities/message.entity';
 import type { AccountExportRepository, AccountLifecycleRepository } from '../../../src/repositories/account-lifecycle.repository';
 import { TypeormAccountExportRepository } from '../../../src/repositories/account-export.typeorm-repository';
 import { TypeormAccountLifecycleRepository } from '../../../src/repositories/account-lifecycle.typeorm-repository';
-import type { MessageRepository, NewImage, NewMessage } from '../../../src/repositories/message.repository';
+import type { MessageRepository, NewImage, NewMessage, ReceiptJobs } from '../../../src/repositories/message.repository';
 import { TypeormMessageRepository } from '../../../src/repositories/message.typeorm-repository';
 import type { NewPushJob, PushJobRepository } from '../../../src/repositories/push-job.repository';
 import { TypeormPushJobRepository } from '../../../src/repositories/push-job.typeorm-repository';
@@ -36,6 +36,27 @@ export interface World {
 }
 
 export type WorldFactory = () => Promise<World>;
+
+/**
+ * Call inside a `describe`: each test gets a fresh world from `make`, emptied after it. The
+ * answer stands for the current test's world (`w.users` is that world's users).
+ */
+export function useWorld(make: WorldFactory): World {
+  let current: World | undefined;
+  beforeEach(async () => {
+    current = await make();
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return new Proxy({} as World, {
+    get: (_, key) => {
+      if (!current) throw new Error('useWorld(): no test is running');
+      return current[key as keyof World];
+    },
+  });
+}
 
 /** The fakes of test/support/fakes.ts, each fresh. */
 export const fakeWorld: WorldFactory = async () => ({ ...linkedFakes(), cleanup: async () => undefined });
@@ -92,6 +113,27 @@ export function newDevice(overrides: Partial<DeviceRegistration> = {}): DeviceRe
     now: T0,
     ...overrides,
   };
+}
+
+/** `n` new users, registered one after another (uids in that order). */
+export async function someUsers(w: World, n: number): Promise<User[]> {
+  const out: User[] = [];
+  for (let i = 0; i < n; i++) out.push(await aUser(w));
+  return out;
+}
+
+/** Receipts as the services build them, one push to each sender naming the message and the reason. */
+export const receipts: ReceiptJobs = (destroyed) =>
+  destroyed.map((d) => ({
+    receiverUid: d.senderUid,
+    kind: 'receipt',
+    payload: JSON.stringify({ id: d.id, reason: d.endReason }),
+    expiresAt: null,
+  }));
+
+/** The receipts written to `uid`, as { id, reason }. */
+export async function receiptsTo(w: World, uid: number): Promise<{ id: number; reason: string }[]> {
+  return (await pushesTo(w, uid)).filter((p) => p.kind === 'receipt').map((p) => JSON.parse(p.payload));
 }
 
 /** Registers a new user through the repository and answers it. */
