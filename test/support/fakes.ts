@@ -19,7 +19,10 @@ import type { FriendRequestOutcome, Relation, SettingsPatch, SocialRepository } 
 import type { PushItem, PushQueue } from '../../src/services/push-queue';
 import type { AccountDeletion, AccountExportRepository, AccountLifecycleRepository, AccountRows, ExportedMessage, NumberChange, NumberChangeOutcome } from '../../src/repositories/account-lifecycle.repository';
 
-/** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
+/**
+ * In-memory stand-ins for the adapters, for unit tests of the services (no I/O).
+ * test/integration/repository-contract.test.ts holds each repository fake to what the TypeORM one does.
+ */
 
 /** A copy of a stored row, as a database read gives one: changing it changes nothing stored. */
 const copyOf = <T extends object>(row: T): T => Object.assign(Object.create(Object.getPrototypeOf(row)) as T, row);
