@@ -69,12 +69,16 @@ export async function databaseWorlds(config: DatabaseConfig): Promise<{ make: Wo
   const mysql = db.options.type === 'mysql';
   const tables = db.entityMetadatas.map((m) => db.driver.escape(m.tableName));
   const cleanup = async () => {
-    // Whatever the order of the foreign keys, every table ends empty.
-    await db.query(mysql ? 'SET FOREIGN_KEY_CHECKS = 0' : 'PRAGMA foreign_keys = OFF');
+    // Whatever the order of the foreign keys, every table ends empty. One connection: the
+    // switch holds for its session only.
+    const q = db.createQueryRunner();
+    await q.connect();
     try {
-      for (const t of tables) await db.query(`DELETE FROM ${t}`);
+      await q.query(mysql ? 'SET FOREIGN_KEY_CHECKS = 0' : 'PRAGMA foreign_keys = OFF');
+      for (const t of tables) await q.query(`DELETE FROM ${t}`);
     } finally {
-      await db.query(mysql ? 'SET FOREIGN_KEY_CHECKS = 1' : 'PRAGMA foreign_keys = ON');
+      await q.query(mysql ? 'SET FOREIGN_KEY_CHECKS = 1' : 'PRAGMA foreign_keys = ON').catch(() => undefined);
+      await q.release();
     }
   };
   return {
