@@ -29,7 +29,7 @@ const SEGMENT_SIZES: Record<string, number> = {
  * tag is checked, so a segment is paid in latency and held memory per download; each segment also
  * costs a node:crypto cipher object. docs/performance.md has the measurement behind the choice.
  */
-export const NEW_IMAGE_CIPHER = 'aes256gcm-256k';
+export const NEW_IMAGE_CIPHER = 'aes256gcm-64k';
 
 /** The default segment size of the stream classes below (callers pass the image's own). */
 export const SEGMENT_BYTES = SEGMENT_SIZES[NEW_IMAGE_CIPHER];

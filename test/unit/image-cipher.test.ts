@@ -42,7 +42,7 @@ function sealByHand(key: ImageKey, plain: Buffer, segment: number): Buffer {
 describe('image cipher stored format', () => {
   it('seals exactly the documented segment format (nonce = prefix | index | last flag, tag after each segment)', async () => {
     const key = newImageKey();
-    for (const segment of [64 * 1024, SEGMENT_BYTES]) {
+    for (const segment of [64 * 1024, 256 * 1024]) {
       for (const size of [0, 1, segment - 1, segment, segment + 3, 3 * segment]) {
         const plain = randomBytes(size);
         const expected = sealByHand(key, plain, segment);
@@ -103,10 +103,10 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     }
   });
 
-  it('new images are sealed in 256 KiB segments; blobs sealed in 64 KiB segments (earlier builds) still open', async () => {
-    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(256 * 1024);
-    const old = segmentBytesOf('aes256gcm-64k');
-    expect(old).to.equal(64 * 1024);
+  it('new images are sealed in 64 KiB segments; blobs sealed in 256 KiB segments (earlier builds) still open', async () => {
+    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(64 * 1024);
+    const old = segmentBytesOf('aes256gcm-256k');
+    expect(old).to.equal(256 * 1024);
     const size = 2 * old + 77;
     const plain = randomBytes(size);
     const sealed = await seal(key, plain, undefined, old);
