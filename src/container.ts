@@ -46,11 +46,13 @@ import type { RealtimeService } from './services/realtime.service';
 import { AccountService } from './services/account.service';
 import { AccountLifecycleService } from './services/account-lifecycle.service';
 import { DownloadTokens } from './services/download-tokens';
-import { KeyWrapper } from './services/image-cipher';
+import { KeyWrapper } from './services/cipher/key-wrapper';
 import { receiptJobs, ReceiptSigner } from './services/receipts';
 import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
-import { ImageService } from './services/image.service';
+import { ImageDownloadService } from './services/image-download.service';
+import { ImageInboxService } from './services/image-inbox.service';
+import { ImageSendService } from './services/image-send.service';
 import { LifecycleService } from './services/lifecycle.service';
 import { Metrics, noMetrics } from './services/metrics';
 import { RetentionService } from './services/retention.service';
@@ -60,6 +62,7 @@ import { PushOutbox } from './services/push.outbox';
 import { RegistrationLockService } from './services/registration-lock.service';
 import { VerificationService } from './services/verification.service';
 import { SocialService } from './services/social.service';
+import { SentImagesService } from './services/sent-images.service';
 
 /** Everything the server is made of, wired once: adapters → repositories → services → resolvers. */
 export interface Container {
@@ -72,7 +75,7 @@ export interface Container {
   accountLifecycle: AccountLifecycleService;
   /** Keys the form tokens of the account deletion page (GET /account/delete). */
   formSecret: Buffer;
-  images: ImageService;
+  images: ImageServices;
   social: SocialService;
   groups: GroupService;
   lifecycle: LifecycleService;
@@ -100,6 +103,17 @@ export interface Container {
   /** The same, as Prometheus scrapes it; null when METRICS_PORT is 0. */
   prometheus: PrometheusMetrics | null;
   close(): Promise<void>;
+}
+
+/** The image domain, one service per job. */
+export interface ImageServices {
+  sending: ImageSendService;
+  /** The receiver's side: one message, the pending list, screenshots, confirming. */
+  inbox: ImageInboxService;
+  /** The sender's side: what became of each image sent. */
+  sent: SentImagesService;
+  /** Download URLs and the bytes behind them. */
+  downloads: ImageDownloadService;
 }
 
 export function createBlobStore(config: Config): BlobStore {
@@ -220,28 +234,22 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       rateLimiter,
     );
     const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers }, undefined, rateLimiter);
-    const images = new ImageService(
-      messages,
-      users,
-      { direct: (sender, receiver) => social.directDelivery(sender, receiver), group: (sender, groupId) => groups.groupDelivery(sender, groupId) },
-      blobs,
-      new DownloadTokens(Buffer.from(downloadSecret, 'base64')),
-      outbox,
-      {
-        maxImageBytes: config.maxImageBytes,
-        imageTtlSeconds: config.imageTtlSeconds,
-        downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
-        publicUrl: config.publicUrl,
-        keys,
-        encryptUploads: config.encryptUploads,
-        autoConfirmSeconds: config.autoConfirmSeconds,
-        receipts: receiptJobs(receipts),
-      },
-      log,
-      undefined,
-      rateLimiter,
-      metrics,
-    );
+    const imageDeps = { messages, users, blobs, pushes: outbox, keys, receipts: receiptJobs(receipts), log, limiter: rateLimiter, metrics };
+    const images: ImageServices = {
+      sending: new ImageSendService(
+        {
+          ...imageDeps,
+          audience: { direct: (sender, receiver) => social.directDelivery(sender, receiver), group: (sender, groupId) => groups.groupDelivery(sender, groupId) },
+        },
+        { maxImageBytes: config.maxImageBytes, imageTtlSeconds: config.imageTtlSeconds, encryptUploads: config.encryptUploads },
+      ),
+      inbox: new ImageInboxService(imageDeps, { autoConfirmSeconds: config.autoConfirmSeconds }),
+      sent: new SentImagesService(messages),
+      downloads: new ImageDownloadService(
+        { ...imageDeps, tokens: new DownloadTokens(Buffer.from(downloadSecret, 'base64')) },
+        { downloadUrlTtlSeconds: config.downloadUrlTtlSeconds, publicUrl: config.publicUrl },
+      ),
+    };
 
     const lifecycle = new LifecycleService(
       imageRows,
@@ -266,7 +274,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     const scheduler = new Scheduler(log)
       .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
       .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans())
-      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm())
+      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.inbox.autoConfirm())
       // Every few minutes, so that each run deletes a small backlog; a run with nothing to do is
       // three index lookups.
       .every('retention prune', RETENTION_INTERVAL_MS, async () => {
@@ -285,9 +293,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     realtimeService = realtime;
 
     const instances = new Map<unknown, unknown>([
-      [EventResolver, new EventResolver(images, social)],
+      [EventResolver, new EventResolver(images.inbox, social)],
       [UserResolver, new UserResolver(accounts, social)],
-      [MessageResolver, new MessageResolver(images, groups)],
+      [MessageResolver, new MessageResolver(images.sending, images.inbox, images.sent, images.downloads, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
       [SocialResolver, new SocialResolver(social)],
       [GroupResolver, new GroupResolver(groups)],
