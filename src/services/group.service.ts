@@ -7,7 +7,7 @@ import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import { userKey, withinLimits } from './action-limits';
 import { BatchLoader } from './batch.loader';
-import type { GroupDelivery } from './image-send.service';
+import type { GroupDelivery } from './send-audience';
 
 export interface GroupServiceOptions {
   /** Most members a group may have, its owner included. */

@@ -7,7 +7,7 @@ import type { Logger } from '../logger';
 import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import { userKey, withinLimits } from './action-limits';
-import type { DirectDelivery } from './image-send.service';
+import type { DirectDelivery } from './send-audience';
 import { PHONE_HASH } from './phone';
 import { friendAcceptedPush, friendRequestPush } from './push.payloads';
 import type { PushQueue } from './push-queue';

@@ -7,7 +7,8 @@ import { DownloadTokens } from '../../src/services/download-tokens';
 import { NotFoundError } from '../../src/errors';
 import { ImageDownloadService } from '../../src/services/image-download.service';
 import { ImageInboxService } from '../../src/services/image-inbox.service';
-import { ImageSendService, SendAudience } from '../../src/services/image-send.service';
+import { ImageSendService } from '../../src/services/image-send.service';
+import type { SendAudience } from '../../src/services/send-audience';
 import { jpegBytes } from '../support/factories';
 import { FakeMessageRepository, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
 
