@@ -4,39 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import yaml from 'js-yaml';
-import { loadConfig } from '../../src/config';
 import { metricNamesIn, scrape } from '../support/metrics';
+import { variablesConfigReads } from '../support/config-variables';
 import { freePort, startStack, TestStack } from '../support/stack';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
-
-/** Every variable loadConfig reads, found by letting it read an environment that records reads. */
-function variablesConfigReads(): string[] {
-  const seen = new Set<string>();
-  // Values that take every branch: S3 on, GeTui on, Aliyun SMS on, tracing on.
-  const values: Record<string, string> = {
-    S3_ENDPOINT: 'http://127.0.0.1:9000',
-    PUSH_PROVIDER: 'getui',
-    GETUI_APP_ID: 'a',
-    GETUI_APP_KEY: 'k',
-    GETUI_MASTER_SECRET: 's',
-    SMS_PROVIDER: 'aliyun',
-    ALIYUN_ACCESS_KEY_ID: 'i',
-    ALIYUN_ACCESS_KEY_SECRET: 's',
-    ALIYUN_SMS_SIGN_NAME: 'n',
-    ALIYUN_SMS_TEMPLATE_CODE: 't',
-    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
-  };
-  const env = new Proxy(values, {
-    get(target, name) {
-      if (typeof name === 'string') seen.add(name);
-      return target[name as string];
-    },
-  });
-  loadConfig(env);
-  return [...seen].sort();
-}
 
 /** Looks docker-compose up on PATH without starting it (it takes a second to start). */
 function hasDockerCompose(): boolean {

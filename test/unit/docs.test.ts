@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { buildSchema, DocumentNode, FragmentDefinitionNode, Kind, OperationDefinitionNode, parse, validate } from 'graphql';
 import ts from 'typescript';
 import { FIGURES_END, FIGURES_START, replaceFigures } from '../../bench/performance-doc';
-import { loadConfig } from '../../src/config';
+import { variablesConfigReads } from '../support/config-variables';
 
 /**
  * The documentation is kept true where a test can check it: every GraphQL example validates
@@ -122,7 +122,7 @@ describe('documentation', () => {
     });
 
     it('the source scan finds every variable loadConfig reads when every option is on', () => {
-      const read = variablesLoadConfigReads();
+      const read = variablesConfigReads();
       expect(read.length).to.be.greaterThan(40);
       expect(read.filter((n) => !variables.includes(n))).to.deep.equal([]);
     });
@@ -221,30 +221,6 @@ function variablesInConfigSource(): string[] {
   return [...names].sort();
 }
 
-/** What loadConfig actually reads, with the values that take every branch (S3, GeTui and Aliyun on). */
-function variablesLoadConfigReads(): string[] {
-  const seen = new Set<string>();
-  const values: Record<string, string> = {
-    S3_ENDPOINT: 'http://127.0.0.1:9000',
-    PUSH_PROVIDER: 'getui',
-    GETUI_APP_ID: 'a',
-    GETUI_APP_KEY: 'k',
-    GETUI_MASTER_SECRET: 's',
-    SMS_PROVIDER: 'aliyun',
-    ALIYUN_ACCESS_KEY_ID: 'id',
-    ALIYUN_ACCESS_KEY_SECRET: 'secret',
-    ALIYUN_SMS_SIGN_NAME: 'Glimpse',
-    ALIYUN_SMS_TEMPLATE_CODE: 'SMS_1',
-  };
-  const env = new Proxy(values, {
-    get(target, name) {
-      if (typeof name === 'string') seen.add(name);
-      return target[name as string];
-    },
-  });
-  loadConfig(env);
-  return [...seen].sort();
-}
 
 /** The #anchors GitHub gives a Markdown file's headings. */
 function headingSlugs(markdown: string): Set<string> {

@@ -1,1 +1,0 @@
-cmd_Release/obj.target/gcm.node := g++ -o Release/obj.target/gcm.node -shared -pthread -rdynamic -m64  -Wl,-soname=gcm.node -Wl,--start-group Release/obj.target/gcm/gcm.o Release/obj.target/gcm/vaes-gcm.o -Wl,--end-group 
