@@ -21,7 +21,7 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
 
   app.get('/healthz', healthzRoute());
   app.get('/readyz', readyzRoute(c.health));
-  app.get('/download/:token', downloadRoute(c.images, c.log, c.metrics));
+  app.get('/download/:token', downloadRoute(c.images.downloads, c.log, c.metrics));
   // The public key that verifies image_destroyed receipts: anyone may check one.
   app.get('/.well-known/glimpse-receipt-key', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=3600');

@@ -17,13 +17,7 @@ import { Authenticator, RealtimeService } from './services/realtime.service';
 export async function createRealtime(config: Config, jobs: PushJobRepository, auth: Authenticator, log: Logger, metrics?: Metrics): Promise<RealtimeService> {
   const options = { subscriptionsPerUser: config.realtime.subscriptionsPerUser, authCheckMs: config.realtime.authCheckMs, metrics };
   if (!config.redisUrl) {
-    return new RealtimeService(
-      auth,
-      new OutboxPollEventFeed(jobs, config.realtime.pollMs, log),
-      new LocalSubscriptionSlots(),
-      options,
-      log,
-    );
+    return new RealtimeService({ auth, feed: new OutboxPollEventFeed(jobs, config.realtime.pollMs, log), slots: new LocalSubscriptionSlots(), log }, options);
   }
   // Two connections: one in subscriber mode can send nothing else.
   const connect = async (role: string) => {
@@ -42,5 +36,5 @@ export async function createRealtime(config: Config, jobs: PushJobRepository, au
   });
   const prefix = config.redisKeyPrefix;
   const feed = new RedisEventFeed(publisher, subscriber, `${prefix}events:`, jobs, log);
-  return new RealtimeService(auth, feed, new RedisSubscriptionSlots(publisher, `${prefix}subscriptions:`, log), options, log);
+  return new RealtimeService({ auth, feed, slots: new RedisSubscriptionSlots(publisher, `${prefix}subscriptions:`, log), log }, options);
 }

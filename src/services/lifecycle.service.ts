@@ -30,20 +30,34 @@ export interface CollectResult {
 /** How long after a confirm the confirming request is left to delete the blob itself. */
 const CONFIRM_HEAD_START_MS = 60_000;
 
+/** What LifecycleService works with. */
+export interface LifecycleDeps {
+  images: ImageRepository;
+  blobs: BlobStore;
+  log: Logger;
+  now?: () => Date;
+  metrics?: Metrics;
+}
+
 /**
  * Nothing outlives its time: expired images are ended and their blobs deleted; blobs nobody
  * points at (a crash between storing and committing) are collected after a grace period; rows
  * whose blob is missing are closed and reported.
  */
 export class LifecycleService {
-  constructor(
-    private readonly images: ImageRepository,
-    private readonly blobs: BlobStore,
-    private readonly options: LifecycleOptions,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-    private readonly metrics: Metrics = noMetrics,
-  ) {}
+  private readonly images: ImageRepository;
+  private readonly blobs: BlobStore;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly metrics: Metrics;
+
+  constructor(deps: LifecycleDeps, private readonly options: LifecycleOptions) {
+    this.images = deps.images;
+    this.blobs = deps.blobs;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+    this.metrics = deps.metrics ?? noMetrics;
+  }
 
   /** Ends expired images and deletes every blob that is due, batch after batch until none is left. */
   async sweep(): Promise<SweepResult> {

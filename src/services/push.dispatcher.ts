@@ -23,6 +23,16 @@ export interface DispatchCounts {
   claimed: number;
 }
 
+/** What PushDispatcher works with. */
+export interface PushDispatcherDeps {
+  jobs: PushJobRepository;
+  provider: PushProvider;
+  log: Logger;
+  now?: () => Date;
+  random?: () => number;
+  metrics?: Metrics;
+}
+
 /**
  * Works through the push outbox in this server process. Every instance runs one; a claim is a
  * short transaction that hands each due job to exactly one of them, and the sends happen outside
@@ -36,15 +46,21 @@ export class PushDispatcher implements PushWaker {
   private sleeper: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly jobs: PushJobRepository,
-    private readonly provider: PushProvider,
-    private readonly options: PushDispatcherOptions,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-    private readonly random: () => number = Math.random,
-    private readonly metrics: Metrics = noMetrics,
-  ) {}
+  private readonly jobs: PushJobRepository;
+  private readonly provider: PushProvider;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private readonly metrics: Metrics;
+
+  constructor(deps: PushDispatcherDeps, private readonly options: PushDispatcherOptions) {
+    this.jobs = deps.jobs;
+    this.provider = deps.provider;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+    this.metrics = deps.metrics ?? noMetrics;
+  }
 
   start(): void {
     if (this.loop) return;

@@ -25,7 +25,10 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
 
   const count = (entity: typeof Message | typeof Image) => stack().server.container.db.getRepository(entity as typeof Message).count();
   const collect = () =>
-    new LifecycleService(new TypeormImageRepository(stack().server.container.db), stack().server.container.blobs, { orphanGraceMs: 0, batchSize: 100, leaseMs: 60_000 }, pino({ level: 'silent' })).collectOrphans();
+    new LifecycleService(
+      { images: new TypeormImageRepository(stack().server.container.db), blobs: stack().server.container.blobs, log: pino({ level: 'silent' }) },
+      { orphanGraceMs: 0, batchSize: 100, leaseMs: 60_000 },
+    ).collectOrphans();
 
   /** Every blob in the store belongs to an image row, and every live row has its blob. */
   async function expectStoreMatchesRows() {

@@ -21,7 +21,10 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
 
   const db = () => stack().server.container.db;
   const lifecycle = (graceMs = 3_600_000) =>
-    new LifecycleService(new TypeormImageRepository(db()), stack().server.container.blobs, { orphanGraceMs: graceMs, batchSize: 3, leaseMs: 60_000 }, pino({ level: 'silent' }));
+    new LifecycleService(
+      { images: new TypeormImageRepository(db()), blobs: stack().server.container.blobs, log: pino({ level: 'silent' }) },
+      { orphanGraceMs: graceMs, batchSize: 3, leaseMs: 60_000 },
+    );
   const imageOf = (key: string) => db().getRepository(Image).findOneByOrFail({ objectName: key });
   const messageOf = (key: string) => db().getRepository(Message).findOneByOrFail({ messageKey: key });
   /** Moves an image's expiry into the past, as if its lifetime had run out. */

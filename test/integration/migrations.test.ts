@@ -10,7 +10,7 @@ import { Image } from '../../src/entities/image.entity';
 import { Message } from '../../src/entities/message.entity';
 import { ServerSecret } from '../../src/entities/server-secret.entity';
 import { migrations } from '../../src/migrations';
-import { masterKeyId } from '../../src/services/image-cipher';
+import { masterKeyId } from '../../src/services/cipher/key-wrapper';
 import { createTestDatabase } from '../support/mysql';
 import { needsMysql } from '../support/services';
 

@@ -93,10 +93,8 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
     const m = (await send()).data!.sendImage;
     await stack().server.container.blobs.delete(m.messageKey);
     const lifecycle = new LifecycleService(
-      new TypeormImageRepository(db()),
-      stack().server.container.blobs,
+      { images: new TypeormImageRepository(db()), blobs: stack().server.container.blobs, log: pino({ level: 'silent' }) },
       { orphanGraceMs: -60_000, batchSize: 10, leaseMs: 60_000, receipts: receiptJobs(stack().server.container.receipts) },
-      pino({ level: 'silent' }),
     );
     await lifecycle.collectOrphans();
     expect((await db().getRepository(Image).findOneByOrFail({ objectName: m.messageKey })).wrappedKey).to.equal(null);

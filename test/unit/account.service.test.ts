@@ -29,7 +29,14 @@ describe('AccountService (unit)', () => {
     );
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 2) }, () => now);
     const blobs = new MemoryBlobStore();
-    accounts = new AccountService(users, verification, lock, { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } }, createLogger('silent'), () => now);
+    accounts = new AccountService({
+      users,
+      verification,
+      lock,
+      cleanup: { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } },
+      log: createLogger('silent'),
+      now: () => now,
+    });
   });
 
   /** Both steps: a code by SMS, then register with it. */

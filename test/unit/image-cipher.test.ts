@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { ImageKey, KeyWrapper, masterKeyId, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { KeyWrapper, masterKeyId } from '../../src/services/cipher/key-wrapper';
+import { SegmentDecryptor } from '../../src/services/cipher/segment-decryptor';
+import { SegmentEncryptor } from '../../src/services/cipher/segment-encryptor';
+import { ImageKey, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf } from '../../src/services/cipher/segment-format';
 import { createCipheriv } from 'node:crypto';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */

@@ -16,7 +16,7 @@ describe('PushDispatcher (unit)', () => {
   const silent = pino({ level: 'silent' });
   const options: PushDispatcherOptions = { pollMs: 10, batchSize: 10, maxAttempts: 4, retryBaseMs: 1000, retryMaxMs: 5000, leaseMs: 60_000 };
   const dispatcher = (over: Partial<PushDispatcherOptions> = {}, random = () => 1) =>
-    new PushDispatcher(jobs, provider, { ...options, ...over }, silent, () => clock, random);
+    new PushDispatcher({ jobs, provider, log: silent, now: () => clock, random }, { ...options, ...over });
   const later = (ms: number) => {
     clock = new Date(clock.getTime() + ms);
   };

@@ -59,14 +59,14 @@ describe('registration lock (unit)', () => {
       () => clock,
     );
     lock = new RegistrationLockService(users, limiter, { lapseMs: 7 * DAY, pepper: Buffer.alloc(32, 7), scrypt: FAST }, () => clock);
-    accounts = new AccountService(
+    accounts = new AccountService({
       users,
       verification,
       lock,
-      { blobs, images: messages, pushes: { committed: () => void committed++ }, receipts: receiptJobs(signer) },
-      createLogger('silent'),
-      () => clock,
-    );
+      cleanup: { blobs, images: messages, pushes: { committed: () => void committed++ }, receipts: receiptJobs(signer) },
+      log: createLogger('silent'),
+      now: () => clock,
+    });
   });
 
   const codeFor = async () => {

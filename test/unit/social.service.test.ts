@@ -23,7 +23,13 @@ describe('SocialService (unit)', () => {
     users = new FakeUserRepository();
     social = new FakeSocialRepository(users);
     pushes = new MemoryPushQueue();
-    service = new SocialService(users, social, new LimiterDiscoveryBudget(new FakeRateLimiter({ discovery: { points: 1500, durationSeconds: 86_400 } }, () => new Date())), pushes, pino({ level: 'silent' }));
+    service = new SocialService({
+      users,
+      social,
+      budget: new LimiterDiscoveryBudget(new FakeRateLimiter({ discovery: { points: 1500, durationSeconds: 86_400 } }, () => new Date())),
+      pushes,
+      log: pino({ level: 'silent' }),
+    });
     const reg = async (i: number) => (await users.registerDevice({ phoneHash: hash(i), regionNum: '86', phoneNum: String(i), nickname: `u${i}`, cid: 'c', ukeyHash: 'x', now: new Date() })).user;
     [alice, bob, carol] = [await reg(1), await reg(2), await reg(3)];
   });
@@ -104,7 +110,7 @@ describe('SocialService (unit)', () => {
         { friendRequest: { points: 3, durationSeconds: 86_400 }, friendRequestPush: { points: 1, durationSeconds: 86_400 }, block: { points: 2, durationSeconds: 86_400 } },
         () => new Date(),
       );
-      limited = new SocialService(users, social, new LimiterDiscoveryBudget(limiter), pushes, pino({ level: 'silent' }), () => new Date(), limiter);
+      limited = new SocialService({ users, social, budget: new LimiterDiscoveryBudget(limiter), pushes, log: pino({ level: 'silent' }), limiter });
     });
 
     it('a request made again after a cancel succeeds but pushes the other user once a day', async () => {
