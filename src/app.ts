@@ -53,5 +53,8 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
 function trustProxySetting(raw: string): boolean | number | string[] {
   if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
   if (/^\d+$/.test(raw)) return Number(raw);
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -144,7 +144,11 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       // prom-client is loaded only when metrics are on. Scrapes read the outbox and the health
       // checks (made below), never before they exist.
       const { PrometheusMetrics } = await import('./adapters/prometheus.metrics');
-      prometheus = new PrometheusMetrics({ readOutbox: () => outbox.lag(), readReadiness: async () => (await health.readiness()).ready, log });
+      prometheus = new PrometheusMetrics({
+        readOutbox: () => outbox.lag(),
+        readReadiness: async () => (await health.readiness()).ready,
+        log,
+      });
     }
     const metrics: Metrics = prometheus ?? noMetrics;
     const dispatcher = new PushDispatcher({ jobs: pushJobs, provider: push, log, metrics }, config.push);
@@ -158,11 +162,19 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       codes,
       sms,
       rateLimiter,
-      { codeTtlSeconds: VERIFICATION_CODE_TTL_SECONDS, maxAttempts: VERIFICATION_MAX_ATTEMPTS, testNumbers: config.smsTestNumbers, codeSecret },
+      {
+        codeTtlSeconds: VERIFICATION_CODE_TTL_SECONDS,
+        maxAttempts: VERIFICATION_MAX_ATTEMPTS,
+        testNumbers: config.smsTestNumbers,
+        codeSecret,
+      },
       log,
     );
     const imageRows = new TypeormImageRepository(db);
-    const registrationLock = new RegistrationLockService(users, rateLimiter, { lapseMs: config.registrationLockDays * 86_400_000, pepper: pinPepper });
+    const registrationLock = new RegistrationLockService(users, rateLimiter, {
+      lapseMs: config.registrationLockDays * 86_400_000,
+      pepper: pinPepper,
+    });
     const accounts = new AccountService({
       users,
       verification,
@@ -181,14 +193,27 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       log,
     });
     const socialRows = new TypeormSocialRepository(db);
-    const social = new SocialService({ users, social: socialRows, budget: new LimiterDiscoveryBudget(rateLimiter), pushes: outbox, log, limiter: rateLimiter });
-    const groups = new GroupService({ users, groups: new TypeormGroupRepository(db), social: socialRows, limiter: rateLimiter }, { maxGroupMembers: config.maxGroupMembers });
+    const social = new SocialService({
+      users,
+      social: socialRows,
+      budget: new LimiterDiscoveryBudget(rateLimiter),
+      pushes: outbox,
+      log,
+      limiter: rateLimiter,
+    });
+    const groups = new GroupService(
+      { users, groups: new TypeormGroupRepository(db), social: socialRows, limiter: rateLimiter },
+      { maxGroupMembers: config.maxGroupMembers },
+    );
     const imageDeps = { messages, users, blobs, pushes: outbox, keys, receipts: receiptPushes, log, limiter: rateLimiter, metrics };
     const images: ImageServices = {
       sending: new ImageSendService(
         {
           ...imageDeps,
-          audience: { direct: (sender, receiver) => social.directDelivery(sender, receiver), group: (sender, groupId) => groups.groupDelivery(sender, groupId) },
+          audience: {
+            direct: (sender, receiver) => social.directDelivery(sender, receiver),
+            group: (sender, groupId) => groups.groupDelivery(sender, groupId),
+          },
         },
         { maxImageBytes: config.maxImageBytes, imageTtlSeconds: config.imageTtlSeconds, encryptUploads: config.encryptUploads },
       ),

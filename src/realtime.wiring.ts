@@ -14,10 +14,19 @@ import { Authenticator, RealtimeService } from './services/realtime.service';
  * per-user limit counts across instances; without it, each instance reads the shared outbox
  * and counts its own subscriptions.
  */
-export async function createRealtime(config: Config, jobs: PushJobRepository, auth: Authenticator, log: Logger, metrics?: Metrics): Promise<RealtimeService> {
+export async function createRealtime(
+  config: Config,
+  jobs: PushJobRepository,
+  auth: Authenticator,
+  log: Logger,
+  metrics?: Metrics,
+): Promise<RealtimeService> {
   const options = { subscriptionsPerUser: config.realtime.subscriptionsPerUser, authCheckMs: config.realtime.authCheckMs, metrics };
   if (!config.redisUrl) {
-    return new RealtimeService({ auth, feed: new OutboxPollEventFeed(jobs, config.realtime.pollMs, log), slots: new LocalSubscriptionSlots(), log }, options);
+    return new RealtimeService(
+      { auth, feed: new OutboxPollEventFeed(jobs, config.realtime.pollMs, log), slots: new LocalSubscriptionSlots(), log },
+      options,
+    );
   }
   // Two connections: one in subscriber mode can send nothing else.
   const connect = async (role: string) => {

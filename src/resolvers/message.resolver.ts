@@ -30,9 +30,16 @@ export class MessageResolver {
     // TypeGraphQL awaits the Upload promise: this runs once the file part starts, bytes still arriving.
     @Arg('image', () => GraphQLUpload) image: IncomingFile,
     @Arg('size', () => Int, { nullable: true }) size: number | null,
-    @Arg('ttlSeconds', () => Int, { nullable: true, description: "The image's lifetime: 60 up to the server's IMAGE_TTL_SECONDS (the default)" })
+    @Arg('ttlSeconds', () => Int, {
+      nullable: true,
+      description: "The image's lifetime: 60 up to the server's IMAGE_TTL_SECONDS (the default)",
+    })
     ttlSeconds: number | null,
-    @Arg('sealed', () => Boolean, { nullable: true, description: 'The bytes are end-to-end encrypted by the client (to the receiver\'s publicKey): stored unread, filetype application/octet-stream' })
+    @Arg('sealed', () => Boolean, {
+      nullable: true,
+      description:
+        "The bytes are end-to-end encrypted by the client (to the receiver's publicKey): stored unread, filetype application/octet-stream",
+    })
     sealed: boolean | null,
     @Ctx() ctx: Context,
   ): Promise<Message> {
@@ -41,7 +48,8 @@ export class MessageResolver {
 
   @Authorized()
   @Query(() => [SentImage], {
-    description: "What happened to the viewer's sent images, newest first. A message is listed until MESSAGE_RETENTION_DAYS (30 by default) after it ended; then its row is deleted",
+    description:
+      "What happened to the viewer's sent images, newest first. A message is listed until MESSAGE_RETENTION_DAYS (30 by default) after it ended; then its row is deleted",
   })
   sentImages(@Ctx() ctx: Context): Promise<SentImageView[]> {
     return this.sent.list(viewerOf(ctx));
@@ -101,7 +109,10 @@ export class MessageResolver {
     return message.sender;
   }
 
-  @FieldResolver(() => Group, { nullable: true, description: 'The group it was sent to (shown to its members); null for a one-to-one send' })
+  @FieldResolver(() => Group, {
+    nullable: true,
+    description: 'The group it was sent to (shown to its members); null for a one-to-one send',
+  })
   group(@Root() message: Message, @Ctx() ctx: Context): Promise<Group | null> | null {
     if (message.groupId == null || !ctx.viewer) return null;
     ctx.visibleGroups ??= this.groupService.visibleGroupLoader(ctx.viewer);

@@ -108,11 +108,22 @@ export class AccountService {
       // Nothing to tell when the device is the same one (the app was reinstalled).
       notices: (previous) =>
         previous.cid && previous.cid !== cid
-          ? [{ receiverUid: previous.uid, cid: previous.cid, kind: PUSH_KIND_ACCOUNT_MOVED, payload: JSON.stringify(accountMovedPush(now)), expiresAt: null }]
+          ? [
+              {
+                receiverUid: previous.uid,
+                cid: previous.cid,
+                kind: PUSH_KIND_ACCOUNT_MOVED,
+                payload: JSON.stringify(accountMovedPush(now)),
+                expiresAt: null,
+              },
+            ]
           : [],
       receipts: this.cleanup.receipts,
     };
-    const { user, created, endedImages } = await this.users.registerDevice({ ...phone, nickname, cid, ukeyHash: hashUkey(ukey), publicKey, now }, move);
+    const { user, created, endedImages } = await this.users.registerDevice(
+      { ...phone, nickname, cid, ukeyHash: hashUkey(ukey), publicKey, now },
+      move,
+    );
     if (!created) {
       this.cleanup.pushes.committed();
       this.log.info({ uid: user.uid, imagesDestroyed: endedImages.length }, 'account moved to another device');

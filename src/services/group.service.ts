@@ -37,7 +37,10 @@ export class GroupService {
   private readonly now: () => Date;
   private readonly limiter: RateLimiter;
 
-  constructor(deps: GroupServiceDeps, private readonly options: GroupServiceOptions) {
+  constructor(
+    deps: GroupServiceDeps,
+    private readonly options: GroupServiceOptions,
+  ) {
     this.users = deps.users;
     this.groups = deps.groups;
     this.social = deps.social;
@@ -105,7 +108,11 @@ export class GroupService {
     const members = await this.groups.membersForSend(groupId, sender.uid);
     if (!members) throw new NotFoundError('Group');
     const others = members.filter((m) => m.uid !== sender.uid);
-    return { groupId, deliver: others.filter((m) => !m.blocksSender).map((m) => m.uid), discard: others.filter((m) => m.blocksSender).map((m) => m.uid) };
+    return {
+      groupId,
+      deliver: others.filter((m) => !m.blocksSender).map((m) => m.uid),
+      discard: others.filter((m) => m.blocksSender).map((m) => m.uid),
+    };
   }
 
   private async memberGroup(viewer: User, groupId: number): Promise<Group> {

@@ -51,7 +51,10 @@ export class LifecycleService {
   private readonly now: () => Date;
   private readonly metrics: Metrics;
 
-  constructor(deps: LifecycleDeps, private readonly options: LifecycleOptions) {
+  constructor(
+    deps: LifecycleDeps,
+    private readonly options: LifecycleOptions,
+  ) {
     this.images = deps.images;
     this.blobs = deps.blobs;
     this.log = deps.log;
@@ -64,7 +67,13 @@ export class LifecycleService {
     const result: SweepResult = { deleted: 0, failed: 0 };
     for (;;) {
       const now = this.now();
-      const batch = await this.images.claimDue(now, new Date(now.getTime() - CONFIRM_HEAD_START_MS), this.options.batchSize, this.options.leaseMs, this.options.receipts);
+      const batch = await this.images.claimDue(
+        now,
+        new Date(now.getTime() - CONFIRM_HEAD_START_MS),
+        this.options.batchSize,
+        this.options.leaseMs,
+        this.options.receipts,
+      );
       for (const image of batch) {
         try {
           await this.blobs.delete(image.objectName);

@@ -162,7 +162,10 @@ export class RealtimeService {
   private readonly log: Logger;
   private readonly now: () => number;
 
-  constructor(deps: RealtimeServiceDeps, private readonly options: RealtimeOptions) {
+  constructor(
+    deps: RealtimeServiceDeps,
+    private readonly options: RealtimeOptions,
+  ) {
     this.auth = deps.auth;
     this.feed = deps.feed;
     this.slots = deps.slots;

@@ -117,13 +117,17 @@ export class SocialService {
   /** Ends friendship and requests both ways; from now on nothing of theirs reaches the viewer. */
   async block(viewer: User, uid: number): Promise<boolean> {
     await this.otherUser(viewer, uid);
-    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () => this.social.block(viewer.uid, uid, this.now()));
+    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () =>
+      this.social.block(viewer.uid, uid, this.now()),
+    );
     return true;
   }
 
   async unblock(viewer: User, uid: number): Promise<boolean> {
     await this.otherUser(viewer, uid);
-    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () => this.social.unblock(viewer.uid, uid));
+    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () =>
+      this.social.unblock(viewer.uid, uid),
+    );
     return true;
   }
 

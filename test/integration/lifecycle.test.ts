@@ -28,11 +28,15 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
   const imageOf = (key: string) => db().getRepository(Image).findOneByOrFail({ objectName: key });
   const messageOf = (key: string) => db().getRepository(Message).findOneByOrFail({ messageKey: key });
   /** Moves an image's expiry into the past, as if its lifetime had run out. */
-  const expire = (key: string) => db().getRepository(Image).update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
+  const expire = (key: string) =>
+    db()
+      .getRepository(Image)
+      .update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
 
   async function send() {
     const m = (await api.sendImage(alice.token, bob.uid, jpegBytes(20_000))).data!.sendImage;
-    const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, bob.token)).data!.image.downloadUrl as string;
+    const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, bob.token)).data!.image
+      .downloadUrl as string;
     return { key: m.messageKey, id: m.id, url };
   }
 
@@ -41,7 +45,9 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
     await expire(key);
     const got = (await api.gql('query($k: String!) { image(messageKey: $k) { exist downloadUrl } }', { k: key }, bob.token)).data!.image;
     expect(got).to.deep.equal({ exist: false, downloadUrl: null });
-    const pending = (await api.gql('{ images { messageKey } }', {}, bob.token)).data!.images.map((m: { messageKey: string }) => m.messageKey);
+    const pending = (await api.gql('{ images { messageKey } }', {}, bob.token)).data!.images.map(
+      (m: { messageKey: string }) => m.messageKey,
+    );
     expect(pending).not.to.include(key);
     expect((await httpGet(url)).status).to.equal(404);
   });
@@ -77,7 +83,9 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
     const { key } = await send();
     // As if the confirm's own delete had failed a while ago: the message ended, the blob stayed.
     await db().getRepository(Message).update({ messageKey: key }, { exist: false, endReason: 'confirmed', endedAt: new Date() });
-    await db().getRepository(Image).update({ objectName: key }, { endedAt: new Date(Date.now() - 120_000) });
+    await db()
+      .getRepository(Image)
+      .update({ objectName: key }, { endedAt: new Date(Date.now() - 120_000) });
     expect(await stack().blobNames()).to.include(key);
     await lifecycle().sweep();
     expect(await stack().blobNames()).not.to.include(key);

@@ -15,7 +15,10 @@ import { eventually } from '../support/wait';
 
 const MASTER = randomBytes(32);
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { headers }, (res) => {
@@ -70,7 +73,8 @@ describeEachStack(
       const sent = await api.sendImage(alice.token, bob.uid, bytes, size);
       expect(sent.errors).to.equal(undefined);
       const key = sent.data!.sendImage.messageKey;
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image.downloadUrl as string;
+      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
+        .downloadUrl as string;
       return { key, url };
     }
 
@@ -111,19 +115,35 @@ describeEachStack(
       // Nothing the server keeps opens the copy now: not the master key, not the database.
       const rows = await db().query('SELECT wrapped_key FROM image WHERE object_name = ?', [key]);
       expect(rows[0].wrapped_key).to.equal(null);
-      const d = new SegmentDecryptor({ key: MASTER, prefix: Buffer.alloc(7) }, bytes.length, 0, bytes.length - 1, segmentBytesOf(before.cipher!));
+      const d = new SegmentDecryptor(
+        { key: MASTER, prefix: Buffer.alloc(7) },
+        bytes.length,
+        0,
+        bytes.length - 1,
+        segmentBytesOf(before.cipher!),
+      );
       d.end(copy);
-      await buffer(d).then(() => expect.fail('opened without the image key'), (e) => expect(String(e)).to.match(/authenticate/));
+      await buffer(d).then(
+        () => expect.fail('opened without the image key'),
+        (e) => expect(String(e)).to.match(/authenticate/),
+      );
     });
 
     it('a group send shares one key, destroyed only when the last member message ends', async () => {
       const carol = await registerUser(api);
       for (const other of [bob, carol]) {
-        for (const [from, to] of [[alice, other], [other, alice]]) {
+        for (const [from, to] of [
+          [alice, other],
+          [other, alice],
+        ]) {
           await api.gql('mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: to.uid }, from.token);
         }
       }
-      const group = await api.gql('mutation($u: [Int!]!) { createGroup(name: "g", memberUids: $u) { id } }', { u: [bob.uid, carol.uid] }, alice.token);
+      const group = await api.gql(
+        'mutation($u: [Int!]!) { createGroup(name: "g", memberUids: $u) { id } }',
+        { u: [bob.uid, carol.uid] },
+        alice.token,
+      );
       const bytes = jpegBytes(80_000);
       const sent = await sendGroupImage(api, alice.token, group.data!.createGroup.id, bytes);
       expect(sent.errors).to.equal(undefined);
@@ -136,7 +156,13 @@ describeEachStack(
         api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: k.messageKey }, tokenOf(k.receiverUid));
       await confirm(keys[0]);
       expect(await wrapped()).to.be.a('string');
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: keys[1].messageKey }, tokenOf(keys[1].receiverUid))).data!.image.downloadUrl;
+      const url = (
+        await api.gql(
+          'query($k: String!) { image(messageKey: $k) { downloadUrl } }',
+          { k: keys[1].messageKey },
+          tokenOf(keys[1].receiverUid),
+        )
+      ).data!.image.downloadUrl;
       expect((await httpGet(url)).body.equals(bytes)).to.equal(true);
       const receiptsFor = async () =>
         (await db().getRepository(PushJob).findBy({ receiverUid: alice.uid, kind: 'image_destroyed' }))
@@ -153,7 +179,9 @@ describeEachStack(
 
     it('the sweeper destroys the key of an expired image in the transaction that ends it', async () => {
       const { key } = await send(jpegBytes(2_000));
-      await db().getRepository(Image).update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
+      await db()
+        .getRepository(Image)
+        .update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
       await stack().server.container.lifecycle.sweep();
       expect((await imageOf(key)).wrappedKey).to.equal(null);
       expect(await stack().blobNames()).not.to.include(key);
@@ -175,7 +203,8 @@ describeEachStack(
 
     describe('one-time download URLs', () => {
       const urlOf = async (key: string) =>
-        (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image.downloadUrl as string;
+        (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
+          .downloadUrl as string;
 
       it('an interrupted download resumes with Range within its URL; once complete the URL answers 410, and a new one works', async () => {
         // Larger than what loopback's socket buffers hold, so the server cannot finish before the drop.
@@ -269,10 +298,12 @@ describeEachStack(
       const config = stack().config;
       config.encryptionKey = randomBytes(32);
       try {
-        await stack().restart().then(
-          () => expect.fail('started with the wrong key'),
-          (e: Error) => expect(e.message).to.match(/ENCRYPTION_KEY is not the key this database's images were encrypted with/),
-        );
+        await stack()
+          .restart()
+          .then(
+            () => expect.fail('started with the wrong key'),
+            (e: Error) => expect(e.message).to.match(/ENCRYPTION_KEY is not the key this database's images were encrypted with/),
+          );
       } finally {
         config.encryptionKey = MASTER;
         await stack().restart();

@@ -17,7 +17,14 @@ import { Readable as ReadableStream } from 'node:stream';
 import { FriendshipState, pairOf } from '../../src/entities/friendship.entity';
 import type { FriendRequestOutcome, Relation, SettingsPatch, SocialRepository } from '../../src/repositories/social.repository';
 import type { PushItem, PushQueue } from '../../src/services/push-queue';
-import type { AccountDeletion, AccountExportRepository, AccountLifecycleRepository, AccountRows, NumberChange, NumberChangeOutcome } from '../../src/repositories/account-lifecycle.repository';
+import type {
+  AccountDeletion,
+  AccountExportRepository,
+  AccountLifecycleRepository,
+  AccountRows,
+  NumberChange,
+  NumberChangeOutcome,
+} from '../../src/repositories/account-lifecycle.repository';
 
 /** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
 
@@ -45,7 +52,14 @@ export class FakeUserRepository implements UserRepository {
     if (existing) {
       move?.check(existing);
       const previous = Object.assign(new User(), existing);
-      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now, lastSeenAt: reg.now });
+      Object.assign(existing, {
+        cid: reg.cid,
+        ukeyHash: reg.ukeyHash,
+        nickname: reg.nickname,
+        publicKey: reg.publicKey ?? null,
+        updatedAt: reg.now,
+        lastSeenAt: reg.now,
+      });
       const endedImages = this.endPending(existing.uid, reg.now, move?.receipts);
       if (move) this.pushJobs.push(...move.notices(previous));
       return { user: existing, created: false, endedImages };
@@ -107,7 +121,14 @@ export class FakeMessageRepository implements MessageRepository {
     }
     const { discarded, ...facts } = image;
     const over = discarded ? image.createdAt : null;
-    const img = Object.assign(new Image(), { ...facts, ...(discarded ? KEY_DESTROYED : {}), id: this.images.length + 1, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+    const img = Object.assign(new Image(), {
+      ...facts,
+      ...(discarded ? KEY_DESTROYED : {}),
+      id: this.images.length + 1,
+      blobDeletedAt: over,
+      endedAt: over,
+      gcLeaseUntil: null,
+    });
     this.images.push(img);
     return messages.map((m) => {
       const row = Object.assign(new Message(), {
@@ -136,7 +157,9 @@ export class FakeMessageRepository implements MessageRepository {
   }
 
   async findForReceiver(messageKey: string, receiverUid: number) {
-    return this.withSender(this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid && m.endReason !== 'blocked'));
+    return this.withSender(
+      this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid && m.endReason !== 'blocked'),
+    );
   }
 
   async findByKey(messageKey: string) {
@@ -183,7 +206,10 @@ export class FakeMessageRepository implements MessageRepository {
     for (const img of ending) {
       Object.assign(img, { endedAt: now, ...KEY_DESTROYED });
       const destroyed = this.messages.filter((x) => x.imageId === img.id && x.endReason !== 'blocked');
-      if (receipts) this.pushJobs.push(...receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason!, destroyedAt: now }))));
+      if (receipts)
+        this.pushJobs.push(
+          ...receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason!, destroyedAt: now }))),
+        );
     }
     return ending.map((i) => ({ id: i.id, objectName: i.objectName }));
   }
@@ -197,7 +223,10 @@ export class FakeMessageRepository implements MessageRepository {
 
   async listSent(senderUid: number, limit: number) {
     const out: Message[] = [];
-    for (const m of [...this.messages].reverse().filter((x) => x.senderUid === senderUid).slice(0, limit)) {
+    for (const m of [...this.messages]
+      .reverse()
+      .filter((x) => x.senderUid === senderUid)
+      .slice(0, limit)) {
       out.push(Object.assign(new Message(), m, { receiver: (await this.users.findById(m.receiverUid))! }));
     }
     return out;
@@ -209,14 +238,16 @@ export class FakeMessageRepository implements MessageRepository {
   async findUnusedGrants(messageIds: number[], createdAfter: Date) {
     const found = new Map<number, { id: number; createdAt: Date }>();
     this.grants.forEach((g, i) => {
-      if (g && messageIds.includes(g.messageId) && !g.completedAt && g.servedBytes === 0 && g.createdAt > createdAfter) found.set(g.messageId, { id: i + 1, createdAt: g.createdAt });
+      if (g && messageIds.includes(g.messageId) && !g.completedAt && g.servedBytes === 0 && g.createdAt > createdAfter)
+        found.set(g.messageId, { id: i + 1, createdAt: g.createdAt });
     });
     return found;
   }
 
   async createGrants(messageIds: number[], now: Date) {
     const made = new Map<number, number>();
-    for (const messageId of messageIds) made.set(messageId, this.grants.push({ messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
+    for (const messageId of messageIds)
+      made.set(messageId, this.grants.push({ messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
     return made;
   }
 
@@ -255,7 +286,9 @@ export class FakeMessageRepository implements MessageRepository {
   }
 
   async deleteImagesEndedBefore(before: Date, limit: number) {
-    const doomed = this.images.filter((i) => i.endedAt && i.endedAt < before && i.blobDeletedAt && !this.messages.some((m) => m.imageId === i.id)).slice(0, limit);
+    const doomed = this.images
+      .filter((i) => i.endedAt && i.endedAt < before && i.blobDeletedAt && !this.messages.some((m) => m.imageId === i.id))
+      .slice(0, limit);
     for (const i of doomed) this.images.splice(this.images.indexOf(i), 1);
     return doomed.length;
   }
@@ -356,7 +389,14 @@ export class FakePushJobRepository implements PushJobRepository {
       .filter((r) => (r.status === 'pending' || r.status === 'sending') && r.nextAttemptAt <= now)
       .slice(0, limit)
       .map((r) => {
-        Object.assign(r, { status: 'sending', attempts: r.attempts + 1, leaseToken: token, lockedUntil: until, nextAttemptAt: until, updatedAt: now });
+        Object.assign(r, {
+          status: 'sending',
+          attempts: r.attempts + 1,
+          leaseToken: token,
+          lockedUntil: until,
+          nextAttemptAt: until,
+          updatedAt: now,
+        });
         return { job: Object.assign(new PushJob(), r), cid: r.cid ?? this.cids(r.receiverUid) };
       });
   }
@@ -484,13 +524,15 @@ export class FakeRateLimiter implements RateLimiter {
 
   async consume(charges: RateLimitCharge[]): Promise<RateDecision> {
     const t = this.now().getTime();
-    const limited = charges.filter((c) => this.rules[c.rule]).map((c) => {
-      const rule = this.rules[c.rule]!;
-      const id = `${c.rule}:${c.key}`;
-      let w = this.windows.get(id);
-      if (!w || w.resetAt <= t) w = { used: 0, resetAt: t + rule.durationSeconds * 1000 };
-      return { id, w, rule };
-    });
+    const limited = charges
+      .filter((c) => this.rules[c.rule])
+      .map((c) => {
+        const rule = this.rules[c.rule]!;
+        const id = `${c.rule}:${c.key}`;
+        let w = this.windows.get(id);
+        if (!w || w.resetAt <= t) w = { used: 0, resetAt: t + rule.durationSeconds * 1000 };
+        return { id, w, rule };
+      });
     const cost = (id: string) => charges.find((c) => `${c.rule}:${c.key}` === id)?.points ?? 1;
     const refused = limited.filter((l) => l.w.used + cost(l.id) > l.rule.points);
     if (refused.length) return { allowed: false, retryAfterMs: Math.max(...refused.map((l) => l.w.resetAt - t)) };
@@ -549,7 +591,12 @@ export class FakeSocialRepository implements SocialRepository {
 
   async relation(viewerUid: number, otherUid: number): Promise<Relation> {
     const f = this.row(viewerUid, otherUid);
-    return { state: f?.state ?? null, requesterUid: f?.requesterUid ?? null, viewerBlocked: this.blockedBy(viewerUid, otherUid), blockedByOther: this.blockedBy(otherUid, viewerUid) };
+    return {
+      state: f?.state ?? null,
+      requesterUid: f?.requesterUid ?? null,
+      viewerBlocked: this.blockedBy(viewerUid, otherUid),
+      blockedByOther: this.blockedBy(otherUid, viewerUid),
+    };
   }
 
   async requestFriend(fromUid: number, toUid: number): Promise<FriendRequestOutcome> {
@@ -600,7 +647,12 @@ export class FakeSocialRepository implements SocialRepository {
   }
 
   async listBlocked(uid: number) {
-    return this.usersOf(this.blocks.filter((b) => b.blockerUid === uid).sort((a, b) => b.at - a.at).map((b) => b.blockedUid));
+    return this.usersOf(
+      this.blocks
+        .filter((b) => b.blockerUid === uid)
+        .sort((a, b) => b.at - a.at)
+        .map((b) => b.blockedUid),
+    );
   }
 
   async friendsAmong(uid: number, candidates: number[]) {
@@ -614,7 +666,9 @@ export class FakeSocialRepository implements SocialRepository {
       this.failNextDiscover = null;
       throw e;
     }
-    return this.users.rows.filter((u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.blockedBy(u.uid, viewerUid));
+    return this.users.rows.filter(
+      (u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.blockedBy(u.uid, viewerUid),
+    );
   }
 
   async updateSettings(uid: number, patch: SettingsPatch) {

@@ -5,7 +5,13 @@ import { createLogger } from '../../src/logger';
 import { AccountService } from '../../src/services/account.service';
 import { RegistrationLockService } from '../../src/services/registration-lock.service';
 import { VerificationService } from '../../src/services/verification.service';
-import { FakeMessageRepository, FakeSmsProvider, FakeUserRepository, FakeVerificationCodeRepository, MemoryBlobStore } from '../support/fakes';
+import {
+  FakeMessageRepository,
+  FakeSmsProvider,
+  FakeUserRepository,
+  FakeVerificationCodeRepository,
+  MemoryBlobStore,
+} from '../support/fakes';
 
 describe('AccountService (unit)', () => {
   const now = new Date('2026-01-02T03:04:05.000Z');
@@ -66,7 +72,15 @@ describe('AccountService (unit)', () => {
 
   it('treats malformed headers as no token', async () => {
     const r = await register();
-    for (const h of [undefined, '', 'Bearer', `Basic ${r.phoneHash}.${r.ukey}`, `Bearer ${r.phoneHash}`, `Bearer ${r.phoneHash}.${r.ukey}x`, `Bearer ${r.phoneHash.toUpperCase()}.${r.ukey}`]) {
+    for (const h of [
+      undefined,
+      '',
+      'Bearer',
+      `Basic ${r.phoneHash}.${r.ukey}`,
+      `Bearer ${r.phoneHash}`,
+      `Bearer ${r.phoneHash}.${r.ukey}x`,
+      `Bearer ${r.phoneHash.toUpperCase()}.${r.ukey}`,
+    ]) {
       expect(await accounts.authenticate(h), String(h)).to.equal(null);
     }
   });
@@ -80,7 +94,10 @@ describe('AccountService (unit)', () => {
       [{ verificationCode: '12345' }, 'verificationCode'],
       [{ verificationCode: 'abcdef' }, 'verificationCode'],
     ] as const) {
-      const e = await accounts.register({ ...input, verificationCode: '123456', ...patch }, ip).then(() => null, (err) => err);
+      const e = await accounts.register({ ...input, verificationCode: '123456', ...patch }, ip).then(
+        () => null,
+        (err) => err,
+      );
       expect(e?.extensions, JSON.stringify(patch)).to.deep.equal({ code: 'BAD_USER_INPUT', field });
     }
     expect(users.rows).to.have.length(0);
@@ -88,7 +105,10 @@ describe('AccountService (unit)', () => {
 
   it('moves nothing without the right code', async () => {
     const first = await register();
-    const e = await accounts.register({ ...input, cid: 'thief', verificationCode: '000000' }, ip).then(() => null, (err) => err);
+    const e = await accounts.register({ ...input, cid: 'thief', verificationCode: '000000' }, ip).then(
+      () => null,
+      (err) => err,
+    );
     expect(e?.extensions?.code).to.equal('BAD_USER_INPUT');
     expect(users.rows[0].cid).to.equal('cid-1');
     expect((await accounts.authenticate(`Bearer ${first.phoneHash}.${first.ukey}`))?.uid).to.equal(first.uid);

@@ -206,7 +206,13 @@ describe('documentation', () => {
  */
 function variablesInConfigSource(): string[] {
   const folder = path.join(ROOT, 'src', 'config');
-  const files = [path.join(ROOT, 'src', 'config.ts'), ...fs.readdirSync(folder).filter((f) => f.endsWith('.ts')).map((f) => path.join(folder, f))];
+  const files = [
+    path.join(ROOT, 'src', 'config.ts'),
+    ...fs
+      .readdirSync(folder)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(folder, f)),
+  ];
   const names = new Set<string>();
   for (const file of files) {
     const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
@@ -220,7 +226,6 @@ function variablesInConfigSource(): string[] {
   }
   return [...names].sort();
 }
-
 
 /** The #anchors GitHub gives a Markdown file's headings. */
 function headingSlugs(markdown: string): Set<string> {

@@ -28,7 +28,13 @@ describe('the image services (unit)', () => {
   let group7: number[];
 
   const file = (bytes: Buffer) => ({ stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
-  const fail = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e) => e);
+  const fail = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e) => e,
+    );
 
   beforeEach(async () => {
     clock = new Date('2026-03-01T00:00:00.000Z');
@@ -46,11 +52,31 @@ describe('the image services (unit)', () => {
         return { groupId, deliver: others.filter((u) => !blockers.has(u)), discard: others.filter((u) => blockers.has(u)) };
       },
     };
-    const deps = { messages, users, audience, blobs, pushes: { committed: () => void wakes++, enqueue: async () => undefined }, log: pino({ level: 'silent' }), now: () => clock };
+    const deps = {
+      messages,
+      users,
+      audience,
+      blobs,
+      pushes: { committed: () => void wakes++, enqueue: async () => undefined },
+      log: pino({ level: 'silent' }),
+      now: () => clock,
+    };
     sending = new ImageSendService(deps, { maxImageBytes: 100_000, imageTtlSeconds: 3600 });
     inbox = new ImageInboxService(deps);
-    downloads = new ImageDownloadService({ ...deps, tokens: new DownloadTokens(Buffer.alloc(32, 7)) }, { downloadUrlTtlSeconds: 300, publicUrl: 'http://glimpse.test' });
-    const reg = (n: string) => users.registerDevice({ phoneHash: n.repeat(64).slice(0, 64), regionNum: '86', phoneNum: n, nickname: n, cid: n, ukeyHash: 'x', now: clock });
+    downloads = new ImageDownloadService(
+      { ...deps, tokens: new DownloadTokens(Buffer.alloc(32, 7)) },
+      { downloadUrlTtlSeconds: 300, publicUrl: 'http://glimpse.test' },
+    );
+    const reg = (n: string) =>
+      users.registerDevice({
+        phoneHash: n.repeat(64).slice(0, 64),
+        regionNum: '86',
+        phoneNum: n,
+        nickname: n,
+        cid: n,
+        ukeyHash: 'x',
+        now: clock,
+      });
     alice = (await reg('a')).user;
     bob = (await reg('b')).user;
   });
@@ -119,7 +145,9 @@ describe('the image services (unit)', () => {
     expect((await fail(sending.send(alice, bob.uid, file(jpegBytes(1000)), 100_001))).extensions.code).to.equal('PAYLOAD_TOO_LARGE');
     expect((await fail(sending.send(alice, bob.uid, file(jpegBytes(1000)), 999))).extensions.code).to.equal('BAD_USER_INPUT');
     expect((await fail(sending.send(alice, bob.uid, file(jpegBytes(1000)), 1001))).extensions.code).to.equal('BAD_USER_INPUT');
-    expect((await fail(sending.send(alice, bob.uid, file(Buffer.from('plain text, not an image at all'))))).extensions.code).to.equal('UNSUPPORTED_MEDIA_TYPE');
+    expect((await fail(sending.send(alice, bob.uid, file(Buffer.from('plain text, not an image at all'))))).extensions.code).to.equal(
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     expect(blobs.blobs.size).to.equal(0);
     expect(messages.messages).to.have.length(0);
   });
@@ -179,7 +207,19 @@ describe('the image services (unit)', () => {
     beforeEach(async () => {
       members = [];
       for (const n of ['c', 'd', 'e']) {
-        members.push((await users.registerDevice({ phoneHash: n.repeat(64), regionNum: '86', phoneNum: n, nickname: n, cid: n, ukeyHash: 'x', now: clock })).user);
+        members.push(
+          (
+            await users.registerDevice({
+              phoneHash: n.repeat(64),
+              regionNum: '86',
+              phoneNum: n,
+              nickname: n,
+              cid: n,
+              ukeyHash: 'x',
+              now: clock,
+            })
+          ).user,
+        );
       }
       group7 = [alice.uid, bob.uid, ...members.map((m) => m.uid)];
     });
@@ -202,7 +242,14 @@ describe('the image services (unit)', () => {
       await new Promise((r) => setImmediate(r));
       expect(messages.pushJobs.map((p) => p.receiverUid)).to.deep.equal(group7.slice(1));
       const payload = JSON.parse(messages.pushJobs[0].payload);
-      expect(Object.keys(payload).sort()).to.deep.equal(['group_id', 'message_id', 'message_key', 'send_time', 'sender_phone', 'sender_region']);
+      expect(Object.keys(payload).sort()).to.deep.equal([
+        'group_id',
+        'message_id',
+        'message_key',
+        'send_time',
+        'sender_phone',
+        'sender_region',
+      ]);
       expect(payload).to.include({ group_id: 7, message_key: sent[0].messageKey, sender_phone: alice.phoneHash, sender_region: '86' });
     });
 
@@ -246,7 +293,10 @@ describe('the image services (unit)', () => {
     expect(await inbox.listPending(bob)).to.have.length(0);
     expect((await fail(inbox.get(bob, m.messageKey))).extensions.code).to.equal('NOT_FOUND');
     // The checks every send gets still apply, so a refusal reveals nothing either.
-    expect((await fail(sending.send(alice, bob.uid, file(Buffer.from('not an image at all')))))).to.have.nested.property('extensions.code', 'UNSUPPORTED_MEDIA_TYPE');
-    expect((await fail(sending.send(alice, bob.uid, file(bytes), 4999)))).to.have.nested.property('extensions.code', 'BAD_USER_INPUT');
+    expect(await fail(sending.send(alice, bob.uid, file(Buffer.from('not an image at all'))))).to.have.nested.property(
+      'extensions.code',
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+    expect(await fail(sending.send(alice, bob.uid, file(bytes), 4999))).to.have.nested.property('extensions.code', 'BAD_USER_INPUT');
   });
 });
