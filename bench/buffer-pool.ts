@@ -56,7 +56,12 @@ export interface PoolUse {
  * size found back afterwards, whatever happens. The restore uses a connection of its own, so it
  * works even while `work` is still waiting on a query (a signal arrived).
  */
-export async function withBufferPoolAtLeast<T>(databaseUrl: string, bytes: number, log: (s: string) => void, work: (pool: PoolUse) => Promise<T>): Promise<T> {
+export async function withBufferPoolAtLeast<T>(
+  databaseUrl: string,
+  bytes: number,
+  log: (s: string) => void,
+  work: (pool: PoolUse) => Promise<T>,
+): Promise<T> {
   const conn = await mysql.createConnection({ uri: databaseUrl });
   let found: number;
   try {

@@ -39,7 +39,11 @@ export async function benchDownloads(
       for (const v of ['downloadUrl', 'downloadUrlPlain'] as const) {
         urls[v] = [];
         for (let i = 0; i < n; i++) {
-          urls[v].push(await (v === 'downloadUrl' ? downloadUrlOf(stack.glimpse.url, receiver.token, messageKey) : downloadUrlOf(stack.glimpsePlain.url, plain.receiver.token, plainKey)));
+          urls[v].push(
+            await (v === 'downloadUrl'
+              ? downloadUrlOf(stack.glimpse.url, receiver.token, messageKey)
+              : downloadUrlOf(stack.glimpsePlain.url, plain.receiver.token, plainKey)),
+          );
         }
       }
     };

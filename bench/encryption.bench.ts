@@ -61,7 +61,11 @@ interface Round {
  *   - sends cannot share a process (encryption is an instance's setting), so their rounds come
  *     from many fresh pairs, and the interval resamples pairs.
  */
-export async function benchEncryption(stack: BenchStack, plan: Plan, log: (s: string) => void): Promise<{ send: OnOffFigure[]; download: OnOffFigure[] }> {
+export async function benchEncryption(
+  stack: BenchStack,
+  plan: Plan,
+  log: (s: string) => void,
+): Promise<{ send: OnOffFigure[]; download: OnOffFigure[] }> {
   const send: OnOffFigure[] = [];
   const download: OnOffFigure[] = [];
   const { pairs, roundsPerPair } = plan.encryption;
@@ -74,7 +78,8 @@ export async function benchEncryption(stack: BenchStack, plan: Plan, log: (s: st
       const pair = await startPair(stack, `glimpse-enc-${size / MiB}m-${p}`, image, p);
       const mine: Round[] = [];
       try {
-        for (let r = 0; r < plan.encryption.warmupRounds(size); r++) await round(stack, pair, size, plan.encryption.warmupPerSample(size), 1, r);
+        for (let r = 0; r < plan.encryption.warmupRounds(size); r++)
+          await round(stack, pair, size, plan.encryption.warmupPerSample(size), 1, r);
         for (let r = 0; r < roundsPerPair; r++) mine.push(await round(stack, pair, size, perSample, plan.encryption.downloadsPerImage, r));
       } finally {
         await pair.on.stop();
@@ -86,7 +91,9 @@ export async function benchEncryption(stack: BenchStack, plan: Plan, log: (s: st
     download.push(figure(size, perSample, plan, rounds, (r) => r.download));
     const describe = (f: OnOffFigure) =>
       `${f.ratio.toFixed(3)} (95 % ${f.interval[0].toFixed(2)}–${f.interval[1].toFixed(2)}; pairs ${Math.min(...f.pairRatios).toFixed(2)}–${Math.max(...f.pairRatios).toFixed(2)})`;
-    log(`encryption ${size / MiB} MiB (${pairs} pairs × ${roundsPerPair} rounds): sendImage on/off ${describe(send.at(-1)!)}, download on/off ${describe(download.at(-1)!)}`);
+    log(
+      `encryption ${size / MiB} MiB (${pairs} pairs × ${roundsPerPair} rounds): sendImage on/off ${describe(send.at(-1)!)}, download on/off ${describe(download.at(-1)!)}`,
+    );
   }
   return { send, download };
 }

@@ -84,7 +84,11 @@ export async function benchGc(stack: BenchStack, plan: Plan, log: (s: string) =>
       }
       for (const name of order) {
         const n = rounds * imagesPerRound;
-        samples[name].push({ fullCollections: both[name].full, cpuMs: (cpuMsOf(both[name].svc.pid) - cpu0[name]) / n, wallMs: wall[name] / n });
+        samples[name].push({
+          fullCollections: both[name].full,
+          cpuMs: (cpuMsOf(both[name].svc.pid) - cpu0[name]) / n,
+          wallMs: wall[name] / n,
+        });
       }
     } finally {
       for (const name of order) await started[name]?.svc.stop();
@@ -100,7 +104,15 @@ export async function benchGc(stack: BenchStack, plan: Plan, log: (s: string) =>
   });
   const tuned = variant('tuned');
   const v8Default = variant('v8Default');
-  const out: GcResults = { imagesPerRound, downloadsPerImage, warmupRounds, rounds, tuned, v8Default, cpuRatio: tuned.cpuMs / v8Default.cpuMs };
+  const out: GcResults = {
+    imagesPerRound,
+    downloadsPerImage,
+    warmupRounds,
+    rounds,
+    tuned,
+    v8Default,
+    cpuRatio: tuned.cpuMs / v8Default.cpuMs,
+  };
   const list = (v: GcVariant) => v.samples.map((s) => s.fullCollections).join(', ');
   log(
     `gc: full collections per process over ${images} images, tuned ${list(tuned)}, V8 default ${list(v8Default)}; ` +
@@ -121,7 +133,13 @@ async function startInstance(stack: BenchStack, name: string, nodeArgs: string[]
 }
 
 /** One round on both instances; returns each one's client-side time (sends and downloads), ms. */
-async function round(stack: BenchStack, both: Record<Name, Instance>, images: number, downloads: number, index: number): Promise<Record<Name, number>> {
+async function round(
+  stack: BenchStack,
+  both: Record<Name, Instance>,
+  images: number,
+  downloads: number,
+  index: number,
+): Promise<Record<Name, number>> {
   const spent: Record<Name, number> = { tuned: 0, v8Default: 0 };
   const keys: Record<Name, string[]> = { tuned: [], v8Default: [] };
   const turn = (i: number): Name[] => ((i + index) % 2 === 0 ? ['tuned', 'v8Default'] : ['v8Default', 'tuned']);
@@ -134,7 +152,8 @@ async function round(stack: BenchStack, both: Record<Name, Instance>, images: nu
   }
   const urls: Record<Name, string[]> = { tuned: [], v8Default: [] };
   for (const name of ['tuned', 'v8Default'] as const) {
-    for (const key of keys[name]) for (let d = 0; d < downloads; d++) urls[name].push(await downloadUrlOf(both[name].svc.url, both[name].receiver.token, key));
+    for (const key of keys[name])
+      for (let d = 0; d < downloads; d++) urls[name].push(await downloadUrlOf(both[name].svc.url, both[name].receiver.token, key));
   }
   for (let i = 0; i < images * downloads; i++) {
     for (const name of turn(i)) {

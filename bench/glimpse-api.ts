@@ -56,7 +56,11 @@ export async function register(baseUrl: string, pool: 'fixed' | 'churn', n: numb
 }
 
 export async function gql<T>(baseUrl: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await postJson<{ data?: T; errors?: unknown }>(`${baseUrl}/graphql`, { query, variables }, { authorization: `Bearer ${token}` });
+  const res = await postJson<{ data?: T; errors?: unknown }>(
+    `${baseUrl}/graphql`,
+    { query, variables },
+    { authorization: `Bearer ${token}` },
+  );
   if (!res.data || res.errors) throw new Error(`GraphQL call failed: ${JSON.stringify(res.errors)}`);
   return res.data;
 }

@@ -37,7 +37,8 @@ export function getCounting(url: string, expected: number): Promise<void> {
       });
       res.once('error', reject);
       res.once('end', () => {
-        if (res.statusCode !== 200 || n !== expected) reject(new Error(`GET ${url.slice(0, 80)} answered ${res.statusCode} with ${n} bytes, expected ${expected}`));
+        if (res.statusCode !== 200 || n !== expected)
+          reject(new Error(`GET ${url.slice(0, 80)} answered ${res.statusCode} with ${n} bytes, expected ${expected}`));
         else resolve();
       });
     });

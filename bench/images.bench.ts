@@ -16,7 +16,12 @@ export interface LatencyFigure {
  * Latency of the `images` query (one request at a time) for a viewer with the same few pending
  * images while the message table holds 10^4 and then 10^6 rows, bulk-inserted with SQL.
  */
-export async function benchImages(stack: BenchStack, plan: Plan, viewer: BenchUser, log: (s: string) => void): Promise<{ small: LatencyFigure; large: LatencyFigure }> {
+export async function benchImages(
+  stack: BenchStack,
+  plan: Plan,
+  viewer: BenchUser,
+  log: (s: string) => void,
+): Promise<{ small: LatencyFigure; large: LatencyFigure }> {
   const body = Buffer.from(JSON.stringify({ query: IMAGES_QUERY }));
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` };
   const measure = async (rows: number): Promise<LatencyFigure> => {
@@ -31,7 +36,9 @@ export async function benchImages(stack: BenchStack, plan: Plan, viewer: BenchUs
       if (i >= 20) times.push(ms);
     }
     const fig = { rows: seeded.rows, seedMs: seeded.ms, p50: median(times), p99: percentile(times, 99) };
-    log(`images with ${fig.rows} messages (seeded in ${(fig.seedMs / 1000).toFixed(1)} s): p50 ${fig.p50.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms`);
+    log(
+      `images with ${fig.rows} messages (seeded in ${(fig.seedMs / 1000).toFixed(1)} s): p50 ${fig.p50.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms`,
+    );
     return fig;
   };
   const small = await measure(plan.images.smallRows);

@@ -67,7 +67,10 @@ export async function benchEncryptionMemory(
   let n = 0;
   for (let r = 0; r < plan.memory.rounds; r++) {
     for (const mode of r % 2 === 0 ? (['encrypted', 'plain'] as const) : (['plain', 'encrypted'] as const)) {
-      const server = await stack.startGlimpse(`glimpse-memory-${mode}-${n++}`, mode === 'plain' ? { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET } : {});
+      const server = await stack.startGlimpse(
+        `glimpse-memory-${mode}-${n++}`,
+        mode === 'plain' ? { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET } : {},
+      );
       try {
         const sender = await register(server.url, 'fixed', 0);
         const receiver = await register(server.url, 'fixed', 1);
@@ -86,7 +89,12 @@ export async function benchEncryptionMemory(
   return { encrypted, plain, differenceMiB: encrypted.peakMiB - plain.peakMiB };
 }
 
-async function oneUpload(server: GlimpseService, upload: PreparedUpload, size: number, idleMs: number): Promise<{ idleMiB: number; peakMiB: number }> {
+async function oneUpload(
+  server: GlimpseService,
+  upload: PreparedUpload,
+  size: number,
+  idleMs: number,
+): Promise<{ idleMiB: number; peakMiB: number }> {
   // Let the last upload's garbage go before reading "idle".
   await new Promise((resolve) => setTimeout(resolve, idleMs));
   const idle = memoryOf(server.pid).rss;

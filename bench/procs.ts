@@ -35,10 +35,12 @@ export async function startService(
     err = (err + c.toString('utf8')).slice(-8000);
   });
   let exited = false;
-  const exit = new Promise<void>((resolve) => proc.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    proc.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const firstLine = new Promise<string>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (c: Buffer) => {
@@ -66,10 +68,7 @@ export async function startService(
     },
   };
   try {
-    await Promise.race([
-      ready(svc),
-      exit.then(() => Promise.reject(new Error(`${name} exited before it was ready:\n${err}`))),
-    ]);
+    await Promise.race([ready(svc), exit.then(() => Promise.reject(new Error(`${name} exited before it was ready:\n${err}`)))]);
   } catch (e) {
     await svc.stop();
     throw e;
@@ -94,7 +93,6 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-
 
 /** VmRSS and VmHWM (peak since the last reset) of a process, in bytes. */
 export function memoryOf(pid: number): { rss: number; hwm: number } {

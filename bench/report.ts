@@ -103,7 +103,8 @@ export function checkGoals(r: Results): Goal[] {
     add(`upload ${cellName(c)}: sendImage ÷ direct putObject`, c.ratios['sendImage/direct'], '>=', 0.9);
     add(`upload ${cellName(c)}: sendImage ÷ bare handler`, c.ratios['sendImage/bare'], '>=', 0.97);
   }
-  for (const c of r.download ?? []) add(`download ${cellName(c)}: downloadUrl ÷ direct getObject`, c.ratios['downloadUrl/direct'], '>=', 0.9);
+  for (const c of r.download ?? [])
+    add(`download ${cellName(c)}: downloadUrl ÷ direct getObject`, c.ratios['downloadUrl/direct'], '>=', 0.9);
   // Encryption at rest (issue 10): throughput against the same build with ENCRYPTION=off, one client at a time.
   for (const f of r.encryption?.send ?? []) add(`sendImage ${f.size / MiB} MiB: encrypted ÷ ENCRYPTION=off`, f.ratio, '>=', 0.95);
   for (const f of r.encryption?.download ?? []) add(`download ${f.size / MiB} MiB: decrypted ÷ ENCRYPTION=off`, f.ratio, '>=', 0.95);
@@ -115,7 +116,12 @@ export function checkGoals(r: Results): Goal[] {
   }
   if (r.encryptionMemory) {
     const e = r.encryptionMemory;
-    add(`${e.encrypted.bytes / MiB} MiB upload on a fresh server: |peak RSS encrypted − ENCRYPTION=off| (MiB)`, Math.abs(e.differenceMiB), '<=', 8);
+    add(
+      `${e.encrypted.bytes / MiB} MiB upload on a fresh server: |peak RSS encrypted − ENCRYPTION=off| (MiB)`,
+      Math.abs(e.differenceMiB),
+      '<=',
+      8,
+    );
   }
   if (r.requests) {
     add('register ÷ bare Apollo query (req/s)', r.requests.ratios['register/bareQuery'], '>=', 0.4);
@@ -124,7 +130,12 @@ export function checkGoals(r: Results): Goal[] {
   if (r.images) add(`images p50 at ${r.images.large.rows} rows ÷ at ${r.images.small.rows}`, r.images.ratio, '<=', 1.5);
   if (r.social) {
     const d = r.social.discoverContacts;
-    add(`discoverContacts p50 at ${d.large.users} users ÷ at ${d.small.users} (${mib(d.bufferPool.usedBytes)} MiB buffer pool)`, d.ratio, '<=', 1.5);
+    add(
+      `discoverContacts p50 at ${d.large.users} users ÷ at ${d.small.users} (${mib(d.bufferPool.usedBytes)} MiB buffer pool)`,
+      d.ratio,
+      '<=',
+      1.5,
+    );
     const g = r.social.sendGroupImage;
     add(`sendGroupImage ${g.bytes / MiB} MiB to ${g.members} members ÷ one sendImage (p50)`, g.ratio, '<=', 1.3);
   }
@@ -165,10 +176,29 @@ export function renderTables(r: Results): string {
   if (r.upload) {
     out.push('Upload throughput, MiB/s (clients × uploads each per round):', '');
     table(
-      ['size × clients', 'sendImage', 'ENCRYPTION=off', 'direct putObject', 'raw PUT', 'bare busboy→minio', '÷ off', '÷ direct', '÷ bare', '÷ raw PUT'],
+      [
+        'size × clients',
+        'sendImage',
+        'ENCRYPTION=off',
+        'direct putObject',
+        'raw PUT',
+        'bare busboy→minio',
+        '÷ off',
+        '÷ direct',
+        '÷ bare',
+        '÷ raw PUT',
+      ],
       r.upload.map((c) => [
-        `${cellName(c)} (×${c.perClient})`, f(c.mibps.sendImage), f(c.mibps.sendImagePlain), f(c.mibps.direct), f(c.mibps.rawPut), f(c.mibps.bare),
-        f(c.ratios['sendImage/sendImagePlain'], 2), f(c.ratios['sendImage/direct'], 2), f(c.ratios['sendImage/bare'], 2), f(c.ratios['sendImage/rawPut'], 2),
+        `${cellName(c)} (×${c.perClient})`,
+        f(c.mibps.sendImage),
+        f(c.mibps.sendImagePlain),
+        f(c.mibps.direct),
+        f(c.mibps.rawPut),
+        f(c.mibps.bare),
+        f(c.ratios['sendImage/sendImagePlain'], 2),
+        f(c.ratios['sendImage/direct'], 2),
+        f(c.ratios['sendImage/bare'], 2),
+        f(c.ratios['sendImage/rawPut'], 2),
       ]),
     );
   }
@@ -177,8 +207,14 @@ export function renderTables(r: Results): string {
     table(
       ['size × clients', 'downloadUrl', 'ENCRYPTION=off', 'direct getObject', 'raw GET', '÷ off', '÷ direct', '÷ raw GET'],
       r.download.map((c) => [
-        `${cellName(c)} (×${c.perClient})`, f(c.mibps.downloadUrl), f(c.mibps.downloadUrlPlain), f(c.mibps.direct), f(c.mibps.rawGet),
-        f(c.ratios['downloadUrl/downloadUrlPlain'], 2), f(c.ratios['downloadUrl/direct'], 2), f(c.ratios['downloadUrl/rawGet'], 2),
+        `${cellName(c)} (×${c.perClient})`,
+        f(c.mibps.downloadUrl),
+        f(c.mibps.downloadUrlPlain),
+        f(c.mibps.direct),
+        f(c.mibps.rawGet),
+        f(c.ratios['downloadUrl/downloadUrlPlain'], 2),
+        f(c.ratios['downloadUrl/direct'], 2),
+        f(c.ratios['downloadUrl/rawGet'], 2),
       ]),
     );
   }
@@ -203,14 +239,18 @@ export function renderTables(r: Results): string {
     table(
       ['request', 'req/s', 'p50 ms', 'p99 ms', 'p99 ÷ p50', '÷ bare query'],
       (['register', 'me', 'bareQuery'] as const).map((t) => [
-        t === 'bareQuery' ? 'bare Apollo `{ hello }`' : t, f(q[t].rps, 0), f(q[t].p50, 0), f(q[t].p99, 0),
-        f(q[t].p99 / q[t].p50, 2), t === 'bareQuery' ? '' : f(q[t].rps / q.bareQuery.rps, 2),
+        t === 'bareQuery' ? 'bare Apollo `{ hello }`' : t,
+        f(q[t].rps, 0),
+        f(q[t].p50, 0),
+        f(q[t].p99, 0),
+        f(q[t].p99 / q[t].p50, 2),
+        t === 'bareQuery' ? '' : f(q[t].rps / q.bareQuery.rps, 2),
       ]),
     );
   }
   if (r.encryption) {
     out.push(
-      'Encryption at rest against the same build with `ENCRYPTION=off`, one client, ms per operation (medians over rounds). On ÷ off is throughput: the median of the rounds\' ratios, sends across the two instances of each pair, downloads (sealed against plain images) inside each instance; then its 95 % interval, resampling pairs, and the ratio on each pair alone:',
+      "Encryption at rest against the same build with `ENCRYPTION=off`, one client, ms per operation (medians over rounds). On ÷ off is throughput: the median of the rounds' ratios, sends across the two instances of each pair, downloads (sealed against plain images) inside each instance; then its 95 % interval, resampling pairs, and the ratio on each pair alone:",
       '',
     );
     const spread = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}` : '');
@@ -219,10 +259,20 @@ export function renderTables(r: Results): string {
       ['operation', 'encrypted', 'ENCRYPTION=off', 'on ÷ off', '95 %', 'per server pair'],
       [
         ...r.encryption.send.map((x) => [
-          `sendImage ${x.size / MiB} MiB (×${x.perSample}; ${x.pairs} pairs × ${x.roundsPerPair} rounds)`, f(x.onMs, 2), f(x.offMs, 2), f(x.ratio, 3), interval(x), spread(x.pairRatios),
+          `sendImage ${x.size / MiB} MiB (×${x.perSample}; ${x.pairs} pairs × ${x.roundsPerPair} rounds)`,
+          f(x.onMs, 2),
+          f(x.offMs, 2),
+          f(x.ratio, 3),
+          interval(x),
+          spread(x.pairRatios),
         ]),
         ...r.encryption.download.map((x) => [
-          `download ${x.size / MiB} MiB (×${x.perSample * (x.downloadsPerImage ?? 1)})`, f(x.onMs, 2), f(x.offMs, 2), f(x.ratio, 3), interval(x), spread(x.pairRatios),
+          `download ${x.size / MiB} MiB (×${x.perSample * (x.downloadsPerImage ?? 1)})`,
+          f(x.onMs, 2),
+          f(x.offMs, 2),
+          f(x.ratio, 3),
+          interval(x),
+          spread(x.pairRatios),
         ]),
       ],
     );
@@ -236,8 +286,17 @@ export function renderTables(r: Results): string {
     );
     table(
       ['heap growth', 'full collections per process', 'per 100 images', 'CPU per image, ms', 'wall per image, ms'],
-      ([['fixed factor 2 (main.ts)', g.tuned], ["V8's default", g.v8Default]] as const).map(([name, v]) => [
-        name, v.samples.map((s) => s.fullCollections).join(', '), f(v.fullCollectionsPer100, 1), f(v.cpuMs, 2), f(v.wallMs, 2),
+      (
+        [
+          ['fixed factor 2 (main.ts)', g.tuned],
+          ["V8's default", g.v8Default],
+        ] as const
+      ).map(([name, v]) => [
+        name,
+        v.samples.map((s) => s.fullCollections).join(', '),
+        f(v.fullCollectionsPer100, 1),
+        f(v.cpuMs, 2),
+        f(v.wallMs, 2),
       ]),
     );
     out.push(`CPU ratio ${f(g.cpuRatio, 2)}`, '');
@@ -252,13 +311,24 @@ export function renderTables(r: Results): string {
   }
   if (r.social) {
     const d = r.social.discoverContacts;
-    const row = (label: string, x: DiscoveryFigure, pool: number) => [label, String(x.users), `${mib(pool)} MiB`, f(x.p50, 2), f(x.p90, 2), f(x.diskReadsPerCall, 1), String(x.found)];
+    const row = (label: string, x: DiscoveryFigure, pool: number) => [
+      label,
+      String(x.users),
+      `${mib(pool)} MiB`,
+      f(x.p50, 2),
+      f(x.p90, 2),
+      f(x.diskReadsPerCall, 1),
+      String(x.found),
+    ];
     out.push(`\`discoverContacts\` with ${d.hashes} hashes (${d.registeredAmongThem} of registered users), one request at a time, ms:`, '');
     table(
       ['server', 'users', 'buffer pool', 'p50', 'p90', 'disk reads per call', 'found'],
       [
         ...(d.at1e4UsersPoolAsFound && d.at1e6UsersPoolAsFound
-          ? [row('small, pool as found', d.at1e4UsersPoolAsFound, d.bufferPool.foundBytes), row('large, pool as found', d.at1e6UsersPoolAsFound, d.bufferPool.foundBytes)]
+          ? [
+              row('small, pool as found', d.at1e4UsersPoolAsFound, d.bufferPool.foundBytes),
+              row('large, pool as found', d.at1e6UsersPoolAsFound, d.bufferPool.foundBytes),
+            ]
           : []),
         row('small', d.small, d.bufferPool.usedBytes),
         row('large', d.large, d.bufferPool.usedBytes),
@@ -267,7 +337,9 @@ export function renderTables(r: Results): string {
     out.push(
       `p50 ratio ${f(d.ratio, 2)}${d.ratioPoolAsFound !== undefined ? ` (${f(d.ratioPoolAsFound, 2)} at the pool as found)` : ''}; ` +
         `idx_user_discovery at ${d.index.users} users: ${f(d.index.bytes / MiB, 1)} MiB, ${f(d.index.bytesPerUser, 0)} bytes per user ` +
-        `(the user table's indexes: ${Object.entries(d.index.userTableIndexes ?? {}).map(([n, b]) => `${n} ${f(b / MiB, 1)} MiB`).join(', ')})`,
+        `(the user table's indexes: ${Object.entries(d.index.userTableIndexes ?? {})
+          .map(([n, b]) => `${n} ${f(b / MiB, 1)} MiB`)
+          .join(', ')})`,
       '',
     );
     const g = r.social.sendGroupImage;
@@ -290,7 +362,13 @@ export function renderTables(r: Results): string {
         ['one instance', t.sameInstance],
         ['two instances, Redis pub/sub', t.acrossRedis],
         [`two instances, outbox poll every ${t.acrossPoll.pollMs} ms`, t.acrossPoll],
-      ].map(([name, x]) => [name as string, String((x as { samples: number }).samples), f((x as { p50: number }).p50, 0), f((x as { p99: number }).p99, 0), f((x as { max: number }).max, 0)]),
+      ].map(([name, x]) => [
+        name as string,
+        String((x as { samples: number }).samples),
+        f((x as { p50: number }).p50, 0),
+        f((x as { p99: number }).p99, 0),
+        f((x as { max: number }).max, 0),
+      ]),
     );
     const i = t.idle;
     out.push(
@@ -305,19 +383,36 @@ export function renderTables(r: Results): string {
     out.push(
       `Metrics and tracing against neither, three processes on one database (${m.rounds} rounds; sendImage 1 MiB one client, ${m.sendsPerRound} per process per round, one at a time in turn; ` +
         `me at ${m.connections} connections, ${m.meSeconds} s per process per round; the metrics process scraped every ${m.scrapeEveryMs / 1000} s, the tracing one exporting every span). ` +
-        'Throughput ÷ off is the median of the rounds\' ratios:',
+        "Throughput ÷ off is the median of the rounds' ratios:",
       '',
     );
     table(
       ['operation', 'metrics off', 'metrics on', 'tracing on', 'metrics ÷ off', 'tracing ÷ off'],
       [
-        ['sendImage 1 MiB, ms', f(m.sendImageMs.off, 2), f(m.sendImageMs.metrics, 2), f(m.sendImageMs.tracing, 2), f(m.ratios['sendImage metrics/off'], 3), f(m.ratios['sendImage tracing/off'], 3)],
-        ['me, req/s', f(m.meRps.off, 0), f(m.meRps.metrics, 0), f(m.meRps.tracing, 0), f(m.ratios['me metrics/off'], 3), f(m.ratios['me tracing/off'], 3)],
+        [
+          'sendImage 1 MiB, ms',
+          f(m.sendImageMs.off, 2),
+          f(m.sendImageMs.metrics, 2),
+          f(m.sendImageMs.tracing, 2),
+          f(m.ratios['sendImage metrics/off'], 3),
+          f(m.ratios['sendImage tracing/off'], 3),
+        ],
+        [
+          'me, req/s',
+          f(m.meRps.off, 0),
+          f(m.meRps.metrics, 0),
+          f(m.meRps.tracing, 0),
+          f(m.ratios['me metrics/off'], 3),
+          f(m.ratios['me tracing/off'], 3),
+        ],
       ],
     );
   }
   out.push('Goals:', '');
-  table(['goal', 'value', 'target', 'met'], r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']));
+  table(
+    ['goal', 'value', 'target', 'met'],
+    r.goals.map((g) => [g.goal, f(g.value, 3), g.target, g.met ? 'yes' : '**no**']),
+  );
   return out.join('\n');
 }
 

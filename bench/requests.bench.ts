@@ -22,7 +22,12 @@ const TARGETS: Target[] = ['register', 'me', 'bareQuery'];
  * every request inserts a user), me (an authenticated read), and the bare Apollo server's
  * trivial query on the same express 5 + Apollo 5 stack, rounds interleaved.
  */
-export async function benchRequests(stack: BenchStack, plan: Plan, viewer: BenchUser, log: (s: string) => void): Promise<Record<Target, RateFigure>> {
+export async function benchRequests(
+  stack: BenchStack,
+  plan: Plan,
+  viewer: BenchUser,
+  log: (s: string) => void,
+): Promise<Record<Target, RateFigure>> {
   let n = 0;
   // A check that each target answers data, not errors, before it is timed.
   await register(stack.glimpse.url, 'churn', ++n);
@@ -54,7 +59,8 @@ export async function benchRequests(stack: BenchStack, plan: Plan, viewer: Bench
   };
   const once = async (t: Target, seconds: number) => {
     const r = await autocannon({ ...options[t], connections: plan.requests.connections, duration: seconds });
-    if (r.errors || r.timeouts || r.non2xx) throw new Error(`${t}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx answers`);
+    if (r.errors || r.timeouts || r.non2xx)
+      throw new Error(`${t}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx answers`);
     return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
   };
   if (plan.warmup) for (const t of TARGETS) await once(t, 1);

@@ -30,7 +30,19 @@ import { benchUploads } from './upload.bench';
  *   BENCH_REDIS_URL=url the Redis the realtime section's two instances share (default redis://127.0.0.1:6379)
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
-const SECTIONS = ['memory', 'encryptionMemory', 'encryption', 'gc', 'upload', 'download', 'requests', 'images', 'social', 'metrics', 'realtime'] as const;
+const SECTIONS = [
+  'memory',
+  'encryptionMemory',
+  'encryption',
+  'gc',
+  'upload',
+  'download',
+  'requests',
+  'images',
+  'social',
+  'metrics',
+  'realtime',
+] as const;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -44,7 +56,13 @@ async function main(): Promise<void> {
     ...commitOf(),
     date: new Date().toISOString(),
     quick: plan.quick,
-    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavgStart: os.loadavg(), loadavgEnd: [] },
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      loadavgStart: os.loadavg(),
+      loadavgEnd: [],
+    },
     rounds: plan.rounds,
     seconds: 0,
     sectionSeconds: {},
@@ -57,7 +75,10 @@ async function main(): Promise<void> {
     cpuProfDir: env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined,
   });
   // The social section may have raised the shared MariaDB's buffer pool: put it back before exiting.
-  const stop = () => void restoreBufferPools().catch((e) => log(`${e?.message ?? e}`)).finally(() => stack.stop().finally(() => process.exit(130)));
+  const stop = () =>
+    void restoreBufferPools()
+      .catch((e) => log(`${e?.message ?? e}`))
+      .finally(() => stack.stop().finally(() => process.exit(130)));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {

@@ -13,13 +13,20 @@ const CHUNK = 100_000;
  * message in a hundred is an old, confirmed one of the viewer's; the rest go between other users,
  * a quarter of them ended. What grows is everyone else's history, which `images` must not feel.
  */
-export async function seedMessages(databaseUrl: string, viewerUid: number, total: number, settleMs: number): Promise<{ rows: number; ms: number }> {
+export async function seedMessages(
+  databaseUrl: string,
+  viewerUid: number,
+  total: number,
+  settleMs: number,
+): Promise<{ rows: number; ms: number }> {
   const started = Date.now();
   const conn = await mysql.createConnection({ uri: databaseUrl, multipleStatements: false });
   try {
     await conn.query('SET SESSION foreign_key_checks = 0, unique_checks = 0');
     const before = (await dirtyPages(conn)).dirty;
-    const [[u]] = (await conn.query("SELECT MIN(id) AS first, COUNT(*) AS n FROM `user` WHERE cid LIKE 'seed-%'")) as unknown as [{ first: number | null; n: number }[]];
+    const [[u]] = (await conn.query("SELECT MIN(id) AS first, COUNT(*) AS n FROM `user` WHERE cid LIKE 'seed-%'")) as unknown as [
+      { first: number | null; n: number }[],
+    ];
     let firstUser = u.first ?? 0;
     if (!u.n) {
       const [[{ next }]] = (await conn.query('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM `user`')) as unknown as [{ next: number }[]];
@@ -100,7 +107,9 @@ async function dirtyPages(conn: mysql.Connection): Promise<{ dirty: number; tota
 
 /** The phone hash of the n-th seeded user (+86 138 nnnnnnnn), as a client computes it for a contact. */
 export function seededPhoneHash(n: number): string {
-  return createHash('sha256').update(`+86138${String(n).padStart(8, '0')}`).digest('hex');
+  return createHash('sha256')
+    .update(`+86138${String(n).padStart(8, '0')}`)
+    .digest('hex');
 }
 
 /** How large discovery's covering index is, from InnoDB's persistent statistics (fresh after ANALYZE). */
@@ -154,9 +163,9 @@ async function discoveryIndexSize(conn: mysql.Connection): Promise<IndexSize> {
      WHERE database_name = DATABASE() AND table_name = 'user' AND index_name = 'idx_user_discovery' AND stat_name IN ('size', 'n_leaf_pages')`,
   )) as unknown as [{ name: string; value: number | string }[]];
   const pages = Object.fromEntries(rows.map((r) => [r.name, Number(r.value)]));
-  const [[{ page, users }]] = (await conn.query('SELECT @@innodb_page_size AS page, (SELECT COUNT(*) FROM `user`) AS users')) as unknown as [
-    { page: number | string; users: number | string }[],
-  ];
+  const [[{ page, users }]] = (await conn.query(
+    'SELECT @@innodb_page_size AS page, (SELECT COUNT(*) FROM `user`) AS users',
+  )) as unknown as [{ page: number | string; users: number | string }[]];
   const [all] = (await conn.query(
     `SELECT index_name AS name, stat_value AS value FROM mysql.innodb_index_stats
      WHERE database_name = DATABASE() AND table_name = 'user' AND stat_name = 'size'`,

@@ -82,7 +82,9 @@ export async function benchSocial(stack: BenchStack, plan: Plan, log: (s: string
   await seedUsers(small.svc.databaseUrl, small.users, p.settleMs);
   const seeded = await seedUsers(large.svc.databaseUrl, large.users, p.settleMs);
   const seedSeconds = (Date.now() - started) / 1000;
-  log(`seeded ${small.users} and ${large.users} users in ${seedSeconds.toFixed(1)} s; idx_user_discovery at ${seeded.index.users} users: ${seeded.index.bytes} bytes (${seeded.index.bytesPerUser.toFixed(0)} per user)`);
+  log(
+    `seeded ${small.users} and ${large.users} users in ${seedSeconds.toFixed(1)} s; idx_user_discovery at ${seeded.index.users} users: ${seeded.index.bytes} bytes (${seeded.index.bytesPerUser.toFixed(0)} per user)`,
+  );
 
   const conn = await mysql.createConnection({ uri: large.svc.databaseUrl });
   try {
@@ -111,7 +113,9 @@ export async function benchSocial(stack: BenchStack, plan: Plan, log: (s: string
         bufferPool: measured.pool,
         index: seeded.index,
         seedSeconds,
-        ...(asFound ? { at1e4UsersPoolAsFound: asFound[0], at1e6UsersPoolAsFound: asFound[1], ratioPoolAsFound: asFound[1].p50 / asFound[0].p50 } : {}),
+        ...(asFound
+          ? { at1e4UsersPoolAsFound: asFound[0], at1e6UsersPoolAsFound: asFound[1], ratioPoolAsFound: asFound[1].p50 / asFound[0].p50 }
+          : {}),
       },
       sendGroupImage: group,
     };
@@ -121,7 +125,8 @@ export async function benchSocial(stack: BenchStack, plan: Plan, log: (s: string
 }
 
 function describe([s, l]: DiscoveryFigure[]): string {
-  const one = (f: DiscoveryFigure) => `${f.users} users p50 ${f.p50.toFixed(2)} ms (${f.diskReadsPerCall.toFixed(1)} disk reads/call, ${f.found} found)`;
+  const one = (f: DiscoveryFigure) =>
+    `${f.users} users p50 ${f.p50.toFixed(2)} ms (${f.diskReadsPerCall.toFixed(1)} disk reads/call, ${f.found} found)`;
   return `${one(s)}, ${one(l)}; ratio ${(l.p50 / s.p50).toFixed(2)}`;
 }
 
@@ -164,7 +169,12 @@ async function discoveryRounds(sides: DiscoverySide[], plan: Plan, conn: mysql.C
       const side = sides[k];
       const before = await diskReads(conn);
       const start = process.hrtime.bigint();
-      const res = await request(`${side.svc.url}/graphql`, 'POST', { 'content-type': 'application/json', authorization: `Bearer ${side.viewer.token}` }, bodies[k][i]);
+      const res = await request(
+        `${side.svc.url}/graphql`,
+        'POST',
+        { 'content-type': 'application/json', authorization: `Bearer ${side.viewer.token}` },
+        bodies[k][i],
+      );
       const took = Number(process.hrtime.bigint() - start) / 1e6;
       const after = await diskReads(conn);
       const answer = JSON.parse(res.body.toString('utf8')) as { data?: { discoverContacts: unknown[] }; errors?: unknown };
@@ -197,20 +207,31 @@ async function groupVsDirect(stack: BenchStack, plan: Plan, log: (s: string) => 
     await gql(url, sender.token, befriend, { u: m.uid });
     await gql(url, m.token, befriend, { u: sender.uid });
   }
-  const created = await gql<{ createGroup: { id: number } }>(url, sender.token, 'mutation($m: [Int!]!) { createGroup(name: "bench", memberUids: $m) { id } }', {
-    m: members.map((m) => m.uid),
-  });
+  const created = await gql<{ createGroup: { id: number } }>(
+    url,
+    sender.token,
+    'mutation($m: [Int!]!) { createGroup(name: "bench", memberUids: $m) { id } }',
+    {
+      m: members.map((m) => m.uid),
+    },
+  );
   const bytes = jpegBytes(MiB);
   const prepared = (query: string, variables: Record<string, unknown>) => {
     const { body, contentType } = multipartBody({ query, variables: { ...variables, size: bytes.length }, file: bytes });
     return { body, headers: { 'content-type': contentType, 'apollo-require-preflight': 'true', authorization: `Bearer ${sender.token}` } };
   };
-  const direct = prepared(`mutation($r: Int!, $image: Upload!, $size: Int) { sendImage(receiverUid: $r, image: $image, size: $size) { ${SENT_FIELDS} } }`, {
-    r: members[0].uid,
-  });
-  const grouped = prepared(`mutation($g: Int!, $image: Upload!, $size: Int) { sendGroupImage(groupId: $g, image: $image, size: $size) { ${SENT_FIELDS} } }`, {
-    g: created.createGroup.id,
-  });
+  const direct = prepared(
+    `mutation($r: Int!, $image: Upload!, $size: Int) { sendImage(receiverUid: $r, image: $image, size: $size) { ${SENT_FIELDS} } }`,
+    {
+      r: members[0].uid,
+    },
+  );
+  const grouped = prepared(
+    `mutation($g: Int!, $image: Upload!, $size: Int) { sendGroupImage(groupId: $g, image: $image, size: $size) { ${SENT_FIELDS} } }`,
+    {
+      g: created.createGroup.id,
+    },
+  );
   const send = async (which: 'direct' | 'group'): Promise<number> => {
     const req = which === 'direct' ? direct : grouped;
     const start = process.hrtime.bigint();
@@ -227,7 +248,15 @@ async function groupVsDirect(stack: BenchStack, plan: Plan, log: (s: string) => 
     // Alternate which goes first, so that neither always follows the other's leftover work.
     for (const which of i % 2 === 0 ? (['direct', 'group'] as const) : (['group', 'direct'] as const)) times[which].push(await send(which));
   }
-  const result = { bytes: MiB, members: count, sendImage: timing(times.direct), sendGroupImage: timing(times.group), ratio: median(times.group) / median(times.direct) };
-  log(`sendImage 1 MiB p50 ${result.sendImage.p50.toFixed(2)} ms, sendGroupImage 1 MiB × ${count} p50 ${result.sendGroupImage.p50.toFixed(2)} ms; ratio ${result.ratio.toFixed(2)}`);
+  const result = {
+    bytes: MiB,
+    members: count,
+    sendImage: timing(times.direct),
+    sendGroupImage: timing(times.group),
+    ratio: median(times.group) / median(times.direct),
+  };
+  log(
+    `sendImage 1 MiB p50 ${result.sendImage.p50.toFixed(2)} ms, sendGroupImage 1 MiB × ${count} p50 ${result.sendGroupImage.p50.toFixed(2)} ms; ratio ${result.ratio.toFixed(2)}`,
+  );
   return result;
 }

@@ -89,11 +89,18 @@ async function preload(ds: DataSource, users: User[], count: number): Promise<vo
   await ds.transaction(async (tx) => {
     for (let done = 0; done < count; done += 250) {
       const keys = Array.from({ length: Math.min(250, count - done) }, () => randomBytes(32).toString('hex'));
-      const imgs = await tx.getRepository(Image).insert(
-        keys.map((key) => ({ objectName: key, filetype: 'image/jpeg', size: 1, sha256: key, expiresAt: now, createdAt: now })),
-      );
+      const imgs = await tx
+        .getRepository(Image)
+        .insert(keys.map((key) => ({ objectName: key, filetype: 'image/jpeg', size: 1, sha256: key, expiresAt: now, createdAt: now })));
       await tx.getRepository(Message).insert(
-        keys.map((key, i) => ({ messageKey: key, senderUid: users[0].uid, receiverUid: users[1].uid, imageId: imgs.identifiers[i].id as number, sendTime: now, exist: true })),
+        keys.map((key, i) => ({
+          messageKey: key,
+          senderUid: users[0].uid,
+          receiverUid: users[1].uid,
+          imageId: imgs.identifiers[i].id as number,
+          sendTime: now,
+          exist: true,
+        })),
       );
     }
   });
@@ -126,14 +133,29 @@ async function main(): Promise<void> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-sqlite-bench-'));
     const file = path.join(dir, 'bench.sqlite');
     const t0 = Date.now();
-    const ds = new DataSource({ ...(await v.options(file)), entities, migrations, synchronize: false, logging: false } as DataSourceOptions);
+    const ds = new DataSource({
+      ...(await v.options(file)),
+      entities,
+      migrations,
+      synchronize: false,
+      logging: false,
+    } as DataSourceOptions);
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
     const startMs = Date.now() - t0;
     const now = new Date();
     const users: User[] = [];
     for (const n of ['a', 'b']) {
-      await ds.getRepository(User).insert({ cid: n, ukeyHash: n.repeat(64), regionNum: '86', phoneNum: `1390000000${users.length}`, phoneHash: createHash('sha256').update(n).digest('hex'), nickname: n, regTime: now, updatedAt: now });
+      await ds.getRepository(User).insert({
+        cid: n,
+        ukeyHash: n.repeat(64),
+        regionNum: '86',
+        phoneNum: `1390000000${users.length}`,
+        phoneHash: createHash('sha256').update(n).digest('hex'),
+        nickname: n,
+        regTime: now,
+        updatedAt: now,
+      });
       users.push(await ds.getRepository(User).findOneByOrFail({ cid: n }));
     }
     console.log(`${v.name}: open + migrate ${startMs} ms`);

@@ -55,7 +55,12 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   try {
     const production = { NODE_ENV: 'production' };
 
-    const s3Svc = await startService('s3rver', path.join(DIST, 'test/support/s3.server.js'), production, async (svc) => void (await svc.firstLine));
+    const s3Svc = await startService(
+      's3rver',
+      path.join(DIST, 'test/support/s3.server.js'),
+      production,
+      async (svc) => void (await svc.firstLine),
+    );
     const s3Info = JSON.parse(await s3Svc.firstLine) as { endpoint: string; directory: string };
     const s3Dir = s3Info.directory;
     cleanups.push(async () => {
@@ -148,12 +153,18 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
       async (svc) => void (await svc.firstLine),
     );
     cleanups.push(() => bareUpload.stop());
-    const bareApollo = await startService('bare-apollo', path.join(DIST, 'bench/bare-apollo.server.js'), production, async (svc) => void (await svc.firstLine));
+    const bareApollo = await startService(
+      'bare-apollo',
+      path.join(DIST, 'bench/bare-apollo.server.js'),
+      production,
+      async (svc) => void (await svc.firstLine),
+    );
     cleanups.push(() => bareApollo.stop());
 
     const emptyBucket = async (bucket: string) => {
       const names: string[] = [];
-      for await (const o of s3.client.listObjectsV2(bucket, '', true)) if ((o as { name?: string }).name) names.push((o as { name: string }).name);
+      for await (const o of s3.client.listObjectsV2(bucket, '', true))
+        if ((o as { name?: string }).name) names.push((o as { name: string }).name);
       for (let i = 0; i < names.length; i += 16) await Promise.all(names.slice(i, i + 16).map((n) => s3.client.removeObject(bucket, n)));
     };
 
@@ -172,4 +183,3 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     throw e;
   }
 }
-

@@ -69,12 +69,20 @@ export async function benchUploads(
   return cells;
 }
 
-function makeRunners(stack: BenchStack, size: number, images: Buffer[], glimpse: PreparedUpload[], plain: PreparedUpload[], bare: PreparedUpload[]) {
+function makeRunners(
+  stack: BenchStack,
+  size: number,
+  images: Buffer[],
+  glimpse: PreparedUpload[],
+  plain: PreparedUpload[],
+  bare: PreparedUpload[],
+) {
   const name = () => randomBytes(16).toString('hex');
   return {
     sendImage: async (c: number) => void (await sendImage(stack.glimpse.url, glimpse[c], size)),
     sendImagePlain: async (c: number) => void (await sendImage(stack.glimpsePlain.url, plain[c], size)),
-    direct: async (c: number) => void (await stack.s3.client.putObject(DIRECT_BUCKET, name(), images[c], size, { 'Content-Type': 'image/jpeg' })),
+    direct: async (c: number) =>
+      void (await stack.s3.client.putObject(DIRECT_BUCKET, name(), images[c], size, { 'Content-Type': 'image/jpeg' })),
     rawPut: async (c: number) => {
       const url = await stack.s3.client.presignedUrl('PUT', DIRECT_BUCKET, name(), 600);
       const res = await request(url, 'PUT', { 'content-type': 'image/jpeg' }, images[c]);

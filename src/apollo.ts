@@ -88,7 +88,11 @@ export function createApollo(schema: GraphQLSchema, config: Config, log: Logger,
             embed: true,
             footer: false,
             document: SANDBOX_DOCUMENT,
-            variables: { regionNum: '86', phoneNum: '13800000001', input: { cid: 'YOUR_GETUI_CID', regionNum: '86', phoneNum: '13800000001', nickname: 'Li', verificationCode: '123456' } },
+            variables: {
+              regionNum: '86',
+              phoneNum: '13800000001',
+              input: { cid: 'YOUR_GETUI_CID', regionNum: '86', phoneNum: '13800000001', nickname: 'Li', verificationCode: '123456' },
+            },
           }),
     ],
     formatError: (formatted, error) => formatError(formatted, error, development),
@@ -103,7 +107,10 @@ function logUnexpectedErrors(fallback: Logger): ApolloServerPlugin<Context> {
         async didEncounterErrors({ errors, contextValue }) {
           for (const error of errors) {
             if (!isUnexpected(error)) continue;
-            (contextValue?.log ?? fallback).error({ err: unwrapResolverError(error), path: error.path }, 'unexpected error in a GraphQL operation');
+            (contextValue?.log ?? fallback).error(
+              { err: unwrapResolverError(error), path: error.path },
+              'unexpected error in a GraphQL operation',
+            );
           }
         },
       };
@@ -126,14 +133,27 @@ export function isUnexpected(error: GraphQLError): boolean {
 export function formatError(formatted: GraphQLFormattedError, error: unknown, development: boolean): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof AppError) {
-    return { ...formatted, extensions: { ...original.extensions, ...(development ? { stacktrace: formatted.extensions?.stacktrace } : {}) } };
+    return {
+      ...formatted,
+      extensions: { ...original.extensions, ...(development ? { stacktrace: formatted.extensions?.stacktrace } : {}) },
+    };
   }
   if (original instanceof ArgumentValidationError) {
     const problems = original.extensions.validationErrors.map((v) => ({ property: v.property, constraints: v.constraints }));
-    return { message: 'Argument validation failed', locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT', problems } };
+    return {
+      message: 'Argument validation failed',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'BAD_USER_INPUT', problems },
+    };
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) return formatted;
   if (development) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
-  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  return {
+    message: 'Internal server error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
 }

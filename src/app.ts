@@ -21,7 +21,7 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
 
   app.get('/healthz', healthzRoute());
   app.get('/readyz', readyzRoute(c.health));
-  app.get('/download/:token', downloadRoute(c.images, c.log, c.metrics));
+  app.get('/download/:token', downloadRoute(c.images.downloads, c.log, c.metrics));
   // The public key that verifies image_destroyed receipts: anyone may check one.
   app.get('/.well-known/glimpse-receipt-key', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=3600');
@@ -53,5 +53,8 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
 function trustProxySetting(raw: string): boolean | number | string[] {
   if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
   if (/^\d+$/.test(raw)) return Number(raw);
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

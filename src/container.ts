@@ -1,22 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { ContainerType } from 'type-graphql';
-import { AliyunSmsProvider } from './adapters/aliyun.sms-provider';
 import type { BlobStore } from './adapters/blob-store';
-import { FlexibleRateLimiter, RateLimitStore } from './adapters/flexible.rate-limiter';
-import { GetuiClient } from './adapters/getui.client';
-import { LocalBlobStore } from './adapters/local.blob-store';
-import { LogPushProvider } from './adapters/log.push-provider';
-import { LogSmsProvider } from './adapters/log.sms-provider';
 import type { PushProvider } from './adapters/push-provider';
 import type { RateLimiter } from './adapters/rate-limiter';
 import { LimiterDiscoveryBudget } from './adapters/discovery-budget';
 import type { PrometheusMetrics } from './adapters/prometheus.metrics';
-import { S3BlobStore } from './adapters/s3.blob-store';
 import type { SmsProvider } from './adapters/sms-provider';
-import { Config, redactUrl } from './config';
+import {
+  Config,
+  redactUrl,
+  RETENTION_BATCH_SIZE,
+  RETENTION_INTERVAL_MS,
+  SWEEP_BATCH_SIZE,
+  SWEEP_LEASE_MS,
+  VERIFICATION_CODE_TTL_SECONDS,
+  VERIFICATION_MAX_ATTEMPTS,
+} from './config';
 import { createDataSource, truncateWal } from './database';
 import { StartupError } from './errors';
 import type { Logger } from './logger';
@@ -27,9 +26,6 @@ import { TypeormImageRepository } from './repositories/image.typeorm-repository'
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
 import type { PushJobRepository } from './repositories/push-job.repository';
 import { TypeormPushJobRepository } from './repositories/push-job.typeorm-repository';
-import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
-import { loadMasterKeys } from './master-key';
-import { ServerSecrets } from './services/server-secrets';
 import { TypeormSocialRepository } from './repositories/social.typeorm-repository';
 import { TypeormUserRepository } from './repositories/user.typeorm-repository';
 import { TypeormVerificationCodeRepository } from './repositories/verification-code.typeorm-repository';
@@ -42,15 +38,18 @@ import { UserResolver } from './resolvers/user.resolver';
 import { VerificationResolver } from './resolvers/verification.resolver';
 import { EventResolver } from './resolvers/event.resolver';
 import { createRealtime } from './realtime.wiring';
+import { createBlobStore, createPushProvider, createRateLimiter, createSmsProvider } from './adapters.wiring';
 import type { RealtimeService } from './services/realtime.service';
 import { AccountService } from './services/account.service';
 import { AccountLifecycleService } from './services/account-lifecycle.service';
 import { DownloadTokens } from './services/download-tokens';
-import { KeyWrapper } from './services/image-cipher';
 import { receiptJobs, ReceiptSigner } from './services/receipts';
+import { loadServerKeys } from './server-keys.wiring';
 import { HealthService } from './services/health.service';
 import { GroupService } from './services/group.service';
-import { ImageService } from './services/image.service';
+import { ImageDownloadService } from './services/image-download.service';
+import { ImageInboxService } from './services/image-inbox.service';
+import { ImageSendService } from './services/image-send.service';
 import { LifecycleService } from './services/lifecycle.service';
 import { Metrics, noMetrics } from './services/metrics';
 import { RetentionService } from './services/retention.service';
@@ -60,6 +59,7 @@ import { PushOutbox } from './services/push.outbox';
 import { RegistrationLockService } from './services/registration-lock.service';
 import { VerificationService } from './services/verification.service';
 import { SocialService } from './services/social.service';
+import { SentImagesService } from './services/sent-images.service';
 
 /** Everything the server is made of, wired once: adapters → repositories → services → resolvers. */
 export interface Container {
@@ -72,7 +72,7 @@ export interface Container {
   accountLifecycle: AccountLifecycleService;
   /** Keys the form tokens of the account deletion page (GET /account/delete). */
   formSecret: Buffer;
-  images: ImageService;
+  images: ImageServices;
   social: SocialService;
   groups: GroupService;
   lifecycle: LifecycleService;
@@ -102,39 +102,15 @@ export interface Container {
   close(): Promise<void>;
 }
 
-export function createBlobStore(config: Config): BlobStore {
-  return config.s3 ? new S3BlobStore(config.s3) : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
-}
-
-export function createPushProvider(config: Config, log: Logger): PushProvider {
-  if (config.pushProvider === 'getui' && config.getui) return new GetuiClient({ ...config.getui, log });
-  return new LogPushProvider(log);
-}
-
-export function createSmsProvider(config: Config, log: Logger): SmsProvider {
-  return config.aliyunSms ? new AliyunSmsProvider(config.aliyunSms) : new LogSmsProvider(log);
-}
-
-/** Counters in Redis when REDIS_URL is set, else in the database on the app's own connections. */
-export async function createRateLimiter(config: Config, db: DataSource, log: Logger, metrics: Metrics = noMetrics): Promise<RateLimiter> {
-  let store: RateLimitStore;
-  if (config.redisUrl) {
-    const client = new Redis(config.redisUrl, {
-      lazyConnect: true,
-      // Fail fast while Redis is away: the per-instance insurance limiter answers meanwhile.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5000,
-    });
-    client.on('error', (err) => log.warn({ err }, 'Redis (rate limits) connection error'));
-    await client.connect();
-    store = { kind: 'redis', client, keyPrefix: config.redisKeyPrefix };
-  } else if (config.database.kind === 'mysql') {
-    store = { kind: 'mysql', pool: (db.driver as unknown as { pool: unknown }).pool, database: config.database.database };
-  } else {
-    store = { kind: 'sqlite', connection: (db.driver as unknown as { databaseConnection: unknown }).databaseConnection };
-  }
-  return new FlexibleRateLimiter(config.rateLimits, store, log, (rule) => metrics.rateLimited(rule));
+/** The image domain, one service per job. */
+export interface ImageServices {
+  sending: ImageSendService;
+  /** The receiver's side: one message, the pending list, screenshots, confirming. */
+  inbox: ImageInboxService;
+  /** The sender's side: what became of each image sent. */
+  sent: SentImagesService;
+  /** Download URLs and the bytes behind them. */
+  downloads: ImageDownloadService;
 }
 
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
@@ -158,14 +134,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
 
     const users = new TypeormUserRepository(db);
     const messages = new TypeormMessageRepository(db);
-    const masterKeys = await loadMasterKeys(config, log, { create: true });
-    const keys = new KeyWrapper(masterKeys.current, masterKeys.previous);
-    // The server's own secrets are kept wrapped by the master key. A server whose master keys
-    // cannot unwrap what the database holds would serve nothing readable: it refuses to start.
-    const secrets = new ServerSecrets(new TypeormSecretRepository(db), keys);
-    await secrets.verifyMasterKeys(new TypeormImageRepository(db), masterKeys.source);
-    const downloadSecret = await secrets.getOrCreate('download-url-hmac', () => randomBytes(32).toString('base64'));
-    const receipts = new ReceiptSigner(await secrets.getOrCreate('receipt-ed25519-pkcs8', () => ReceiptSigner.newKey()));
+    const { keys, downloadSecret, codeSecret, pinPepper, formSecret, receipts } = await loadServerKeys(config, db, log);
+    const receiptPushes = receiptJobs(receipts);
 
     const pushJobs = new TypeormPushJobRepository(db);
     const push = createPushProvider(config, log);
@@ -174,13 +144,16 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       // prom-client is loaded only when metrics are on. Scrapes read the outbox and the health
       // checks (made below), never before they exist.
       const { PrometheusMetrics } = await import('./adapters/prometheus.metrics');
-      prometheus = new PrometheusMetrics({ readOutbox: () => outbox.lag(), readReadiness: async () => (await health.readiness()).ready, log });
+      prometheus = new PrometheusMetrics({
+        readOutbox: () => outbox.lag(),
+        readReadiness: async () => (await health.readiness()).ready,
+        log,
+      });
     }
     const metrics: Metrics = prometheus ?? noMetrics;
-    const dispatcher = new PushDispatcher(pushJobs, push, config.push, log, undefined, undefined, metrics);
+    const dispatcher = new PushDispatcher({ jobs: pushJobs, provider: push, log, metrics }, config.push);
     const outbox = new PushOutbox(pushJobs, dispatcher);
 
-    const codeSecret = await secrets.getOrCreate('verification-code-hmac', () => randomBytes(32).toString('base64'));
     const rateLimiter = await createRateLimiter(config, db, log, metrics);
     limiter = rateLimiter;
     const sms = createSmsProvider(config, log);
@@ -189,67 +162,72 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       codes,
       sms,
       rateLimiter,
-      { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: config.smsTestNumbers, codeSecret: Buffer.from(codeSecret, 'base64') },
+      {
+        codeTtlSeconds: VERIFICATION_CODE_TTL_SECONDS,
+        maxAttempts: VERIFICATION_MAX_ATTEMPTS,
+        testNumbers: config.smsTestNumbers,
+        codeSecret,
+      },
       log,
     );
     const imageRows = new TypeormImageRepository(db);
-    const pinPepper = await secrets.getOrCreate('registration-lock-pepper', () => randomBytes(32).toString('base64'));
     const registrationLock = new RegistrationLockService(users, rateLimiter, {
       lapseMs: config.registrationLockDays * 86_400_000,
-      pepper: Buffer.from(pinPepper, 'base64'),
+      pepper: pinPepper,
     });
-    const accounts = new AccountService(users, verification, registrationLock, { blobs, images: imageRows, pushes: outbox, receipts: receiptJobs(receipts) }, log, undefined, rateLimiter);
-    const accountLifecycle = new AccountLifecycleService(
+    const accounts = new AccountService({
       users,
-      new TypeormAccountLifecycleRepository(db),
-      new TypeormAccountExportRepository(db),
       verification,
-      rateLimiter,
-      { blobs, pushes: outbox, receipts: receiptJobs(receipts) },
+      lock: registrationLock,
+      cleanup: { blobs, images: imageRows, pushes: outbox, receipts: receiptPushes },
       log,
-    );
-    const formSecret = Buffer.from(await secrets.getOrCreate('account-delete-form-hmac', () => randomBytes(32).toString('base64')), 'base64');
+      limiter: rateLimiter,
+    });
+    const accountLifecycle = new AccountLifecycleService({
+      users,
+      rows: new TypeormAccountLifecycleRepository(db),
+      exports: new TypeormAccountExportRepository(db),
+      verification,
+      limiter: rateLimiter,
+      cleanup: { blobs, pushes: outbox, receipts: receiptPushes },
+      log,
+    });
     const socialRows = new TypeormSocialRepository(db);
-    const social = new SocialService(
+    const social = new SocialService({
       users,
-      socialRows,
-      new LimiterDiscoveryBudget(rateLimiter),
-      outbox,
+      social: socialRows,
+      budget: new LimiterDiscoveryBudget(rateLimiter),
+      pushes: outbox,
       log,
-      undefined,
-      rateLimiter,
+      limiter: rateLimiter,
+    });
+    const groups = new GroupService(
+      { users, groups: new TypeormGroupRepository(db), social: socialRows, limiter: rateLimiter },
+      { maxGroupMembers: config.maxGroupMembers },
     );
-    const groups = new GroupService(users, new TypeormGroupRepository(db), socialRows, { maxGroupMembers: config.maxGroupMembers }, undefined, rateLimiter);
-    const images = new ImageService(
-      messages,
-      users,
-      { direct: (sender, receiver) => social.directDelivery(sender, receiver), group: (sender, groupId) => groups.groupDelivery(sender, groupId) },
-      blobs,
-      new DownloadTokens(Buffer.from(downloadSecret, 'base64')),
-      outbox,
-      {
-        maxImageBytes: config.maxImageBytes,
-        imageTtlSeconds: config.imageTtlSeconds,
-        downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
-        publicUrl: config.publicUrl,
-        keys,
-        encryptUploads: config.encryptUploads,
-        autoConfirmSeconds: config.autoConfirmSeconds,
-        receipts: receiptJobs(receipts),
-      },
-      log,
-      undefined,
-      rateLimiter,
-      metrics,
-    );
+    const imageDeps = { messages, users, blobs, pushes: outbox, keys, receipts: receiptPushes, log, limiter: rateLimiter, metrics };
+    const images: ImageServices = {
+      sending: new ImageSendService(
+        {
+          ...imageDeps,
+          audience: {
+            direct: (sender, receiver) => social.directDelivery(sender, receiver),
+            group: (sender, groupId) => groups.groupDelivery(sender, groupId),
+          },
+        },
+        { maxImageBytes: config.maxImageBytes, imageTtlSeconds: config.imageTtlSeconds, encryptUploads: config.encryptUploads },
+      ),
+      inbox: new ImageInboxService(imageDeps, { autoConfirmSeconds: config.autoConfirmSeconds }),
+      sent: new SentImagesService(messages),
+      downloads: new ImageDownloadService(
+        { ...imageDeps, tokens: new DownloadTokens(downloadSecret) },
+        { downloadUrlTtlSeconds: config.downloadUrlTtlSeconds, publicUrl: config.publicUrl },
+      ),
+    };
 
     const lifecycle = new LifecycleService(
-      imageRows,
-      blobs,
-      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: 100, leaseMs: 5 * 60_000, receipts: receiptJobs(receipts) },
-      log,
-      undefined,
-      metrics,
+      { images: imageRows, blobs, log, metrics },
+      { orphanGraceMs: config.orphanGraceSeconds * 1000, batchSize: SWEEP_BATCH_SIZE, leaseMs: SWEEP_LEASE_MS, receipts: receiptPushes },
     );
     const retention = new RetentionService(
       messages,
@@ -259,16 +237,14 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         downloadUrlTtlMs: config.downloadUrlTtlSeconds * 1000,
         pushJobRetentionMs: config.pushJobRetentionDays * 86_400_000,
         messageRetentionMs: config.messageRetentionDays * 86_400_000,
-        batchSize: 1000,
+        batchSize: RETENTION_BATCH_SIZE,
       },
       log,
     );
     const scheduler = new Scheduler(log)
       .every('expiry sweep', config.sweepIntervalSeconds * 1000, () => lifecycle.sweep())
       .every('orphan collection', config.orphanGcIntervalSeconds * 1000, () => lifecycle.collectOrphans())
-      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.autoConfirm())
-      // Every few minutes, so that each run deletes a small backlog; a run with nothing to do is
-      // three index lookups.
+      .every('auto-confirm', Math.min(config.autoConfirmSeconds, config.sweepIntervalSeconds) * 1000, () => images.inbox.autoConfirm())
       .every('retention prune', RETENTION_INTERVAL_MS, async () => {
         await retention.prune();
         await truncateWal(db);
@@ -285,9 +261,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     realtimeService = realtime;
 
     const instances = new Map<unknown, unknown>([
-      [EventResolver, new EventResolver(images, social)],
+      [EventResolver, new EventResolver(images.inbox, social)],
       [UserResolver, new UserResolver(accounts, social)],
-      [MessageResolver, new MessageResolver(images, groups)],
+      [MessageResolver, new MessageResolver(images.sending, images.inbox, images.sent, images.downloads, groups)],
       [VerificationResolver, new VerificationResolver(verification)],
       [SocialResolver, new SocialResolver(social)],
       [GroupResolver, new GroupResolver(groups)],
@@ -344,8 +320,6 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     throw e;
   }
 }
-
-const RETENTION_INTERVAL_MS = 10 * 60_000;
 
 /** A connection error's message can be empty (an AggregateError of every address tried). */
 function reasonOf(e: Error & { code?: string }): string {

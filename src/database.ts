@@ -88,7 +88,10 @@ export function inTransaction<T>(db: DataSource, work: (tx: EntityManager) => Pr
   if (db.options.type !== 'better-sqlite3') return run();
   const previous = sqliteQueues.get(db) ?? Promise.resolve();
   const result = previous.then(run, run);
-  sqliteQueues.set(db, result.catch(() => undefined));
+  sqliteQueues.set(
+    db,
+    result.catch(() => undefined),
+  );
   return result;
 }
 
@@ -101,11 +104,19 @@ export function inTransaction<T>(db: DataSource, work: (tx: EntityManager) => Pr
  * an id subquery. On MySQL the statement runs READ COMMITTED, so it takes no gap locks that
  * would hold up the inserts of live traffic.
  */
-export async function deleteBatch(db: DataSource, entity: EntityTarget<ObjectLiteral>, where: string, params: Record<string, unknown>, limit: number): Promise<number> {
+export async function deleteBatch(
+  db: DataSource,
+  entity: EntityTarget<ObjectLiteral>,
+  where: string,
+  params: Record<string, unknown>,
+  limit: number,
+): Promise<number> {
   const n = Math.max(1, Math.floor(limit));
   if (db.options.type !== 'mysql') {
     const table = db.driver.escape(db.getMetadata(entity).tableName);
-    const r = await withTxRetry(() => db.createQueryBuilder().delete().from(entity).where(`id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${n})`, params).execute());
+    const r = await withTxRetry(() =>
+      db.createQueryBuilder().delete().from(entity).where(`id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${n})`, params).execute(),
+    );
     return r.affected ?? 0;
   }
   const [sql, values] = db.createQueryBuilder().delete().from(entity).where(where, params).getQueryAndParameters();

@@ -7,7 +7,20 @@ export type { Logger };
  * hashes (a hash is reversed by brute force in seconds), codes. They are not logged on purpose
  * (logs name users by uid); these paths catch them should one slip into a logged object.
  */
-const REDACTED_KEYS = ['ukey', 'phoneNum', 'phoneNumbers', 'phoneHash', 'phone_hash', 'sender_phone', 'verificationCode', 'authorization', 'cookie', 'token', 'password', 'accessKeySecret'];
+const REDACTED_KEYS = [
+  'ukey',
+  'phoneNum',
+  'phoneNumbers',
+  'phoneHash',
+  'phone_hash',
+  'sender_phone',
+  'verificationCode',
+  'authorization',
+  'cookie',
+  'token',
+  'password',
+  'accessKeySecret',
+];
 
 /**
  * Structured logs (pino). Errors are logged by type, message, code and stack only: database

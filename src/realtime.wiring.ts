@@ -14,15 +14,18 @@ import { Authenticator, RealtimeService } from './services/realtime.service';
  * per-user limit counts across instances; without it, each instance reads the shared outbox
  * and counts its own subscriptions.
  */
-export async function createRealtime(config: Config, jobs: PushJobRepository, auth: Authenticator, log: Logger, metrics?: Metrics): Promise<RealtimeService> {
+export async function createRealtime(
+  config: Config,
+  jobs: PushJobRepository,
+  auth: Authenticator,
+  log: Logger,
+  metrics?: Metrics,
+): Promise<RealtimeService> {
   const options = { subscriptionsPerUser: config.realtime.subscriptionsPerUser, authCheckMs: config.realtime.authCheckMs, metrics };
   if (!config.redisUrl) {
     return new RealtimeService(
-      auth,
-      new OutboxPollEventFeed(jobs, config.realtime.pollMs, log),
-      new LocalSubscriptionSlots(),
+      { auth, feed: new OutboxPollEventFeed(jobs, config.realtime.pollMs, log), slots: new LocalSubscriptionSlots(), log },
       options,
-      log,
     );
   }
   // Two connections: one in subscriber mode can send nothing else.
@@ -42,5 +45,5 @@ export async function createRealtime(config: Config, jobs: PushJobRepository, au
   });
   const prefix = config.redisKeyPrefix;
   const feed = new RedisEventFeed(publisher, subscriber, `${prefix}events:`, jobs, log);
-  return new RealtimeService(auth, feed, new RedisSubscriptionSlots(publisher, `${prefix}subscriptions:`, log), options, log);
+  return new RealtimeService({ auth, feed, slots: new RedisSubscriptionSlots(publisher, `${prefix}subscriptions:`, log), log }, options);
 }

@@ -5,7 +5,7 @@ import { StartupError } from './errors';
 import { loadMasterKeys } from './master-key';
 import { TypeormImageRepository } from './repositories/image.typeorm-repository';
 import { TypeormSecretRepository } from './repositories/secret.typeorm-repository';
-import { KeyWrapper } from './services/image-cipher';
+import { KeyWrapper } from './services/cipher/key-wrapper';
 import { RewrapService } from './services/rewrap.service';
 
 /**

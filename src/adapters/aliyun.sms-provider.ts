@@ -44,7 +44,10 @@ export class AliyunSmsProvider implements SmsProvider {
     });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SmsDeliveryError(`no answer within ${this.config.timeoutMs} ms`, 'Timeout')), this.config.timeoutMs + 100);
+      timer = setTimeout(
+        () => reject(new SmsDeliveryError(`no answer within ${this.config.timeoutMs} ms`, 'Timeout')),
+        this.config.timeoutMs + 100,
+      );
     });
     let response: unknown;
     try {

@@ -131,7 +131,8 @@ export class FlexibleRateLimiter implements RateLimiter {
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    if (this.store.kind === 'redis') await this.store.client.quit().catch(() => this.store.kind === 'redis' && this.store.client.disconnect());
+    if (this.store.kind === 'redis')
+      await this.store.client.quit().catch(() => this.store.kind === 'redis' && this.store.client.disconnect());
   }
 }
 

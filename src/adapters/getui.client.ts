@@ -33,9 +33,7 @@ export interface GetuiEnvelope {
 
 /** What one HTTP call came to: a GeTui reply, or a transport-level verdict. */
 export type GetuiReply =
-  | { kind: 'reply'; status: number; body: GetuiEnvelope }
-  | { kind: 'retry'; reason: string }
-  | { kind: 'fatal'; reason: string };
+  { kind: 'reply'; status: number; body: GetuiEnvelope } | { kind: 'retry'; reason: string } | { kind: 'fatal'; reason: string };
 
 class GetuiAuthError extends Error {
   constructor(readonly result: PushResult & { outcome: 'retry' | 'give-up' }) {
@@ -57,7 +55,8 @@ export class GetuiClient implements PushProvider {
   }
 
   async send(m: PushMessage): Promise<PushResult> {
-    if (!REQUEST_ID.test(m.requestId)) return { outcome: 'give-up', reason: `request_id must be 10 to 32 letters or digits, got ${m.requestId.length} characters` };
+    if (!REQUEST_ID.test(m.requestId))
+      return { outcome: 'give-up', reason: `request_id must be 10 to 32 letters or digits, got ${m.requestId.length} characters` };
     try {
       const reply = await this.call('/push/single/cid', singlePushBody(m), true);
       return classifyPushReply(reply, m.cid);
@@ -155,11 +154,13 @@ export class GetuiClient implements PushProvider {
       text = await res.text();
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } };
-      if (err.name === 'TimeoutError' || err.name === 'AbortError') return { kind: 'retry', reason: `no answer within ${this.options.timeoutMs} ms` };
+      if (err.name === 'TimeoutError' || err.name === 'AbortError')
+        return { kind: 'retry', reason: `no answer within ${this.options.timeoutMs} ms` };
       return { kind: 'retry', reason: `network error: ${err.cause?.code ?? err.cause?.message ?? err.message}` };
     }
     if (status >= 500) return { kind: 'retry', reason: `HTTP ${status}` };
-    if (status === 404 || status === 405) return { kind: 'fatal', reason: `HTTP ${status} for ${path}: wrong GETUI_BASE_URL or GETUI_APP_ID?` };
+    if (status === 404 || status === 405)
+      return { kind: 'fatal', reason: `HTTP ${status} for ${path}: wrong GETUI_BASE_URL or GETUI_APP_ID?` };
     // GeTui answers its business errors with 400, 401 and 403 and a JSON body (10001 is a 401).
     if (status !== 200 && status !== 400 && status !== 401 && status !== 403) return { kind: 'retry', reason: `HTTP ${status}` };
     let parsed: unknown;
@@ -170,7 +171,8 @@ export class GetuiClient implements PushProvider {
     }
     const code = (parsed as GetuiEnvelope | null)?.code;
     const asNumber = typeof code === 'string' ? Number(code) : code;
-    if (typeof asNumber !== 'number' || !Number.isFinite(asNumber)) return { kind: 'retry', reason: `reply without a code (HTTP ${status})` };
+    if (typeof asNumber !== 'number' || !Number.isFinite(asNumber))
+      return { kind: 'retry', reason: `reply without a code (HTTP ${status})` };
     return { kind: 'reply', status, body: { ...(parsed as GetuiEnvelope), code: asNumber } };
   }
 }

@@ -12,7 +12,16 @@ export class LogPushProvider implements PushProvider {
 
   async send(m: PushMessage): Promise<PushResult> {
     this.log.info(
-      { push: { kind: m.kind, jobId: m.jobId, receiverUid: m.receiverUid, requestId: m.requestId, ttlMs: m.ttlMs, bytes: Buffer.byteLength(m.payload) } },
+      {
+        push: {
+          kind: m.kind,
+          jobId: m.jobId,
+          receiverUid: m.receiverUid,
+          requestId: m.requestId,
+          ttlMs: m.ttlMs,
+          bytes: Buffer.byteLength(m.payload),
+        },
+      },
       'push (log provider)',
     );
     return { outcome: 'sent', detail: 'logged' };

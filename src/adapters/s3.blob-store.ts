@@ -202,7 +202,6 @@ export class S3BlobStore implements BlobStore {
       if (item.name) yield { name: item.name, modifiedAt: item.lastModified ?? new Date(0) };
     }
   }
-
 }
 
 /** Reads from `source` until `limit` bytes are held or it ends. */

@@ -9,4 +9,16 @@ import { UserBlock } from './user-block.entity';
 import { User } from './user.entity';
 import { VerificationCode } from './verification-code.entity';
 
-export const entities = [User, Image, Message, ServerSecret, PushJob, VerificationCode, Friendship, UserBlock, Group, GroupMember, DownloadGrant];
+export const entities = [
+  User,
+  Image,
+  Message,
+  ServerSecret,
+  PushJob,
+  VerificationCode,
+  Friendship,
+  UserBlock,
+  Group,
+  GroupMember,
+  DownloadGrant,
+];

@@ -56,7 +56,10 @@ export class User {
   @Column({ type: 'boolean' })
   discoverable: boolean;
 
-  @Field(() => String, { nullable: true, description: "The device's X25519 public key (32 bytes, base64) for end-to-end encrypted (sealed) sends" })
+  @Field(() => String, {
+    nullable: true,
+    description: "The device's X25519 public key (32 bytes, base64) for end-to-end encrypted (sealed) sends",
+  })
   @Column({ name: 'public_key', type: 'varchar', length: 44, nullable: true })
   publicKey: string | null;
 

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
 import { RangeNotSatisfiableError } from '../errors';
 import type { Logger } from '../logger';
-import type { ImageService, RequestedRange } from '../services/image.service';
+import type { ImageDownloadService, RequestedRange } from '../services/image-download.service';
 import { Metrics, noMetrics } from '../services/metrics';
 
 /**
@@ -10,11 +10,11 @@ import { Metrics, noMetrics } from '../services/metrics';
  * lasts. One byte range (`Range: bytes=a-b`) may be asked for, so an interrupted download
  * resumes; the URL is used up once a response has delivered the image's last byte.
  */
-export function downloadRoute(images: ImageService, log: Logger, metrics: Metrics = noMetrics): RequestHandler {
+export function downloadRoute(downloads: ImageDownloadService, log: Logger, metrics: Metrics = noMetrics): RequestHandler {
   return async (req, res, next) => {
     let download;
     try {
-      download = await images.openDownload(String(req.params.token), (size) => rangeOf(req, size));
+      download = await downloads.openDownload(String(req.params.token), (size) => rangeOf(req, size));
     } catch (e) {
       if (e instanceof RangeNotSatisfiableError) res.setHeader('Content-Range', `bytes */${e.size}`);
       return next(e);

@@ -15,7 +15,14 @@ export function errorHandler(log: Logger, exposeDetails: boolean): ErrorRequestH
       message = err.message;
     } else {
       const status = Number((err as { status?: number }).status) || 500;
-      code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR';
+      code =
+        status === 413
+          ? 'PAYLOAD_TOO_LARGE'
+          : status === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : status < 500
+              ? 'BAD_USER_INPUT'
+              : 'INTERNAL_SERVER_ERROR';
       message = code === 'INTERNAL_SERVER_ERROR' && !exposeDetails ? 'Internal server error' : String(err?.message ?? err);
       if (code === 'INTERNAL_SERVER_ERROR') log.error({ err }, 'request failed');
     }

@@ -46,7 +46,13 @@ export function securityHeaders(): RequestHandler {
   const deletePage = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
-      directives: { defaultSrc: ["'none'"], styleSrc: [PAGE_STYLE_SOURCE], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"] },
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: [PAGE_STYLE_SOURCE],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
     },
     referrerPolicy: { policy: 'no-referrer' },
   });

@@ -58,9 +58,24 @@ export class Core1764300000000 implements MigrationInterface {
           new TableIndex({ name: 'idx_message_image', columnNames: ['image_id', 'exist'] }),
         ],
         foreignKeys: [
-          new TableForeignKey({ columnNames: ['sender_uid'], referencedTableName: 'user', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
-          new TableForeignKey({ columnNames: ['receiver_uid'], referencedTableName: 'user', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
-          new TableForeignKey({ columnNames: ['image_id'], referencedTableName: 'image', referencedColumnNames: ['id'], onDelete: 'RESTRICT' }),
+          new TableForeignKey({
+            columnNames: ['sender_uid'],
+            referencedTableName: 'user',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
+          new TableForeignKey({
+            columnNames: ['receiver_uid'],
+            referencedTableName: 'user',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
+          new TableForeignKey({
+            columnNames: ['image_id'],
+            referencedTableName: 'image',
+            referencedColumnNames: ['id'],
+            onDelete: 'RESTRICT',
+          }),
         ],
       }),
     );

@@ -31,7 +31,12 @@ export class PushOutbox1764400000000 implements MigrationInterface {
           new TableIndex({ name: 'idx_push_job_receiver', columnNames: ['receiver_uid'] }),
         ],
         foreignKeys: [
-          new TableForeignKey({ columnNames: ['receiver_uid'], referencedTableName: 'user', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
+          new TableForeignKey({
+            columnNames: ['receiver_uid'],
+            referencedTableName: 'user',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
         ],
       }),
     );

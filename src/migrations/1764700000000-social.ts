@@ -71,7 +71,12 @@ export class Social1764700000000 implements MigrationInterface {
         uniques: [new TableUnique({ name: 'uq_group_member', columnNames: ['group_id', 'user_uid'] })],
         indices: [new TableIndex({ name: 'idx_group_member_user', columnNames: ['user_uid', 'group_id'] })],
         foreignKeys: [
-          new TableForeignKey({ columnNames: ['group_id'], referencedTableName: 'user_group', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
+          new TableForeignKey({
+            columnNames: ['group_id'],
+            referencedTableName: 'user_group',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
           userFk('user_uid'),
         ],
       }),
@@ -80,9 +85,13 @@ export class Social1764700000000 implements MigrationInterface {
     await q.addColumn('message', new TableColumn({ name: 'group_id', type: 'int', isNullable: true }));
     await q.createForeignKey(
       'message',
-      new TableForeignKey({ columnNames: ['group_id'], referencedTableName: 'user_group', referencedColumnNames: ['id'], onDelete: 'SET NULL' }),
+      new TableForeignKey({
+        columnNames: ['group_id'],
+        referencedTableName: 'user_group',
+        referencedColumnNames: ['id'],
+        onDelete: 'SET NULL',
+      }),
     );
-
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -26,7 +26,14 @@ export class ProvableDeletion1764800000000 implements MigrationInterface {
           { name: 'completed_at', type: 'datetime', precision: 3, isNullable: true },
         ],
         indices: [new TableIndex({ name: 'idx_download_grant_message', columnNames: ['message_id'] })],
-        foreignKeys: [new TableForeignKey({ columnNames: ['message_id'], referencedTableName: 'message', referencedColumnNames: ['id'], onDelete: 'CASCADE' })],
+        foreignKeys: [
+          new TableForeignKey({
+            columnNames: ['message_id'],
+            referencedTableName: 'message',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
+        ],
       }),
     );
   }

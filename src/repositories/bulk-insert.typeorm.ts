@@ -14,7 +14,12 @@ const ROWS_PER_STATEMENT = 1000;
  * SQLite has one writer), the same assumption TypeORM's builder makes. Writes only `columns`
  * (database names), which must cover every column without a default.
  */
-export async function insertRows<T extends ObjectLiteral>(tx: EntityManager, target: EntityTarget<T>, columns: readonly string[], rows: T[]): Promise<void> {
+export async function insertRows<T extends ObjectLiteral>(
+  tx: EntityManager,
+  target: EntityTarget<T>,
+  columns: readonly string[],
+  rows: T[],
+): Promise<void> {
   if (rows.length === 0) return;
   const driver = tx.connection.driver;
   const metadata = tx.connection.getMetadata(target);

@@ -23,7 +23,12 @@ export class TypeormGroupRepository implements GroupRepository {
 
   /** Locks the group row so that membership changes to one group run one after another. */
   private lockGroup(tx: EntityManager, groupId: number) {
-    return tx.getRepository(Group).createQueryBuilder('g').where('g.id = :groupId', { groupId }).setLock(this.lock as 'pessimistic_write').getOne();
+    return tx
+      .getRepository(Group)
+      .createQueryBuilder('g')
+      .where('g.id = :groupId', { groupId })
+      .setLock(this.lock as 'pessimistic_write')
+      .getOne();
   }
 
   create(ownerUid: number, name: string, memberUids: number[], now: Date): Promise<Group> {
@@ -92,9 +97,13 @@ export class TypeormGroupRepository implements GroupRepository {
   }
 
   async listForUser(uid: number): Promise<Group[]> {
-    const ids = (await this.db.getRepository(GroupMember).find({ select: { groupId: true }, where: { userUid: uid } })).map((m) => m.groupId);
+    const ids = (await this.db.getRepository(GroupMember).find({ select: { groupId: true }, where: { userUid: uid } })).map(
+      (m) => m.groupId,
+    );
     if (ids.length === 0) return [];
-    return this.withMembers().where({ id: In(ids) }).getMany();
+    return this.withMembers()
+      .where({ id: In(ids) })
+      .getMany();
   }
 
   async membersForSend(groupId: number, senderUid: number): Promise<GroupSendMember[] | null> {

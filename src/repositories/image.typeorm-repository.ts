@@ -33,7 +33,9 @@ export class TypeormImageRepository implements ImageRepository {
       const ids = [...new Set([...(await due('expired')), ...(await due('ended'))].map((r) => Number(r.id)))].slice(0, limit);
       if (ids.length === 0) return [];
       // Images ending now (not those whose last message ended earlier): their senders get receipts.
-      const ending = (await tx.getRepository(Image).find({ select: { id: true }, where: { id: In(ids), endedAt: IsNull() } })).map((i) => i.id);
+      const ending = (await tx.getRepository(Image).find({ select: { id: true }, where: { id: In(ids), endedAt: IsNull() } })).map(
+        (i) => i.id,
+      );
       await tx.getRepository(Image).update({ id: In(ids) }, { gcLeaseUntil: new Date(now.getTime() + leaseMs) });
       await tx.getRepository(Message).update({ imageId: In(ids), exist: true }, { exist: false, endReason: 'expired', endedAt: now });
       await tx.getRepository(Image).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now });
@@ -68,7 +70,9 @@ export class TypeormImageRepository implements ImageRepository {
     return inTransaction(this.db, async (tx) => {
       const ending = (await tx.getRepository(Image).countBy({ id: imageId, endedAt: IsNull() })) > 0;
       const ended = await tx.getRepository(Message).update({ imageId, exist: true }, { exist: false, endReason: 'missing', endedAt: now });
-      await tx.getRepository(Image).update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, ...KEY_DESTROYED });
+      await tx
+        .getRepository(Image)
+        .update({ id: imageId, blobDeletedAt: IsNull() }, { blobDeletedAt: now, endedAt: now, ...KEY_DESTROYED });
       // The image ends here (its blob is gone): its key goes and its senders get their receipts.
       if (ending && receipts) await insertPushJobs(tx, receipts(await destroyedMessages(tx, [imageId], now)), now);
       return ended.affected ?? 0;

@@ -18,18 +18,16 @@ export class TypeormMessageRepository implements MessageRepository {
   }
 
   private withRelations(m: EntityManager = this.db.manager): SelectQueryBuilder<Message> {
-    return m
-      .getRepository(Message)
-      .createQueryBuilder('m')
-      .innerJoinAndSelect('m.sender', 's')
-      .innerJoinAndSelect('m.image', 'i');
+    return m.getRepository(Message).createQueryBuilder('m').innerJoinAndSelect('m.sender', 's').innerJoinAndSelect('m.image', 'i');
   }
 
   createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob | null): Promise<Message[]> {
     return inTransaction(this.db, async (tx) => {
       const { discarded, ...facts } = image;
       const over = discarded ? facts.createdAt : null;
-      const img = tx.getRepository(Image).create({ ...facts, ...(discarded ? KEY_DESTROYED : {}), blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+      const img = tx
+        .getRepository(Image)
+        .create({ ...facts, ...(discarded ? KEY_DESTROYED : {}), blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
       await tx.getRepository(Image).insert(img);
       const rows = messages.map((m) =>
         Object.assign(new Message(), {
@@ -140,7 +138,10 @@ export class TypeormMessageRepository implements MessageRepository {
       .getRepository(DownloadGrant)
       .createQueryBuilder('g')
       .select(['g.id', 'g.messageId', 'g.createdAt'])
-      .where('g.message_id IN (:...messageIds) AND g.completed_at IS NULL AND g.served_bytes = 0 AND g.created_at > :createdAfter', { messageIds, createdAfter })
+      .where('g.message_id IN (:...messageIds) AND g.completed_at IS NULL AND g.served_bytes = 0 AND g.created_at > :createdAfter', {
+        messageIds,
+        createdAfter,
+      })
       .orderBy('g.id', 'DESC')
       .getMany();
     for (const g of rows) if (!found.has(g.messageId)) found.set(g.messageId, { id: g.id, createdAt: g.createdAt });
@@ -148,7 +149,9 @@ export class TypeormMessageRepository implements MessageRepository {
   }
 
   async createGrants(messageIds: number[], now: Date): Promise<Map<number, number>> {
-    const rows = messageIds.map((messageId) => Object.assign(new DownloadGrant(), { messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
+    const rows = messageIds.map((messageId) =>
+      Object.assign(new DownloadGrant(), { messageId, createdAt: now, completedAt: null, servedBytes: 0 }),
+    );
     if (rows.length === 1) await this.db.getRepository(DownloadGrant).insert(rows[0]);
     else if (rows.length > 1) await inTransaction(this.db, (tx) => insertRows(tx, DownloadGrant, GRANT_COLUMNS, rows));
     return new Map(rows.map((g) => [g.messageId, Number(g.id)]));
@@ -164,7 +167,12 @@ export class TypeormMessageRepository implements MessageRepository {
       .createQueryBuilder()
       .update(DownloadGrant)
       .set({ servedBytes: () => 'served_bytes + :bytes' })
-      .where('id = :grantId AND message_id = :messageId AND completed_at IS NULL AND served_bytes + :bytes <= :budget', { grantId, messageId, bytes, budget })
+      .where('id = :grantId AND message_id = :messageId AND completed_at IS NULL AND served_bytes + :bytes <= :budget', {
+        grantId,
+        messageId,
+        bytes,
+        budget,
+      })
       .execute();
     return r.affected === 1;
   }
@@ -207,7 +215,13 @@ export class TypeormMessageRepository implements MessageRepository {
    * by its own name). On MySQL the rows are claimed with SKIP LOCKED first, so instances pruning
    * at once each take rows the others have not; SQLite has one writer at a time.
    */
-  private claimAndDelete(entity: EntityTarget<ObjectLiteral>, where: string, params: Record<string, unknown>, order: string, limit: number): Promise<number> {
+  private claimAndDelete(
+    entity: EntityTarget<ObjectLiteral>,
+    where: string,
+    params: Record<string, unknown>,
+    order: string,
+    limit: number,
+  ): Promise<number> {
     if (this.db.options.type !== 'mysql') return deleteBatch(this.db, entity, where, params, limit);
     const table = this.db.getMetadata(entity).tableName;
     return withTxRetry(() =>
@@ -223,7 +237,12 @@ export class TypeormMessageRepository implements MessageRepository {
           .setOnLocked('skip_locked')
           .getRawMany<{ id: number }>();
         if (claimed.length === 0) return 0;
-        const r = await tx.createQueryBuilder().delete().from(entity).where({ id: In(claimed.map((c) => Number(c.id))) }).execute();
+        const r = await tx
+          .createQueryBuilder()
+          .delete()
+          .from(entity)
+          .where({ id: In(claimed.map((c) => Number(c.id))) })
+          .execute();
         return r.affected ?? claimed.length;
       }),
     );
@@ -265,7 +284,13 @@ const END_BATCH = 500;
  * message ends with them: its key goes in this commit and its senders' receipts are written.
  * Answers those images; deleting their blobs is the caller's job once the transaction commits.
  */
-export async function endPendingMessages(tx: EntityManager, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<Pick<Image, 'id' | 'objectName'>[]> {
+export async function endPendingMessages(
+  tx: EntityManager,
+  receiverUid: number,
+  reason: MessageEndReason,
+  now: Date,
+  receipts?: ReceiptJobs,
+): Promise<Pick<Image, 'id' | 'objectName'>[]> {
   const ended: Pick<Image, 'id' | 'objectName'>[] = [];
   for (;;) {
     const q = tx
@@ -304,7 +329,17 @@ export async function endPendingMessages(tx: EntityManager, receiverUid: number,
 
 const GRANT_COLUMNS = ['message_id', 'created_at', 'completed_at', 'served_bytes'] as const;
 
-const MESSAGE_COLUMNS = ['message_key', 'sender_uid', 'receiver_uid', 'image_id', 'group_id', 'send_time', 'exist', 'end_reason', 'ended_at'] as const;
+const MESSAGE_COLUMNS = [
+  'message_key',
+  'sender_uid',
+  'receiver_uid',
+  'image_id',
+  'group_id',
+  'send_time',
+  'exist',
+  'end_reason',
+  'ended_at',
+] as const;
 
 /** Writes the messages with one multi-row INSERT and sets their ids. */
 function insertMessages(tx: EntityManager, rows: Message[]): Promise<void> {

@@ -10,8 +10,21 @@ const DUE = ['pending', 'sending'];
 const FINISHED = ['sent', 'failed', 'skipped'];
 
 const PUSH_JOB_COLUMNS = [
-  'receiver_uid', 'cid', 'kind', 'payload', 'request_id', 'status', 'attempts', 'next_attempt_at',
-  'lease_token', 'locked_until', 'last_error', 'expires_at', 'created_at', 'updated_at', 'sent_at',
+  'receiver_uid',
+  'cid',
+  'kind',
+  'payload',
+  'request_id',
+  'status',
+  'attempts',
+  'next_attempt_at',
+  'lease_token',
+  'locked_until',
+  'last_error',
+  'expires_at',
+  'created_at',
+  'updated_at',
+  'sent_at',
 ] as const;
 
 /**
@@ -106,7 +119,14 @@ export class TypeormPushJobRepository implements PushJobRepository {
   async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]> {
     const token = randomBytes(16).toString('hex');
     const until = new Date(now.getTime() + leaseMs);
-    const claim = { status: 'sending' as const, attempts: () => 'attempts + 1', leaseToken: token, lockedUntil: until, nextAttemptAt: until, updatedAt: now };
+    const claim = {
+      status: 'sending' as const,
+      attempts: () => 'attempts + 1',
+      leaseToken: token,
+      lockedUntil: until,
+      nextAttemptAt: until,
+      updatedAt: now,
+    };
     let jobs: PushJob[];
     if (this.mysql) {
       // Short, and READ COMMITTED: no gap locks, so outbox INSERTs of concurrent sends never wait
@@ -123,7 +143,12 @@ export class TypeormPushJobRepository implements PushJobRepository {
             .setOnLocked('skip_locked')
             .getMany();
           if (!rows.length) return [];
-          await tx.createQueryBuilder().update(PushJob).set(claim).whereInIds(rows.map((r) => r.id)).execute();
+          await tx
+            .createQueryBuilder()
+            .update(PushJob)
+            .set(claim)
+            .whereInIds(rows.map((r) => r.id))
+            .execute();
           return rows.map((r) => Object.assign(r, { ...claim, attempts: r.attempts + 1 }));
         }),
       );
@@ -145,7 +170,9 @@ export class TypeormPushJobRepository implements PushJobRepository {
     }
     if (!jobs.length) return [];
     // Read after the claim, not at enqueue time: a cid changed since the send is the one used.
-    const users = await this.db.getRepository(User).find({ select: { uid: true, cid: true }, where: { uid: In([...new Set(jobs.map((j) => j.receiverUid))]) } });
+    const users = await this.db
+      .getRepository(User)
+      .find({ select: { uid: true, cid: true }, where: { uid: In([...new Set(jobs.map((j) => j.receiverUid))]) } });
     const cids = new Map(users.map((u) => [u.uid, u.cid]));
     return jobs.map((job) => ({ job, cid: job.cid ?? cids.get(job.receiverUid) ?? null }));
   }

@@ -22,7 +22,11 @@ export class TypeormSecretRepository implements SecretRepository {
   }
 
   async list(): Promise<StoredSecret[]> {
-    return (await this.db.getRepository(ServerSecret).find({ order: { name: 'ASC' } })).map((r) => ({ name: r.name, value: r.value, keyId: r.keyId }));
+    return (await this.db.getRepository(ServerSecret).find({ order: { name: 'ASC' } })).map((r) => ({
+      name: r.name,
+      value: r.value,
+      keyId: r.keyId,
+    }));
   }
 
   async delete(name: string): Promise<void> {

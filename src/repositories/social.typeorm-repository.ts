@@ -74,7 +74,14 @@ export class TypeormSocialRepository implements SocialRepository {
 
   block(blockerUid: number, blockedUid: number, now: Date): Promise<void> {
     return inTransaction(this.db, async (tx) => {
-      await tx.createQueryBuilder().insert().into(UserBlock).values({ blockerUid, blockedUid, createdAt: now }).orIgnore().updateEntity(false).execute();
+      await tx
+        .createQueryBuilder()
+        .insert()
+        .into(UserBlock)
+        .values({ blockerUid, blockedUid, createdAt: now })
+        .orIgnore()
+        .updateEntity(false)
+        .execute();
       await tx.getRepository(Friendship).delete(pairOf(blockerUid, blockedUid));
     });
   }

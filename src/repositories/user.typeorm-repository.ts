@@ -48,7 +48,14 @@ export class TypeormUserRepository implements UserRepository {
         return { user: row, created: true, endedImages: [] };
       }
       move?.check(current);
-      const change = { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now, lastSeenAt: reg.now };
+      const change = {
+        cid: reg.cid,
+        ukeyHash: reg.ukeyHash,
+        nickname: reg.nickname,
+        publicKey: reg.publicKey ?? null,
+        updatedAt: reg.now,
+        lastSeenAt: reg.now,
+      };
       await users.update({ uid: current.uid }, change);
       const endedImages = await endPendingMessages(tx, current.uid, 'account_moved', reg.now, move?.receipts);
       if (move) await insertPushJobs(tx, move.notices(current), reg.now);
@@ -73,7 +80,13 @@ export class TypeormUserRepository implements UserRepository {
 
   async touchSeen(uid: number, now: Date, staleBefore: Date): Promise<void> {
     // Conditional, so that concurrent requests of one user write it once.
-    await this.users.update([{ uid, lastSeenAt: IsNull() }, { uid, lastSeenAt: LessThan(staleBefore) }], { lastSeenAt: now });
+    await this.users.update(
+      [
+        { uid, lastSeenAt: IsNull() },
+        { uid, lastSeenAt: LessThan(staleBefore) },
+      ],
+      { lastSeenAt: now },
+    );
   }
 }
 

@@ -4,7 +4,7 @@ import { viewerOf } from '../context';
 import { Message } from '../entities/message.entity';
 import { User } from '../entities/user.entity';
 import { NotFoundError, UnauthenticatedError } from '../errors';
-import { ImageService } from '../services/image.service';
+import { ImageInboxService } from '../services/image-inbox.service';
 import type { RealtimeEvent } from '../services/realtime.events';
 import type { RealtimeSession } from '../services/realtime.service';
 import { SocialService } from '../services/social.service';
@@ -18,7 +18,7 @@ function sessionOf(ctx: Context): RealtimeSession {
 @Resolver(() => Event)
 export class EventResolver {
   constructor(
-    private readonly images: ImageService,
+    private readonly inbox: ImageInboxService,
     private readonly social: SocialService,
   ) {}
 
@@ -42,7 +42,7 @@ export class EventResolver {
   async message(@Root() event: RealtimeEvent, @Ctx() ctx: Context): Promise<Message | null> {
     if (!event.messageKey) return null;
     try {
-      return await this.images.get(viewerOf(ctx), event.messageKey);
+      return await this.inbox.get(viewerOf(ctx), event.messageKey);
     } catch (e) {
       if (e instanceof NotFoundError) return null;
       throw e;

@@ -30,11 +30,7 @@ export class GroupResolver {
 
   @Authorized()
   @Mutation(() => Group, { description: 'The owner removes anyone; a member removes itself (leaves)' })
-  removeGroupMember(
-    @Arg('groupId', () => Int) groupId: number,
-    @Arg('uid', () => Int) uid: number,
-    @Ctx() ctx: Context,
-  ): Promise<Group> {
+  removeGroupMember(@Arg('groupId', () => Int) groupId: number, @Arg('uid', () => Int) uid: number, @Ctx() ctx: Context): Promise<Group> {
     return this.groupService.removeMember(viewerOf(ctx), groupId, uid);
   }
 

@@ -11,7 +11,9 @@ export class SocialResolver {
   constructor(private readonly social: SocialService) {}
 
   @Authorized()
-  @Query(() => [User], { description: 'Registered, discoverable users among the phone hashes (at most 1000 per call, counted against a daily budget)' })
+  @Query(() => [User], {
+    description: 'Registered, discoverable users among the phone hashes (at most 1000 per call, counted against a daily budget)',
+  })
   async discoverContacts(@Arg('phoneHashes', () => [String]) phoneHashes: string[], @Ctx() ctx: Context): Promise<User[]> {
     const found = await this.social.discoverContacts(viewerOf(ctx), phoneHashes);
     // The viewer sent these hashes: the answer tells it nothing of the numbers it did not have.
@@ -20,7 +22,9 @@ export class SocialResolver {
   }
 
   @Authorized()
-  @Mutation(() => FriendshipResult, { description: 'Asks the user for friendship; accepts instead when that user already asked the viewer' })
+  @Mutation(() => FriendshipResult, {
+    description: 'Asks the user for friendship; accepts instead when that user already asked the viewer',
+  })
   async requestFriend(@Arg('uid', () => Int) uid: number, @Ctx() ctx: Context): Promise<FriendshipResult> {
     const result = await this.social.requestFriend(viewerOf(ctx), uid);
     if (result.state === FriendshipState.FRIENDS) numbersOf(ctx).reveal([result.user.uid]);

@@ -37,21 +37,42 @@ export interface DeletionByPhone {
   e164: string;
 }
 
+/** What AccountLifecycleService works with. */
+export interface AccountLifecycleDeps {
+  users: Pick<UserRepository, 'findByPhoneHash'>;
+  rows: AccountLifecycleRepository;
+  exports: AccountExportRepository;
+  verification: Pick<VerificationService, 'verify'>;
+  limiter: RateLimiter;
+  cleanup: DeletionCleanup;
+  log: Logger;
+  now?: () => Date;
+}
+
 /**
  * The account's life after register: sign out, move to another number, delete (in the app or
  * on the web page, with an SMS code), and export everything held about it.
  */
 export class AccountLifecycleService {
-  constructor(
-    private readonly users: Pick<UserRepository, 'findByPhoneHash'>,
-    private readonly rows: AccountLifecycleRepository,
-    private readonly exports: AccountExportRepository,
-    private readonly verification: Pick<VerificationService, 'verify'>,
-    private readonly limiter: RateLimiter,
-    private readonly cleanup: DeletionCleanup,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+  private readonly users: Pick<UserRepository, 'findByPhoneHash'>;
+  private readonly rows: AccountLifecycleRepository;
+  private readonly exports: AccountExportRepository;
+  private readonly verification: Pick<VerificationService, 'verify'>;
+  private readonly limiter: RateLimiter;
+  private readonly cleanup: DeletionCleanup;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+
+  constructor(deps: AccountLifecycleDeps) {
+    this.users = deps.users;
+    this.rows = deps.rows;
+    this.exports = deps.exports;
+    this.verification = deps.verification;
+    this.limiter = deps.limiter;
+    this.cleanup = deps.cleanup;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+  }
 
   /**
    * This device's ukey stops working and its cid is forgotten (no more pushes); the account and

@@ -49,17 +49,36 @@ const BEARER = /^Bearer\s+([0-9a-f]{64})\.([A-Za-z0-9_-]{43})$/;
 // Control and format characters make a nickname that renders as something else.
 const NICKNAME_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
+/** What AccountService works with. */
+export interface AccountServiceDeps {
+  users: UserRepository;
+  verification: VerificationService;
+  lock: RegistrationLockService;
+  cleanup: MoveCleanup;
+  log: Logger;
+  now?: () => Date;
+  limiter?: RateLimiter;
+}
+
 /** Accounts: register a phone on a device, move it to another device, and recognise a device's token. */
 export class AccountService {
-  constructor(
-    private readonly users: UserRepository,
-    private readonly verification: VerificationService,
-    private readonly lock: RegistrationLockService,
-    private readonly cleanup: MoveCleanup,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-    private readonly limiter: RateLimiter = unlimited,
-  ) {}
+  private readonly users: UserRepository;
+  private readonly verification: VerificationService;
+  private readonly lock: RegistrationLockService;
+  private readonly cleanup: MoveCleanup;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly limiter: RateLimiter;
+
+  constructor(deps: AccountServiceDeps) {
+    this.users = deps.users;
+    this.verification = deps.verification;
+    this.lock = deps.lock;
+    this.cleanup = deps.cleanup;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+    this.limiter = deps.limiter ?? unlimited;
+  }
 
   /**
    * Binds the phone to this device once its SMS code checks out: a new phone creates the user, a
@@ -89,11 +108,22 @@ export class AccountService {
       // Nothing to tell when the device is the same one (the app was reinstalled).
       notices: (previous) =>
         previous.cid && previous.cid !== cid
-          ? [{ receiverUid: previous.uid, cid: previous.cid, kind: PUSH_KIND_ACCOUNT_MOVED, payload: JSON.stringify(accountMovedPush(now)), expiresAt: null }]
+          ? [
+              {
+                receiverUid: previous.uid,
+                cid: previous.cid,
+                kind: PUSH_KIND_ACCOUNT_MOVED,
+                payload: JSON.stringify(accountMovedPush(now)),
+                expiresAt: null,
+              },
+            ]
           : [],
       receipts: this.cleanup.receipts,
     };
-    const { user, created, endedImages } = await this.users.registerDevice({ ...phone, nickname, cid, ukeyHash: hashUkey(ukey), publicKey, now }, move);
+    const { user, created, endedImages } = await this.users.registerDevice(
+      { ...phone, nickname, cid, ukeyHash: hashUkey(ukey), publicKey, now },
+      move,
+    );
     if (!created) {
       this.cleanup.pushes.committed();
       this.log.info({ uid: user.uid, imagesDestroyed: endedImages.length }, 'account moved to another device');

@@ -7,7 +7,10 @@ export class BatchLoader<K, V> {
   private readonly answers = new Map<K, Promise<V>>();
   private queued: { key: K; resolve: (v: V) => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(private readonly fetch: (keys: K[]) => Promise<Map<K, V>>, private readonly missing: V) {}
+  constructor(
+    private readonly fetch: (keys: K[]) => Promise<Map<K, V>>,
+    private readonly missing: V,
+  ) {}
 
   load(key: K): Promise<V> {
     let answer = this.answers.get(key);

@@ -7,7 +7,7 @@ import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import { userKey, withinLimits } from './action-limits';
 import { BatchLoader } from './batch.loader';
-import type { GroupDelivery } from './image.service';
+import type { GroupDelivery } from './send-audience';
 
 export interface GroupServiceOptions {
   /** Most members a group may have, its owner included. */
@@ -17,19 +17,36 @@ export interface GroupServiceOptions {
 // Control and format characters make a name that renders as something else.
 const NAME_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
+/** What GroupService works with. */
+export interface GroupServiceDeps {
+  users: UserRepository;
+  groups: GroupRepository;
+  social: SocialRepository;
+  now?: () => Date;
+  limiter?: RateLimiter;
+}
+
 /**
  * Groups: an owner and up to maxGroupMembers members. A member adds its own friends; the owner
  * removes anyone; anyone leaves. A group answers NOT_FOUND to everyone who is not in it.
  */
 export class GroupService {
+  private readonly users: UserRepository;
+  private readonly groups: GroupRepository;
+  private readonly social: SocialRepository;
+  private readonly now: () => Date;
+  private readonly limiter: RateLimiter;
+
   constructor(
-    private readonly users: UserRepository,
-    private readonly groups: GroupRepository,
-    private readonly social: SocialRepository,
+    deps: GroupServiceDeps,
     private readonly options: GroupServiceOptions,
-    private readonly now: () => Date = () => new Date(),
-    private readonly limiter: RateLimiter = unlimited,
-  ) {}
+  ) {
+    this.users = deps.users;
+    this.groups = deps.groups;
+    this.social = deps.social;
+    this.now = deps.now ?? (() => new Date());
+    this.limiter = deps.limiter ?? unlimited;
+  }
 
   /** Counts against the owner's daily groups, and each member against its daily members added. */
   async createGroup(viewer: User, nameRaw: string, memberUids: number[]): Promise<Group> {
@@ -91,7 +108,11 @@ export class GroupService {
     const members = await this.groups.membersForSend(groupId, sender.uid);
     if (!members) throw new NotFoundError('Group');
     const others = members.filter((m) => m.uid !== sender.uid);
-    return { groupId, deliver: others.filter((m) => !m.blocksSender).map((m) => m.uid), discard: others.filter((m) => m.blocksSender).map((m) => m.uid) };
+    return {
+      groupId,
+      deliver: others.filter((m) => !m.blocksSender).map((m) => m.uid),
+      discard: others.filter((m) => m.blocksSender).map((m) => m.uid),
+    };
   }
 
   private async memberGroup(viewer: User, groupId: number): Promise<Group> {

@@ -30,27 +30,50 @@ export interface CollectResult {
 /** How long after a confirm the confirming request is left to delete the blob itself. */
 const CONFIRM_HEAD_START_MS = 60_000;
 
+/** What LifecycleService works with. */
+export interface LifecycleDeps {
+  images: ImageRepository;
+  blobs: BlobStore;
+  log: Logger;
+  now?: () => Date;
+  metrics?: Metrics;
+}
+
 /**
  * Nothing outlives its time: expired images are ended and their blobs deleted; blobs nobody
  * points at (a crash between storing and committing) are collected after a grace period; rows
  * whose blob is missing are closed and reported.
  */
 export class LifecycleService {
+  private readonly images: ImageRepository;
+  private readonly blobs: BlobStore;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly metrics: Metrics;
+
   constructor(
-    private readonly images: ImageRepository,
-    private readonly blobs: BlobStore,
+    deps: LifecycleDeps,
     private readonly options: LifecycleOptions,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-    private readonly metrics: Metrics = noMetrics,
-  ) {}
+  ) {
+    this.images = deps.images;
+    this.blobs = deps.blobs;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+    this.metrics = deps.metrics ?? noMetrics;
+  }
 
   /** Ends expired images and deletes every blob that is due, batch after batch until none is left. */
   async sweep(): Promise<SweepResult> {
     const result: SweepResult = { deleted: 0, failed: 0 };
     for (;;) {
       const now = this.now();
-      const batch = await this.images.claimDue(now, new Date(now.getTime() - CONFIRM_HEAD_START_MS), this.options.batchSize, this.options.leaseMs, this.options.receipts);
+      const batch = await this.images.claimDue(
+        now,
+        new Date(now.getTime() - CONFIRM_HEAD_START_MS),
+        this.options.batchSize,
+        this.options.leaseMs,
+        this.options.receipts,
+      );
       for (const image of batch) {
         try {
           await this.blobs.delete(image.objectName);

@@ -16,11 +16,26 @@ interface Delivered {
   detail?: string;
 }
 
-const OUTCOME_LABELS: Record<PushJobOutcome['status'], PushJobOutcomeLabel> = { sent: 'sent', pending: 'retry', failed: 'failed', skipped: 'skipped' };
+const OUTCOME_LABELS: Record<PushJobOutcome['status'], PushJobOutcomeLabel> = {
+  sent: 'sent',
+  pending: 'retry',
+  failed: 'failed',
+  skipped: 'skipped',
+};
 
 /** What one pass did, for tests and logs. */
 export interface DispatchCounts {
   claimed: number;
+}
+
+/** What PushDispatcher works with. */
+export interface PushDispatcherDeps {
+  jobs: PushJobRepository;
+  provider: PushProvider;
+  log: Logger;
+  now?: () => Date;
+  random?: () => number;
+  metrics?: Metrics;
 }
 
 /**
@@ -36,15 +51,24 @@ export class PushDispatcher implements PushWaker {
   private sleeper: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
 
+  private readonly jobs: PushJobRepository;
+  private readonly provider: PushProvider;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private readonly metrics: Metrics;
+
   constructor(
-    private readonly jobs: PushJobRepository,
-    private readonly provider: PushProvider,
+    deps: PushDispatcherDeps,
     private readonly options: PushDispatcherOptions,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-    private readonly random: () => number = Math.random,
-    private readonly metrics: Metrics = noMetrics,
-  ) {}
+  ) {
+    this.jobs = deps.jobs;
+    this.provider = deps.provider;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+    this.metrics = deps.metrics ?? noMetrics;
+  }
 
   start(): void {
     if (this.loop) return;
@@ -110,15 +134,25 @@ export class PushDispatcher implements PushWaker {
   private async recordSent(sent: Delivered[]): Promise<void> {
     let kept: number;
     try {
-      kept = await this.jobs.recordSent(sent.map((s) => s.job), this.now());
+      kept = await this.jobs.recordSent(
+        sent.map((s) => s.job),
+        this.now(),
+      );
     } catch (err) {
       // The leases run out and another pass sends them again, with the same request_ids.
       this.log.error({ err, jobIds: sent.map((s) => s.job.id) }, 'could not record push outcomes');
       return;
     }
-    if (kept < sent.length) this.log.warn({ jobIds: sent.map((s) => s.job.id), kept }, 'push jobs were taken over by another dispatcher before their outcome was recorded');
+    if (kept < sent.length)
+      this.log.warn(
+        { jobIds: sent.map((s) => s.job.id), kept },
+        'push jobs were taken over by another dispatcher before their outcome was recorded',
+      );
     for (const { job, detail } of sent) {
-      this.log.debug({ jobId: job.id, kind: job.kind, receiverUid: job.receiverUid, attempt: job.attempts, status: 'sent', detail }, 'push sent');
+      this.log.debug(
+        { jobId: job.id, kind: job.kind, receiverUid: job.receiverUid, attempt: job.attempts, status: 'sent', detail },
+        'push sent',
+      );
     }
   }
 
@@ -160,7 +194,8 @@ export class PushDispatcher implements PushWaker {
       this.log.error({ ...logged, err }, 'could not record a push outcome');
       return null;
     }
-    if (outcome.status === 'pending') this.log.info({ ...logged, reason: outcome.error, next: outcome.nextAttemptAt }, 'push will be retried');
+    if (outcome.status === 'pending')
+      this.log.info({ ...logged, reason: outcome.error, next: outcome.nextAttemptAt }, 'push will be retried');
     else this.log.warn({ ...logged, reason: outcome.error }, `push ${outcome.status}`);
     return null;
   }

@@ -54,7 +54,13 @@ export const PUSH_KIND_SCREENSHOT = 'screenshot';
 
 /** To the sender: the image's key is gone; `receipt` is the server's signature over the other fields. */
 export function imageDestroyedPush(f: { messageId: number; reason: string; destroyedAt: Date; receipt: string }): Record<string, unknown> {
-  return { event: PUSH_KIND_IMAGE_DESTROYED, message_id: f.messageId, reason: f.reason, destroyed_at: f.destroyedAt.toISOString(), receipt: f.receipt };
+  return {
+    event: PUSH_KIND_IMAGE_DESTROYED,
+    message_id: f.messageId,
+    reason: f.reason,
+    destroyed_at: f.destroyedAt.toISOString(),
+    receipt: f.receipt,
+  };
 }
 
 /** To the sender: the receiver reported a screenshot of the image. */

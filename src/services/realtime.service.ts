@@ -132,6 +132,15 @@ class EventStream implements AsyncIterableIterator<RealtimeEvent> {
   }
 }
 
+/** What RealtimeService works with. */
+export interface RealtimeServiceDeps {
+  auth: Authenticator;
+  feed: EventFeed;
+  slots: SubscriptionSlots;
+  log: Logger;
+  now?: () => number;
+}
+
 /**
  * Subscriptions to the viewer's events while the app is open. Events are the outbox's push jobs
  * (the same facts as the pushes), brought by the feed from whichever instance committed them.
@@ -147,15 +156,22 @@ export class RealtimeService {
   private checking = 0;
   private stopped: Promise<void> | null = null;
 
+  private readonly auth: Authenticator;
+  private readonly feed: EventFeed;
+  private readonly slots: SubscriptionSlots;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
   constructor(
-    private readonly auth: Authenticator,
-    private readonly feed: EventFeed,
-    private readonly slots: SubscriptionSlots,
+    deps: RealtimeServiceDeps,
     private readonly options: RealtimeOptions,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
   ) {
-    feed.onRows((rows) => this.deliver(rows));
+    this.auth = deps.auth;
+    this.feed = deps.feed;
+    this.slots = deps.slots;
+    this.log = deps.log;
+    this.now = deps.now ?? Date.now;
+    this.feed.onRows((rows) => this.deliver(rows));
   }
 
   get description(): string {

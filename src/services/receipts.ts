@@ -37,7 +37,9 @@ export class ReceiptSigner {
 
   /** base64url Ed25519 signature over receiptMessage(...). */
   sign(f: ReceiptFacts): string {
-    return sign(null, Buffer.from(receiptMessage({ ...f, destroyedAt: f.destroyedAt.toISOString() })), this.privateKey).toString('base64url');
+    return sign(null, Buffer.from(receiptMessage({ ...f, destroyedAt: f.destroyedAt.toISOString() })), this.privateKey).toString(
+      'base64url',
+    );
   }
 
   /** `{"kty":"OKP","crv":"Ed25519","x":"…"}` */
@@ -48,7 +50,11 @@ export class ReceiptSigner {
 }
 
 /** Checks a receipt against a public JWK, as an app would. */
-export function verifyReceipt(jwk: { kty: string; crv: string; x: string }, f: { messageId: number; reason: string; destroyedAt: string }, receipt: string): boolean {
+export function verifyReceipt(
+  jwk: { kty: string; crv: string; x: string },
+  f: { messageId: number; reason: string; destroyedAt: string },
+  receipt: string,
+): boolean {
   const key = createPublicKey({ key: jwk, format: 'jwk' });
   return verify(null, Buffer.from(receiptMessage(f)), key, Buffer.from(receipt, 'base64url'));
 }

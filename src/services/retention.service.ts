@@ -50,7 +50,9 @@ export class RetentionService {
   async prune(): Promise<PruneResult> {
     const now = this.now().getTime();
     const result: PruneResult = {
-      downloadGrants: await this.drain((limit) => this.messages.deleteGrantsCreatedBefore(new Date(now - this.options.downloadUrlTtlMs - GRANT_MARGIN_MS), limit)),
+      downloadGrants: await this.drain((limit) =>
+        this.messages.deleteGrantsCreatedBefore(new Date(now - this.options.downloadUrlTtlMs - GRANT_MARGIN_MS), limit),
+      ),
       pushJobs: await this.drain((limit) => this.pushJobs.deleteFinishedBefore(new Date(now - this.options.pushJobRetentionMs), limit)),
       verificationCodes: await this.drain((limit) => this.codes.deleteExpired(new Date(now - EXPIRED_CODE_KEPT_MS), limit)),
       // Messages first: an image's row goes once no message points at it.

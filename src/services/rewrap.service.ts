@@ -1,6 +1,6 @@
 import type { ImageRepository } from '../repositories/image.repository';
 import type { SecretRepository } from '../repositories/secret.repository';
-import type { KeyWrapper } from './image-cipher';
+import type { KeyWrapper } from './cipher/key-wrapper';
 import { LEGACY_KEY_CHECK } from './server-secrets';
 
 export interface RewrapOptions {

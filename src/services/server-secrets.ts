@@ -1,6 +1,6 @@
 import { StartupError } from '../errors';
 import type { SecretRepository } from '../repositories/secret.repository';
-import type { KeyWrapper } from './image-cipher';
+import type { KeyWrapper } from './cipher/key-wrapper';
 
 /** The row in which earlier versions kept their master key's check value (a key id is its start). */
 export const LEGACY_KEY_CHECK = 'encryption-key-check';

@@ -7,7 +7,7 @@ import type { Logger } from '../logger';
 import type { SocialRepository } from '../repositories/social.repository';
 import type { UserRepository } from '../repositories/user.repository';
 import { userKey, withinLimits } from './action-limits';
-import type { DirectDelivery } from './image.service';
+import type { DirectDelivery } from './send-audience';
 import { PHONE_HASH } from './phone';
 import { friendAcceptedPush, friendRequestPush } from './push.payloads';
 import type { PushQueue } from './push-queue';
@@ -27,20 +27,39 @@ export function settingsOf(user: User): Settings {
   return { whoCanSendMe: user.whoCanSendMe, discoverable: user.discoverable, registrationLock: user.registrationLock != null };
 }
 
+/** What SocialService works with. */
+export interface SocialServiceDeps {
+  users: UserRepository;
+  social: SocialRepository;
+  budget: DiscoveryBudget;
+  pushes: PushQueue;
+  log: Logger;
+  now?: () => Date;
+  limiter?: RateLimiter;
+}
+
 /**
  * Friends, blocks, settings and contact discovery. A block is never revealed to the blocked
  * user: what they send or ask the blocker looks accepted, and nothing of it reaches the blocker.
  */
 export class SocialService {
-  constructor(
-    private readonly users: UserRepository,
-    private readonly social: SocialRepository,
-    private readonly budget: DiscoveryBudget,
-    private readonly pushes: PushQueue,
-    private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
-    private readonly limiter: RateLimiter = unlimited,
-  ) {}
+  private readonly users: UserRepository;
+  private readonly social: SocialRepository;
+  private readonly budget: DiscoveryBudget;
+  private readonly pushes: PushQueue;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly limiter: RateLimiter;
+
+  constructor(deps: SocialServiceDeps) {
+    this.users = deps.users;
+    this.social = deps.social;
+    this.budget = deps.budget;
+    this.pushes = deps.pushes;
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+    this.limiter = deps.limiter ?? unlimited;
+  }
 
   /**
    * The registered, discoverable users among the hashes who have not blocked the viewer. Spends
@@ -98,13 +117,17 @@ export class SocialService {
   /** Ends friendship and requests both ways; from now on nothing of theirs reaches the viewer. */
   async block(viewer: User, uid: number): Promise<boolean> {
     await this.otherUser(viewer, uid);
-    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () => this.social.block(viewer.uid, uid, this.now()));
+    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () =>
+      this.social.block(viewer.uid, uid, this.now()),
+    );
     return true;
   }
 
   async unblock(viewer: User, uid: number): Promise<boolean> {
     await this.otherUser(viewer, uid);
-    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () => this.social.unblock(viewer.uid, uid));
+    await withinLimits(this.limiter, [{ rule: 'block', key: userKey(viewer.uid) }], 'blocks and unblocks', () =>
+      this.social.unblock(viewer.uid, uid),
+    );
     return true;
   }
 

@@ -72,7 +72,12 @@ export class VerificationService {
     const codeHash = this.hashCode(phone.phoneHash, code);
     await this.codes.replace({ phoneHash: phone.phoneHash, codeHash, sentAt: now, expiresAt });
     try {
-      await this.sms.sendVerificationCode({ regionNum: phone.regionNum, phoneNum: phone.phoneNum, code, ttlMinutes: Math.round(this.options.codeTtlSeconds / 60) });
+      await this.sms.sendVerificationCode({
+        regionNum: phone.regionNum,
+        phoneNum: phone.phoneNum,
+        code,
+        ttlMinutes: Math.round(this.options.codeTtlSeconds / 60),
+      });
     } catch (err) {
       // The spent budget stays spent: a failing provider must not turn into unlimited retries.
       const e = err as { name?: string; message?: string; providerCode?: string; requestId?: string };

@@ -38,7 +38,8 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       expect(cells(r.upload)).to.deep.equal(matrix);
       for (const c of r.upload) {
         for (const v of ['sendImage', 'sendImagePlain', 'direct', 'rawPut', 'bare']) figure(c.mibps[v], `upload ${v}`);
-        for (const k of ['sendImage/direct', 'sendImage/bare', 'sendImage/rawPut', 'sendImage/sendImagePlain']) figure(c.ratios[k], `upload ${k}`);
+        for (const k of ['sendImage/direct', 'sendImage/bare', 'sendImage/rawPut', 'sendImage/sendImagePlain'])
+          figure(c.ratios[k], `upload ${k}`);
       }
       expect(cells(r.download)).to.deep.equal(matrix);
       for (const c of r.download) {
@@ -49,7 +50,8 @@ describe('benchmark (BENCH_QUICK=1)', function () {
         for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.memory[mode][k], `memory ${mode} ${k}`);
         expect(Number.isFinite(r.memory[mode].growthMiB), `memory ${mode} growth`).to.equal(true);
       }
-      for (const mode of ['encrypted', 'plain']) for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.encryptionMemory[mode][k], `encryption memory ${mode} ${k}`);
+      for (const mode of ['encrypted', 'plain'])
+        for (const k of ['bytes', 'idleMiB', 'peakMiB']) figure(r.encryptionMemory[mode][k], `encryption memory ${mode} ${k}`);
       expect(Number.isFinite(r.encryptionMemory.differenceMiB)).to.equal(true);
       for (const op of ['send', 'download']) {
         expect(r.encryption[op].map((f: { size: number }) => f.size)).to.deep.equal([1048576, 10485760]);
@@ -58,7 +60,9 @@ describe('benchmark (BENCH_QUICK=1)', function () {
           // One ratio per fresh server pair the samples came from.
           expect(f.pairRatios, `encryption ${op} ${f.size} pairRatios`).to.have.length(f.pairs);
           const [low, high] = f.interval;
-          expect(low <= f.ratio && f.ratio <= high, `encryption ${op} ${f.size}: ${f.ratio} within its interval ${low}–${high}`).to.equal(true);
+          expect(low <= f.ratio && f.ratio <= high, `encryption ${op} ${f.size}: ${f.ratio} within its interval ${low}–${high}`).to.equal(
+            true,
+          );
           for (const x of f.pairRatios) figure(x, `encryption ${op} ${f.size} pair ratio`);
         }
       }
@@ -75,9 +79,14 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       expect(r.images.large.rows).to.be.greaterThan(r.images.small.rows);
       figure(r.images.ratio, 'images ratio');
       const d = r.social.discoverContacts;
-      for (const side of ['small', 'large']) for (const k of ['users', 'p50', 'p90', 'found', 'diskReadsPerCall']) figure(d[side][k], `discoverContacts ${side} ${k}`);
+      for (const side of ['small', 'large'])
+        for (const k of ['users', 'p50', 'p90', 'found', 'diskReadsPerCall']) figure(d[side][k], `discoverContacts ${side} ${k}`);
       expect(d.large.users).to.be.greaterThan(d.small.users);
-      for (const k of ['ratio', 'index.bytes', 'bufferPool.foundBytes', 'bufferPool.usedBytes']) figure(k.split('.').reduce((o, p) => o[p], d), `discoverContacts ${k}`);
+      for (const k of ['ratio', 'index.bytes', 'bufferPool.foundBytes', 'bufferPool.usedBytes'])
+        figure(
+          k.split('.').reduce((o, p) => o[p], d),
+          `discoverContacts ${k}`,
+        );
       // The quick version leaves the shared MariaDB's buffer pool as it found it.
       expect(d.bufferPool.resized).to.equal(false);
       const group = r.social.sendGroupImage;
@@ -88,11 +97,13 @@ describe('benchmark (BENCH_QUICK=1)', function () {
         figure(r.metrics.sendImageMs[v], `metrics sendImage ${v}`);
         figure(r.metrics.meRps[v], `metrics me ${v}`);
       }
-      for (const k of ['sendImage metrics/off', 'sendImage tracing/off', 'me metrics/off', 'me tracing/off']) figure(r.metrics.ratios[k], k);
+      for (const k of ['sendImage metrics/off', 'sendImage tracing/off', 'me metrics/off', 'me tracing/off'])
+        figure(r.metrics.ratios[k], k);
       expect(r.metrics.scrapes).to.be.greaterThan(0);
       expect(r.metrics.traceExports).to.be.greaterThan(0);
       const rt = r.realtime;
-      for (const path of ['sameInstance', 'acrossRedis', 'acrossPoll']) for (const k of ['samples', 'p50', 'p99', 'max']) figure(rt[path][k], `realtime ${path} ${k}`);
+      for (const path of ['sameInstance', 'acrossRedis', 'acrossPoll'])
+        for (const k of ['samples', 'p50', 'p99', 'max']) figure(rt[path][k], `realtime ${path} ${k}`);
       for (const k of ['connections', 'rssBeforeMiB', 'rssAfterMiB', 'openSeconds']) figure(rt.idle[k], `realtime idle ${k}`);
       expect(Number.isFinite(rt.idle.bytesPerConnection), 'realtime bytes per connection').to.equal(true);
       for (const k of ['subscribers', 'events', 'p50', 'p99']) figure(rt.idle.fanout[k], `realtime fan-out ${k}`);

@@ -43,7 +43,10 @@ for (const kind of STACKS) {
     const befriend = (a: TestUser, b: TestUser) => befriendVia(api, a, b);
     const send = (from: TestUser, to: TestUser): Promise<SentMessage> => sentImage(api, from, to);
     /** Everything that ties one user to others: friends, a request each way, a block each way. */
-    const surround = async (who: TestUser, r: { friends: TestUser[]; asker: TestUser; asked: TestUser; blocked: TestUser; blocker: TestUser }) => {
+    const surround = async (
+      who: TestUser,
+      r: { friends: TestUser[]; asker: TestUser; asked: TestUser; blocked: TestUser; blocker: TestUser },
+    ) => {
       for (const friend of r.friends) await befriend(who, friend);
       await ok(r.asker.token, REQUEST_FRIEND, { u: who.uid });
       await ok(who.token, REQUEST_FRIEND, { u: r.asked.uid });

@@ -27,7 +27,10 @@ describeEachStack(
       [alice, bob, carol] = await someUsers(api, 3);
     });
 
-    const rows = (entity: typeof Message | typeof Image) => stack().server.container.db.getRepository(entity as typeof Message).count();
+    const rows = (entity: typeof Message | typeof Image) =>
+      stack()
+        .server.container.db.getRepository(entity as typeof Message)
+        .count();
     const codeOf = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors?.[0]?.extensions?.code;
 
     /** Runs a send that must fail, and checks it left no row and no blob behind. */
@@ -73,7 +76,12 @@ describeEachStack(
 
       it('moves a known phone to the new device: new ukey and cid, the old ukey stops working', async () => {
         const user = await registerUser(api);
-        const again = await registerUser(api, { regionNum: user.regionNum, phoneNum: user.phoneNum, cid: 'new-device-cid', nickname: 'moved' });
+        const again = await registerUser(api, {
+          regionNum: user.regionNum,
+          phoneNum: user.phoneNum,
+          cid: 'new-device-cid',
+          nickname: 'moved',
+        });
         expect(again.uid).to.equal(user.uid);
         expect(again.ukey).not.to.equal(user.ukey);
         expect(codeOf(await api.gql('{ me { uid } }', {}, user.token))).to.equal('UNAUTHENTICATED');
@@ -165,7 +173,9 @@ describeEachStack(
           const bytes = jpegBytes(size);
           const declared = declare ? bytes.length : null;
           const sent = (await api.sendImage(alice.token, bob.uid, bytes, declared)).data!.sendImage;
-          const got = (await api.gql(`query($k: String!) { image(messageKey: $k) { ${MESSAGE_FIELDS} } }`, { k: sent.messageKey }, bob.token)).data!.image as SentMessage;
+          const got = (
+            await api.gql(`query($k: String!) { image(messageKey: $k) { ${MESSAGE_FIELDS} } }`, { k: sent.messageKey }, bob.token)
+          ).data!.image as SentMessage;
           const download = await httpGet(got.downloadUrl!);
           expect(download.status).to.equal(200);
           expect(download.headers['content-type']).to.equal('image/jpeg');
@@ -188,7 +198,10 @@ describeEachStack(
       });
 
       it('refuses a file that is not an image with UNSUPPORTED_MEDIA_TYPE and keeps nothing', async () => {
-        await expectNothingStored(() => api.sendImage(alice.token, bob.uid, Buffer.from('%PDF-1.7\n' + 'x'.repeat(20_000))), 'UNSUPPORTED_MEDIA_TYPE');
+        await expectNothingStored(
+          () => api.sendImage(alice.token, bob.uid, Buffer.from('%PDF-1.7\n' + 'x'.repeat(20_000))),
+          'UNSUPPORTED_MEDIA_TYPE',
+        );
         await expectNothingStored(() => api.sendImage(alice.token, bob.uid, randomBytes(10_000), null), 'UNSUPPORTED_MEDIA_TYPE');
       });
 
@@ -244,11 +257,19 @@ describeEachStack(
         const boundary = 'xyz';
         const body =
           `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n` +
-          JSON.stringify({ query: 'mutation($a: Upload!, $b: Upload!) { a: sendImage(receiverUid: 1, image: $a) { id } b: sendImage(receiverUid: 1, image: $b) { id } }', variables: { a: null, b: null } }) +
+          JSON.stringify({
+            query:
+              'mutation($a: Upload!, $b: Upload!) { a: sendImage(receiverUid: 1, image: $a) { id } b: sendImage(receiverUid: 1, image: $b) { id } }',
+            variables: { a: null, b: null },
+          }) +
           `\r\n--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.a"],"1":["variables.b"]}\r\n--${boundary}--\r\n`;
         const res = await fetch(`${stack().url}/graphql`, {
           method: 'POST',
-          headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'apollo-require-preflight': 'true', authorization: `Bearer ${alice.token}` },
+          headers: {
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'apollo-require-preflight': 'true',
+            authorization: `Bearer ${alice.token}`,
+          },
           body,
         });
         expect(res.status).to.equal(400);
@@ -262,8 +283,12 @@ describeEachStack(
         const [ra, rb] = await Promise.all([api.sendImage(alice.token, carol.uid, a), api.sendImage(bob.token, carol.uid, b, null)]);
         const [ma, mb] = [ra.data!.sendImage, rb.data!.sendImage];
         expect(ma.messageKey).not.to.equal(mb.messageKey);
-        for (const [m, bytes] of [[ma, a], [mb, b]] as const) {
-          const got = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, carol.token)).data!.image;
+        for (const [m, bytes] of [
+          [ma, a],
+          [mb, b],
+        ] as const) {
+          const got = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, carol.token))
+            .data!.image;
           expect((await httpGet(got.downloadUrl)).body.equals(bytes)).to.equal(true);
         }
       });
@@ -283,7 +308,9 @@ describeEachStack(
       });
 
       it('image answers the receiver with a downloadUrl', async () => {
-        const got = (await api.gql(`query($k: String!) { image(messageKey: $k) { ${MESSAGE_FIELDS} } }`, { k: first.messageKey }, dave.token)).data!.image;
+        const got = (
+          await api.gql(`query($k: String!) { image(messageKey: $k) { ${MESSAGE_FIELDS} } }`, { k: first.messageKey }, dave.token)
+        ).data!.image;
         expect(got).to.deep.include({ id: first.id, exist: true, filetype: 'image/jpeg', size: 10_000 });
         expect(got.downloadUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+\/download\//);
       });
@@ -306,9 +333,11 @@ describeEachStack(
       it('images lists the pending images oldest first, optionally from one sender', async () => {
         const all = (await api.gql('{ images { id } }', {}, dave.token)).data!.images.map((m: { id: number }) => m.id);
         expect(all).to.deep.equal([first.id, fromCarol.id, second.id]);
-        const fromAlice = (await api.gql('query($h: String) { images(senderPhoneHash: $h) { id } }', { h: alice.phoneHash }, dave.token)).data!.images;
+        const fromAlice = (await api.gql('query($h: String) { images(senderPhoneHash: $h) { id } }', { h: alice.phoneHash }, dave.token))
+          .data!.images;
         expect(fromAlice.map((m: { id: number }) => m.id)).to.deep.equal([first.id, second.id]);
-        const none = (await api.gql('query($h: String) { images(senderPhoneHash: $h) { id } }', { h: bob.phoneHash }, dave.token)).data!.images;
+        const none = (await api.gql('query($h: String) { images(senderPhoneHash: $h) { id } }', { h: bob.phoneHash }, dave.token)).data!
+          .images;
         expect(none).to.deep.equal([]);
       });
 
@@ -359,7 +388,8 @@ describeEachStack(
         expect((await httpGet(url)).status).to.equal(404);
         const twice = await api.gql(q, { k: m.messageKey }, eve.token);
         expect(twice.data!.confirmDownload).to.deep.equal({ id: m.id, exist: false, downloadUrl: null });
-        const after = (await api.gql('query($k: String!) { image(messageKey: $k) { exist downloadUrl } }', { k: m.messageKey }, eve.token)).data!.image;
+        const after = (await api.gql('query($k: String!) { image(messageKey: $k) { exist downloadUrl } }', { k: m.messageKey }, eve.token))
+          .data!.image;
         expect(after).to.deep.equal({ exist: false, downloadUrl: null });
         const pending = (await api.gql('{ images { id } }', {}, eve.token)).data!.images.map((x: { id: number }) => x.id);
         expect(pending).not.to.include(m.id);

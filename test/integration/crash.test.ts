@@ -111,7 +111,12 @@ const NUMBERS = Array.from({ length: 12 }, (_, i) => `139${String(77_000_000 + i
     const [alice, bob] = users;
     const messagesBefore = await rows.getRepository(Message).count();
     const bytes = jpegBytes(2 * 1024 * 1024);
-    const upload = steppedUpload(api.baseUrl, { token: alice.token, query: SEND, variables: { r: bob.uid, size: bytes.length }, file: bytes });
+    const upload = steppedUpload(api.baseUrl, {
+      token: alice.token,
+      query: SEND,
+      variables: { r: bob.uid, size: bytes.length },
+      file: bytes,
+    });
     // The sender is authenticated and the receiver found; the image is streaming to the store.
     await upload.send(1024 * 1024);
     await new Promise((r) => setTimeout(r, 200));
@@ -133,7 +138,9 @@ const NUMBERS = Array.from({ length: 12 }, (_, i) => `139${String(77_000_000 + i
     const receiver = users[5];
     const senders = users.slice(0, 5);
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => api.sendImage(senders[i % 5].token, receiver.uid, jpegBytes(32 * 1024 + i), i % 2 ? null : 32 * 1024 + i)),
+      Array.from({ length: 50 }, (_, i) =>
+        api.sendImage(senders[i % 5].token, receiver.uid, jpegBytes(32 * 1024 + i), i % 2 ? null : 32 * 1024 + i),
+      ),
     );
     const sent = results.map((r) => r.data?.sendImage);
     expect(sent.filter(Boolean), JSON.stringify(results.find((r) => r.errors)?.errors)).to.have.length(50);
@@ -154,7 +161,12 @@ const NUMBERS = Array.from({ length: 12 }, (_, i) => `139${String(77_000_000 + i
     const answered: { id: number; messageKey: string }[] = [];
     const uploads = Array.from({ length: 20 }, (_, i) => {
       const bytes = jpegBytes(400 * 1024 + i);
-      const upload = steppedUpload(api.baseUrl, { token: senders[i % 3].token, query: SEND, variables: { r: receivers[i % 3].uid, size: bytes.length }, file: bytes });
+      const upload = steppedUpload(api.baseUrl, {
+        token: senders[i % 3].token,
+        query: SEND,
+        variables: { r: receivers[i % 3].uid, size: bytes.length },
+        file: bytes,
+      });
       upload.response.then(
         (r) => {
           if (r.data?.sendImage) answered.push(r.data.sendImage as { id: number; messageKey: string });
@@ -177,7 +189,9 @@ const NUMBERS = Array.from({ length: 12 }, (_, i) => `139${String(77_000_000 + i
     fake.release();
     await start();
 
-    const committed = await rows.getRepository(Message).find({ where: { receiverUid: In(receivers.map((r) => r.uid)) }, relations: { image: true } });
+    const committed = await rows
+      .getRepository(Message)
+      .find({ where: { receiverUid: In(receivers.map((r) => r.uid)) }, relations: { image: true } });
     const committedIds = new Set(committed.map((m) => m.id));
     for (const a of answered) expect(committedIds.has(a.id), `message ${a.id} was answered with success`).to.equal(true);
     // Every committed message, answered or not, reaches its device exactly once (a repeat of the

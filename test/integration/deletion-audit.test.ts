@@ -12,7 +12,8 @@ import { TypeormMessageRepository } from '../../src/repositories/message.typeorm
 import { TypeormPushJobRepository } from '../../src/repositories/push-job.typeorm-repository';
 import { TypeormVerificationCodeRepository } from '../../src/repositories/verification-code.typeorm-repository';
 import { DownloadTokens } from '../../src/services/download-tokens';
-import { KeyWrapper, SEGMENT_BYTES } from '../../src/services/image-cipher';
+import { KeyWrapper } from '../../src/services/cipher/key-wrapper';
+import { SEGMENT_BYTES } from '../../src/services/cipher/segment-format';
 import { RetentionService } from '../../src/services/retention.service';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';

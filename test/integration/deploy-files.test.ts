@@ -32,7 +32,15 @@ describe('deployment files', () => {
   const configVariables = variablesConfigReads();
 
   it('finds the variables src/config.ts reads (sanity check of the finder)', () => {
-    expect(configVariables).to.include.members(['PORT', 'DATABASE_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'GETUI_MASTER_SECRET', 'INTROSPECTION', 'MAX_IMAGE_BYTES']);
+    expect(configVariables).to.include.members([
+      'PORT',
+      'DATABASE_URL',
+      'S3_ENDPOINT',
+      'S3_BUCKET',
+      'GETUI_MASTER_SECRET',
+      'INTROSPECTION',
+      'MAX_IMAGE_BYTES',
+    ]);
   });
 
   it('.env.example lists every variable src/config.ts reads, each under a comment', () => {
@@ -66,7 +74,10 @@ describe('deployment files', () => {
       const envFile = path.join(dir, 'empty.env');
       fs.writeFileSync(envFile, '');
       return new Promise((resolve) => {
-        const child = spawn('docker-compose', [...(profile ? ['--profile', profile] : []), '--env-file', envFile, 'config', '-q'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...vars } });
+        const child = spawn('docker-compose', [...(profile ? ['--profile', profile] : []), '--env-file', envFile, 'config', '-q'], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', ...vars },
+        });
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
         child.once('exit', (status) => {
@@ -80,8 +91,19 @@ describe('deployment files', () => {
       if (!hasDockerCompose()) return this.skip();
       this.timeout(120_000);
       const names = required();
-      expect(names).to.include.members(['ENCRYPTION_KEY_SECRET_FILE', 'REDIS_URL', 'TRUST_PROXY', 'PUBLIC_URL', 'ALIYUN_ACCESS_KEY_SECRET', 'MYSQL_PASSWORD', 'MINIO_ROOT_PASSWORD', 'PUSH_PROVIDER']);
-      const full = Object.fromEntries(names.map((n) => [n, n === 'ENCRYPTION_KEY_SECRET_FILE' ? __filename : `value-of-${n.toLowerCase()}`]));
+      expect(names).to.include.members([
+        'ENCRYPTION_KEY_SECRET_FILE',
+        'REDIS_URL',
+        'TRUST_PROXY',
+        'PUBLIC_URL',
+        'ALIYUN_ACCESS_KEY_SECRET',
+        'MYSQL_PASSWORD',
+        'MINIO_ROOT_PASSWORD',
+        'PUSH_PROVIDER',
+      ]);
+      const full = Object.fromEntries(
+        names.map((n) => [n, n === 'ENCRYPTION_KEY_SECRET_FILE' ? __filename : `value-of-${n.toLowerCase()}`]),
+      );
       const complete = await composeConfig(full);
       expect(complete.status, complete.stderr).to.equal(0);
       const missing = await Promise.all(names.map((n) => composeConfig(Object.fromEntries(Object.entries(full).filter(([k]) => k !== n)))));
@@ -101,7 +123,8 @@ describe('deployment files', () => {
       const defaulted = [...text.matchAll(/\$\{([A-Z0-9_]*(PASSWORD|SECRET|KEY|USER)[A-Z0-9_]*):-([^}]+)\}/g)].map((m) => m[1]);
       expect(defaulted, 'secrets with a default value').to.deep.equal([]);
       const listed = read('.env.example');
-      for (const name of new Set([...text.matchAll(/\$\{([A-Z0-9_]+)[:}]/g)].map((m) => m[1]))) expect(listed, `${name} is missing from .env.example`).to.match(new RegExp(`^#?${name}=`, 'm'));
+      for (const name of new Set([...text.matchAll(/\$\{([A-Z0-9_]+)[:}]/g)].map((m) => m[1])))
+        expect(listed, `${name} is missing from .env.example`).to.match(new RegExp(`^#?${name}=`, 'm'));
     });
 
     it('restarts the app unless it was stopped: a process that exits comes back', () => {
@@ -114,7 +137,11 @@ describe('deployment files', () => {
       expect(services.app.build).to.not.equal(undefined);
       for (const [name, s] of Object.entries(services)) expect(s.healthcheck?.test, `${name} has no health check`).to.not.equal(undefined);
       const deps = services.app.depends_on as Record<string, { condition?: string }>;
-      expect(deps).to.deep.equal({ mysql: { condition: 'service_healthy' }, minio: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
+      expect(deps).to.deep.equal({
+        mysql: { condition: 'service_healthy' },
+        minio: { condition: 'service_healthy' },
+        redis: { condition: 'service_healthy' },
+      });
     });
 
     it('publishes every port on 127.0.0.1 only', () => {
@@ -145,7 +172,10 @@ describe('deployment files', () => {
         }
       }
       // Prometheus scrapes the app at the METRICS_PORT compose gives it, and loads the rules where they are mounted.
-      const prom = yaml.load(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+      const prom = yaml.load(read('deploy/prometheus/prometheus.yml')) as {
+        rule_files: string[];
+        scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      };
       const appEnv = services.app.environment as Record<string, string>;
       expect(appEnv.METRICS_PORT).to.equal('${METRICS_PORT:-9464}');
       const glimpse = prom.scrape_configs.find((c) => c.job_name === 'glimpse')!;
@@ -153,14 +183,20 @@ describe('deployment files', () => {
       const mounted = (services.prometheus.volumes ?? []).map((v) => v.split(':')[1]);
       for (const f of prom.rule_files) expect(mounted, f).to.include(f);
       // Grafana's datasource is the Prometheus service; its dashboard folder is the one mounted.
-      const ds = yaml.load(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; url: string }[] };
+      const ds = yaml.load(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+        datasources: { uid: string; url: string }[];
+      };
       expect(ds.datasources[0].url).to.equal('http://prometheus:9090');
-      const boards = yaml.load(read('deploy/grafana/provisioning/dashboards/glimpse.yml')) as { providers: { options: { path: string } }[] };
+      const boards = yaml.load(read('deploy/grafana/provisioning/dashboards/glimpse.yml')) as {
+        providers: { options: { path: string } }[];
+      };
       expect((services.grafana.volumes ?? []).map((v) => v.split(':')[1])).to.include(boards.providers[0].options.path);
       const dashboard = JSON.parse(read('deploy/grafana/dashboards/glimpse.json')) as { panels: { datasource?: { uid: string } }[] };
       for (const p of dashboard.panels) if (p.datasource) expect(p.datasource.uid).to.equal(ds.datasources[0].uid);
       if (!hasDockerCompose()) return this.skip();
-      const full = Object.fromEntries(required().map((n) => [n, n === 'ENCRYPTION_KEY_SECRET_FILE' ? __filename : `value-of-${n.toLowerCase()}`]));
+      const full = Object.fromEntries(
+        required().map((n) => [n, n === 'ENCRYPTION_KEY_SECRET_FILE' ? __filename : `value-of-${n.toLowerCase()}`]),
+      );
       const r = await composeConfig(full, 'monitoring');
       expect(r.status, r.stderr).to.equal(0);
     });
@@ -181,7 +217,9 @@ describe('deployment files', () => {
     });
 
     it('the alert rules parse, cover outbox lag, push failures, the error ratio and readiness, and name exported metrics', () => {
-      const rules = (yaml.load(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] }).groups.flatMap((g) => g.rules);
+      const rules = (
+        yaml.load(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] }
+      ).groups.flatMap((g) => g.rules);
       const used = new Set<string>();
       for (const r of rules) {
         const names = metricNamesIn(r.expr);
@@ -191,11 +229,19 @@ describe('deployment files', () => {
           used.add(n);
         }
       }
-      expect([...used]).to.include.members(['glimpse_push_outbox_oldest_pending_seconds', 'glimpse_push_jobs_total', 'glimpse_graphql_requests_total', 'glimpse_ready', 'up']);
+      expect([...used]).to.include.members([
+        'glimpse_push_outbox_oldest_pending_seconds',
+        'glimpse_push_jobs_total',
+        'glimpse_graphql_requests_total',
+        'glimpse_ready',
+        'up',
+      ]);
     });
 
     it('the dashboard parses, shows traffic, errors, latency, bytes, the outbox, pushes, limits and the event loop, and names exported metrics', () => {
-      const dashboard = JSON.parse(read('deploy/grafana/dashboards/glimpse.json')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+      const dashboard = JSON.parse(read('deploy/grafana/dashboards/glimpse.json')) as {
+        panels: { title: string; targets?: { expr: string }[] }[];
+      };
       const used = new Set<string>();
       for (const p of dashboard.panels) {
         for (const t of p.targets ?? []) {

@@ -21,9 +21,19 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
 
   before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
-  const count = (entity: typeof Message | typeof Image) => stack().server.container.db.getRepository(entity as typeof Message).count();
+  const count = (entity: typeof Message | typeof Image) =>
+    stack()
+      .server.container.db.getRepository(entity as typeof Message)
+      .count();
   const collect = () =>
-    new LifecycleService(new TypeormImageRepository(stack().server.container.db), stack().server.container.blobs, { orphanGraceMs: 0, batchSize: 100, leaseMs: 60_000 }, pino({ level: 'silent' })).collectOrphans();
+    new LifecycleService(
+      {
+        images: new TypeormImageRepository(stack().server.container.db),
+        blobs: stack().server.container.blobs,
+        log: pino({ level: 'silent' }),
+      },
+      { orphanGraceMs: 0, batchSize: 100, leaseMs: 60_000 },
+    ).collectOrphans();
 
   /** Every blob in the store belongs to an image row, and every live row has its blob. */
   async function expectStoreMatchesRows() {
@@ -55,7 +65,10 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
       if (!stack().s3) this.skip();
     });
     afterEach(async () => {
-      if (stack().s3) await stack().s3!.restart().catch(() => undefined);
+      if (stack().s3)
+        await stack()
+          .s3!.restart()
+          .catch(() => undefined);
     });
 
     it('stopped before an upload: a clear INTERNAL_SERVER_ERROR, no row, and the next upload after it is back succeeds', async () => {
@@ -77,7 +90,12 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
         const before = [await count(Message), await count(Image)];
         const objectsBefore = s3Files();
         const bytes = jpegBytes(size);
-        const upload = steppedUpload(stack().url, { token: alice.token, query: SEND, variables: { r: bob.uid, size: declare ? size : null }, file: bytes });
+        const upload = steppedUpload(stack().url, {
+          token: alice.token,
+          query: SEND,
+          variables: { r: bob.uid, size: declare ? size : null },
+          file: bytes,
+        });
         await upload.send(declare ? MiB : 5 * MiB + 100_000);
         await s3WriteStarted(objectsBefore);
         await stack().s3!.stop();
@@ -96,7 +114,12 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
 
   it('a client that cuts the connection mid-upload leaves no row and no blob, and the server keeps serving', async () => {
     const before = [await count(Message), await count(Image)];
-    const upload = steppedUpload(stack().url, { token: alice.token, query: SEND, variables: { r: bob.uid, size: 2 * MiB }, file: jpegBytes(2 * MiB) });
+    const upload = steppedUpload(stack().url, {
+      token: alice.token,
+      query: SEND,
+      variables: { r: bob.uid, size: 2 * MiB },
+      file: jpegBytes(2 * MiB),
+    });
     await upload.send(MiB);
     await new Promise((r) => setTimeout(r, 100));
     upload.abort();
@@ -110,11 +133,16 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
     const carol = await registerUser(api);
     const senders = await someUsers(api, 5);
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => api.sendImage(senders[i % 5].token, carol.uid, jpegBytes(64 * 1024 + i), i % 2 ? null : 64 * 1024 + i)),
+      Array.from({ length: 50 }, (_, i) =>
+        api.sendImage(senders[i % 5].token, carol.uid, jpegBytes(64 * 1024 + i), i % 2 ? null : 64 * 1024 + i),
+      ),
     );
     const sent = results.map((r) => r.data?.sendImage as SentMessage);
     expect(sent.filter(Boolean)).to.have.length(50);
-    const pending = (await api.gql('{ images { messageKey size } }', {}, carol.token)).data!.images as { messageKey: string; size: number }[];
+    const pending = (await api.gql('{ images { messageKey size } }', {}, carol.token)).data!.images as {
+      messageKey: string;
+      size: number;
+    }[];
     expect(pending).to.have.length(50);
     expect(new Set(pending.map((p) => p.messageKey)).size).to.equal(50);
     const names = new Set(await stack().blobNames());

@@ -63,7 +63,11 @@ describe('GraphQL resource limits (API4) and security headers', function () {
 
   it('refuses a query whose cost exceeds GRAPHQL_MAX_COST', async () => {
     expect((await api.gql('{ images { id messageKey } }', {}, alice.token)).errors).to.equal(undefined);
-    const res = await api.gql('{ images { id messageKey receiverUid sendTime exist filetype size downloadUrl sender { uid nickname regionNum phoneHash regTime } } }', {}, alice.token);
+    const res = await api.gql(
+      '{ images { id messageKey receiverUid sendTime exist filetype size downloadUrl sender { uid nickname regionNum phoneHash regTime } } }',
+      {},
+      alice.token,
+    );
     expect(first(res).extensions!.code).to.equal('GRAPHQL_VALIDATION_FAILED');
     expect(first(res).message).to.contain('Query Cost limit of 20 exceeded');
   });
@@ -72,8 +76,13 @@ describe('GraphQL resource limits (API4) and security headers', function () {
     const json = await postRaw(stack.url, [{ query: '{ __typename }' }, { query: '{ __typename }' }]);
     expect(json.status).to.equal(400);
     expect(json.text).to.contain('batching');
-    const { body, contentType } = multipartBody({ query: 'mutation($image: Upload!) { sendImage(receiverUid: 1, image: $image) { id } }', file: jpegBytes(100) });
-    const batched = body.toString('latin1').replace(/name="operations"\r\n\r\n(\{.*?\})\r\n/s, (_m, ops) => `name="operations"\r\n\r\n[${ops},${ops}]\r\n`);
+    const { body, contentType } = multipartBody({
+      query: 'mutation($image: Upload!) { sendImage(receiverUid: 1, image: $image) { id } }',
+      file: jpegBytes(100),
+    });
+    const batched = body
+      .toString('latin1')
+      .replace(/name="operations"\r\n\r\n(\{.*?\})\r\n/s, (_m, ops) => `name="operations"\r\n\r\n[${ops},${ops}]\r\n`);
     const multipart = await fetch(`${stack.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': contentType, 'apollo-require-preflight': 'true', authorization: `Bearer ${alice.token}` },
@@ -120,14 +129,17 @@ describe('GraphQL resource limits (API4) and security headers', function () {
           file: jpegBytes(5000),
         })
       ).data!.sendImage;
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, bob.token)).data!.image.downloadUrl;
+      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, bob.token)).data!
+        .image.downloadUrl;
       const download = await httpGet(url);
       expect(download.status).to.equal(200);
       expectHelmet(download.headers);
     });
 
     it('echoes a sane X-Request-Id and replaces anything else', async () => {
-      expect((await postRaw(stack.url, { query: '{ __typename }' }, { 'x-request-id': 'app-1234.5' })).headers.get('x-request-id')).to.equal('app-1234.5');
+      expect(
+        (await postRaw(stack.url, { query: '{ __typename }' }, { 'x-request-id': 'app-1234.5' })).headers.get('x-request-id'),
+      ).to.equal('app-1234.5');
       const odd = (await postRaw(stack.url, { query: '{ __typename }' }, { 'x-request-id': 'a b<script>' })).headers.get('x-request-id');
       expect(odd).to.match(/^[0-9a-f-]{36}$/);
     });
@@ -140,11 +152,20 @@ describe('GraphQL resource limits (API4) and security headers', function () {
       expect(html).to.contain('requestVerificationCode');
       const csp = res.headers.get('content-security-policy')!;
       expectHelmet(res.headers, false);
-      const directive = (name: string) => (csp.split(';').map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? '').split(/\s+/).slice(1);
+      const directive = (name: string) =>
+        (
+          csp
+            .split(';')
+            .map((d) => d.trim())
+            .find((d) => d.startsWith(`${name} `)) ?? ''
+        )
+          .split(/\s+/)
+          .slice(1);
       for (const src of html.matchAll(/<script[^>]*src="([^"]+)"/g)) expect(directive('script-src')).to.include(new URL(src[1]).origin);
       expect(directive('script-src')).to.include("'unsafe-inline'");
       expect(directive('style-src')).to.include("'unsafe-inline'");
-      for (const href of html.matchAll(/<link[^>]*href="(https:[^"]+)"[^>]*rel="stylesheet"/g)) expect(directive('style-src')).to.include(new URL(href[1]).origin);
+      for (const href of html.matchAll(/<link[^>]*href="(https:[^"]+)"[^>]*rel="stylesheet"/g))
+        expect(directive('style-src')).to.include(new URL(href[1]).origin);
       expect(directive('frame-src')).to.include('https://sandbox.embed.apollographql.com');
     });
   });

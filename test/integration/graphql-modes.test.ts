@@ -35,7 +35,9 @@ withServer('GET /graphql and the schema in development', { NODE_ENV: 'developmen
     expect(page.status).to.equal(200);
     expect(page.type).to.match(/^text\/html/);
     expect(page.html).to.contain('<div id="embeddableSandbox"></div>');
-    expect(page.html).to.match(/src="https:\/\/embeddable-sandbox\.cdn\.apollographql\.com\/v2\/embeddable-sandbox\.umd\.production\.min\.js/);
+    expect(page.html).to.match(
+      /src="https:\/\/embeddable-sandbox\.cdn\.apollographql\.com\/v2\/embeddable-sandbox\.umd\.production\.min\.js/,
+    );
     // The page points Sandbox at the address it was loaded from: this server's /graphql.
     expect(page.html).to.contain('var initialEndpoint = window.location.href;');
     expect(page.html).to.contain('new window.EmbeddedSandbox(');
@@ -49,7 +51,7 @@ withServer('GET /graphql and the schema in development', { NODE_ENV: 'developmen
 });
 
 withServer('GET /graphql and the schema in production', { NODE_ENV: 'production' }, (stack) => {
-  it('serves Apollo\'s plain production page, with no Sandbox and no Explorer', async () => {
+  it("serves Apollo's plain production page, with no Sandbox and no Explorer", async () => {
     const page = await landingPage(stack().url);
     expect(page.status).to.equal(200);
     expect(page.type).to.match(/^text\/html/);
@@ -87,11 +89,15 @@ withServer('GET /graphql and the schema in production', { NODE_ENV: 'production'
   });
 });
 
-withServer('GET /graphql and the schema in production with INTROSPECTION=true', { NODE_ENV: 'production', INTROSPECTION: 'true' }, (stack) => {
-  it('answers introspection, and still serves no Sandbox', async () => {
-    const api = new ApiClient(stack().url);
-    expect((await api.gql(INTROSPECT)).data).to.deep.equal({ __schema: { queryType: { name: 'Query' } } });
-    expect((await api.gql(INTROSPECT_TYPE)).data!.__type.fields.length).to.be.greaterThan(0);
-    expect((await landingPage(stack().url)).html).not.to.contain('EmbeddedSandbox');
-  });
-});
+withServer(
+  'GET /graphql and the schema in production with INTROSPECTION=true',
+  { NODE_ENV: 'production', INTROSPECTION: 'true' },
+  (stack) => {
+    it('answers introspection, and still serves no Sandbox', async () => {
+      const api = new ApiClient(stack().url);
+      expect((await api.gql(INTROSPECT)).data).to.deep.equal({ __schema: { queryType: { name: 'Query' } } });
+      expect((await api.gql(INTROSPECT_TYPE)).data!.__type.fields.length).to.be.greaterThan(0);
+      expect((await landingPage(stack().url)).html).not.to.contain('EmbeddedSandbox');
+    });
+  },
+);

@@ -12,7 +12,7 @@ import { loadMasterKeys } from '../../src/master-key';
 import { TypeormImageRepository } from '../../src/repositories/image.typeorm-repository';
 import { TypeormSecretRepository } from '../../src/repositories/secret.typeorm-repository';
 import { RunningServer, startServer } from '../../src/server';
-import { KeyWrapper, masterKeyId } from '../../src/services/image-cipher';
+import { KeyWrapper, masterKeyId } from '../../src/services/cipher/key-wrapper';
 import { RewrapService } from '../../src/services/rewrap.service';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, TestUser } from '../support/factories';

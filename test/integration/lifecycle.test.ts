@@ -19,11 +19,17 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
 
   const db = () => stack().server.container.db;
   const lifecycle = (graceMs = 3_600_000) =>
-    new LifecycleService(new TypeormImageRepository(db()), stack().server.container.blobs, { orphanGraceMs: graceMs, batchSize: 3, leaseMs: 60_000 }, pino({ level: 'silent' }));
+    new LifecycleService(
+      { images: new TypeormImageRepository(db()), blobs: stack().server.container.blobs, log: pino({ level: 'silent' }) },
+      { orphanGraceMs: graceMs, batchSize: 3, leaseMs: 60_000 },
+    );
   const imageOf = (key: string) => db().getRepository(Image).findOneByOrFail({ objectName: key });
   const messageOf = (key: string) => db().getRepository(Message).findOneByOrFail({ messageKey: key });
   /** Moves an image's expiry into the past, as if its lifetime had run out. */
-  const expire = (key: string) => db().getRepository(Image).update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
+  const expire = (key: string) =>
+    db()
+      .getRepository(Image)
+      .update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
 
   async function send() {
     const m = (await api.sendImage(alice.token, bob.uid, jpegBytes(20_000))).data!.sendImage;
@@ -36,7 +42,9 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
     await expire(key);
     const got = (await api.gql('query($k: String!) { image(messageKey: $k) { exist downloadUrl } }', { k: key }, bob.token)).data!.image;
     expect(got).to.deep.equal({ exist: false, downloadUrl: null });
-    const pending = (await api.gql('{ images { messageKey } }', {}, bob.token)).data!.images.map((m: { messageKey: string }) => m.messageKey);
+    const pending = (await api.gql('{ images { messageKey } }', {}, bob.token)).data!.images.map(
+      (m: { messageKey: string }) => m.messageKey,
+    );
     expect(pending).not.to.include(key);
     expect((await httpGet(url)).status).to.equal(404);
   });
@@ -72,7 +80,9 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
     const { key } = await send();
     // As if the confirm's own delete had failed a while ago: the message ended, the blob stayed.
     await db().getRepository(Message).update({ messageKey: key }, { exist: false, endReason: 'confirmed', endedAt: new Date() });
-    await db().getRepository(Image).update({ objectName: key }, { endedAt: new Date(Date.now() - 120_000) });
+    await db()
+      .getRepository(Image)
+      .update({ objectName: key }, { endedAt: new Date(Date.now() - 120_000) });
     expect(await stack().blobNames()).to.include(key);
     await lifecycle().sweep();
     expect(await stack().blobNames()).not.to.include(key);

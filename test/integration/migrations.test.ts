@@ -10,7 +10,7 @@ import { Image } from '../../src/entities/image.entity';
 import { Message } from '../../src/entities/message.entity';
 import { ServerSecret } from '../../src/entities/server-secret.entity';
 import { migrations } from '../../src/migrations';
-import { masterKeyId } from '../../src/services/image-cipher';
+import { masterKeyId } from '../../src/services/cipher/key-wrapper';
 import { createTestDatabase } from '../support/mysql';
 import { needsMysql } from '../support/services';
 
@@ -130,20 +130,42 @@ describe('the deletion-audit migration on an earlier version’s rows', function
       if (kind === 'mysql') needsMysql(this);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-upgrade-'));
       const mysqlDb = kind === 'mysql' ? await createTestDatabase('glimpse_upgr') : null;
-      const config: DatabaseConfig = mysqlDb ? { kind: 'mysql', url: mysqlDb.url, database: mysqlDb.name } : { kind: 'sqlite', file: path.join(dir, 'db.sqlite') };
+      const config: DatabaseConfig = mysqlDb
+        ? { kind: 'mysql', url: mysqlDb.url, database: mysqlDb.name }
+        : { kind: 'sqlite', file: path.join(dir, 'db.sqlite') };
       const earlier = new DataSource({ ...dataSourceOptions(config), migrations: migrations.slice(0, -1) } as DataSourceOptions);
       try {
         await earlier.initialize();
         await earlier.runMigrations({ transaction: 'each' });
         const q = (sql: string, params: unknown[] = []) => earlier.query(sql, params);
         const t0 = at('2026-01-01T00:00:00.000Z');
-        for (const [id, hash] of [[1, 'a'], [2, 'b']] as const) {
-          await q('INSERT INTO user (id, ukey_hash, region_num, phone_num, phone_hash, nickname, reg_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [id, 'x', '86', `1380000000${id}`, hash.repeat(64), 'n', t0, t0]);
+        for (const [id, hash] of [
+          [1, 'a'],
+          [2, 'b'],
+        ] as const) {
+          await q(
+            'INSERT INTO user (id, ukey_hash, region_num, phone_num, phone_hash, nickname, reg_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [id, 'x', '86', `1380000000${id}`, hash.repeat(64), 'n', t0, t0],
+          );
         }
-        await q('INSERT INTO image (id, object_name, filetype, size, sha256, expires_at, created_at, cipher, wrapped_key) VALUES (1, ?, ?, 3, ?, ?, ?, ?, ?)', ['live', 'image/jpeg', 'c'.repeat(64), at('2026-01-08T00:00:00.000Z'), t0, 'aes256gcm-64k', 'wrapped-live']);
-        await q('INSERT INTO image (id, object_name, filetype, size, sha256, expires_at, created_at, ended_at) VALUES (2, ?, ?, 3, ?, ?, ?, ?)', ['gone', 'image/jpeg', 'd'.repeat(64), at('2026-01-08T00:00:00.000Z'), t0, t0]);
-        await q('INSERT INTO message (message_key, sender_uid, receiver_uid, image_id, send_time, exist, end_reason, ended_at) VALUES (?, 1, 2, 1, ?, ?, ?, ?)', ['m-blocked', t0, 0, 'blocked', t0]);
-        await q('INSERT INTO server_secret (name, value) VALUES (?, ?), (?, ?)', ['encryption-key-check', check, 'download-url-hmac', 'plain-secret']);
+        await q(
+          'INSERT INTO image (id, object_name, filetype, size, sha256, expires_at, created_at, cipher, wrapped_key) VALUES (1, ?, ?, 3, ?, ?, ?, ?, ?)',
+          ['live', 'image/jpeg', 'c'.repeat(64), at('2026-01-08T00:00:00.000Z'), t0, 'aes256gcm-64k', 'wrapped-live'],
+        );
+        await q(
+          'INSERT INTO image (id, object_name, filetype, size, sha256, expires_at, created_at, ended_at) VALUES (2, ?, ?, 3, ?, ?, ?, ?)',
+          ['gone', 'image/jpeg', 'd'.repeat(64), at('2026-01-08T00:00:00.000Z'), t0, t0],
+        );
+        await q(
+          'INSERT INTO message (message_key, sender_uid, receiver_uid, image_id, send_time, exist, end_reason, ended_at) VALUES (?, 1, 2, 1, ?, ?, ?, ?)',
+          ['m-blocked', t0, 0, 'blocked', t0],
+        );
+        await q('INSERT INTO server_secret (name, value) VALUES (?, ?), (?, ?)', [
+          'encryption-key-check',
+          check,
+          'download-url-hmac',
+          'plain-secret',
+        ]);
         await earlier.destroy();
 
         const now = createDataSource(config);

@@ -47,7 +47,13 @@ function sample(type: GraphQLInputType): unknown {
       return new Date().toISOString();
     case 'Upload': {
       const upload = new Upload();
-      upload.resolve({ filename: 'x.jpg', mimetype: 'image/jpeg', encoding: '7bit', fieldName: '0', createReadStream: () => Readable.from([]) } as never);
+      upload.resolve({
+        filename: 'x.jpg',
+        mimetype: 'image/jpeg',
+        encoding: '7bit',
+        fieldName: '0',
+        createReadStream: () => Readable.from([]),
+      } as never);
       return upload;
     }
     default:
@@ -89,7 +95,10 @@ describe('OWASP API Security Top 10 (2023)', function () {
       const resolver = new Proxy({}, { get: (_t, p) => (p === 'then' ? undefined : () => Promise.reject(ran)) });
       const schema = await createSchema({ get: () => resolver });
       const seen: string[] = [];
-      for (const [operation, type] of [['query', schema.getQueryType()], ['mutation', schema.getMutationType()]] as const) {
+      for (const [operation, type] of [
+        ['query', schema.getQueryType()],
+        ['mutation', schema.getMutationType()],
+      ] as const) {
         for (const field of Object.values(type!.getFields())) {
           seen.push(field.name);
           const result = await callWithoutToken(schema, operation, field);
@@ -125,12 +134,14 @@ describe('OWASP API Security Top 10 (2023)', function () {
     it('no input or argument sets an owner: no uid in inputs, no sender or owner anywhere', () => {
       for (const type of Object.values(schema.getTypeMap())) {
         if (isInputObjectType(type)) {
-          for (const name of Object.keys(type.getFields())) expect(/^(uid|id|owner|ownerUid|senderUid|sender)$/.test(name), `${type.name}.${name}`).to.equal(false);
+          for (const name of Object.keys(type.getFields()))
+            expect(/^(uid|id|owner|ownerUid|senderUid|sender)$/.test(name), `${type.name}.${name}`).to.equal(false);
         }
       }
       for (const root of [schema.getQueryType()!, schema.getMutationType()!]) {
         for (const field of Object.values(root.getFields())) {
-          for (const arg of field.args) expect(/^(owner|ownerUid|sender|senderUid)$/.test(arg.name), `${field.name}(${arg.name})`).to.equal(false);
+          for (const arg of field.args)
+            expect(/^(owner|ownerUid|sender|senderUid)$/.test(arg.name), `${field.name}(${arg.name})`).to.equal(false);
         }
       }
     });
@@ -141,10 +152,12 @@ describe('OWASP API Security Top 10 (2023)', function () {
       const schema = await createSchema({ get: () => ({}) });
       const urlish = /url|uri|link|href|callback|webhook|endpoint/i;
       for (const type of Object.values(schema.getTypeMap())) {
-        if (isInputObjectType(type)) for (const name of Object.keys(type.getFields())) expect(urlish.test(name), `${type.name}.${name}`).to.equal(false);
+        if (isInputObjectType(type))
+          for (const name of Object.keys(type.getFields())) expect(urlish.test(name), `${type.name}.${name}`).to.equal(false);
       }
       for (const root of [schema.getQueryType()!, schema.getMutationType()!]) {
-        for (const field of Object.values(root.getFields())) for (const arg of field.args) expect(urlish.test(arg.name), `${field.name}(${arg.name})`).to.equal(false);
+        for (const field of Object.values(root.getFields()))
+          for (const arg of field.args) expect(urlish.test(arg.name), `${field.name}(${arg.name})`).to.equal(false);
       }
     });
   });
@@ -177,14 +190,18 @@ describe('OWASP API Security Top 10 (2023)', function () {
       const a = nextPhone();
       const b = nextPhone();
       const code = await requestCode(api, a.regionNum, a.phoneNum);
-      const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', { i: { cid: 'c', ...b, nickname: 'n', verificationCode: code } });
+      const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', {
+        i: { cid: 'c', ...b, nickname: 'n', verificationCode: code },
+      });
       expect(res.errors![0].extensions).to.include({ code: 'BAD_USER_INPUT', reason: 'WRONG' });
     });
 
     it('API3: a client cannot set its uid: unknown input fields are refused and change nothing', async () => {
       const phone = nextPhone();
       const code = await requestCode(api, phone.regionNum, phone.phoneNum);
-      const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', { i: { cid: 'c', ...phone, nickname: 'n', verificationCode: code, uid: 1 } });
+      const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', {
+        i: { cid: 'c', ...phone, nickname: 'n', verificationCode: code, uid: 1 },
+      });
       expect(res.data ?? null).to.equal(null);
       expect(res.errors![0].extensions!.code).to.equal('BAD_USER_INPUT');
       expect(res.errors![0].message).to.contain('"uid" is not defined by type "RegisterInput"');
@@ -222,7 +239,11 @@ describe('OWASP API Security Top 10 (2023)', function () {
         const pb = nextPhone();
         bob = await registerUser(api, { ...pb, verificationCode: await watchedCode(pb) });
         // A used code is tried again.
-        watch(await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', { i: { cid: 'c', ...pb, nickname: 'b', verificationCode: codes[1] } }));
+        watch(
+          await api.gql('mutation($i: RegisterInput!) { register(input: $i) { uid } }', {
+            i: { cid: 'c', ...pb, nickname: 'b', verificationCode: codes[1] },
+          }),
+        );
         watch(await api.gql('{ me { uid nickname regionNum phoneHash regTime } }', {}, alice.token));
         const sent = watch(
           await api.upload<{ sendImage: { messageKey: string } }>({
@@ -236,7 +257,9 @@ describe('OWASP API Security Top 10 (2023)', function () {
         );
         const key = sent.data!.sendImage.messageKey;
         const fetched = watch(
-          await api.gql(`query($k: String!) { image(messageKey: $k) { ${MESSAGE_FIELDS} } }`, { k: key }, bob.token, { 'x-forwarded-host': trap.replace('http://', '') }),
+          await api.gql(`query($k: String!) { image(messageKey: $k) { ${MESSAGE_FIELDS} } }`, { k: key }, bob.token, {
+            'x-forwarded-host': trap.replace('http://', ''),
+          }),
         );
         const url = fetched.data!.image.downloadUrl as string;
         downloadTokens.push(url.split('/download/')[1]);
@@ -254,11 +277,18 @@ describe('OWASP API Security Top 10 (2023)', function () {
       after(() => new Promise<void>((r) => listener.close(() => r())));
 
       /** `text` holds `secret`; a 6-digit code counts only as a run of digits of its own (timestamps hold any 6 digits). */
-      const holds = (text: string, secret: string) => (/^\d+$/.test(secret) ? new RegExp(`(?<![0-9])${secret}(?![0-9])`).test(text) : text.includes(secret));
+      const holds = (text: string, secret: string) =>
+        /^\d+$/.test(secret) ? new RegExp(`(?<![0-9])${secret}(?![0-9])`).test(text) : text.includes(secret);
 
       /** What no response may show (download URLs are answers by design, to their receiver). */
       const secrets = () => [
-        ...[alice, bob].flatMap((u) => [u.phoneNum, `+${u.regionNum}${u.phoneNum}`, u.ukey, u.token, createHash('sha256').update(u.ukey).digest('hex')]),
+        ...[alice, bob].flatMap((u) => [
+          u.phoneNum,
+          `+${u.regionNum}${u.phoneNum}`,
+          u.ukey,
+          u.token,
+          createHash('sha256').update(u.ukey).digest('hex'),
+        ]),
         ...codes,
       ];
 
@@ -269,29 +299,43 @@ describe('OWASP API Security Top 10 (2023)', function () {
       });
 
       it('logs: structured, with request ids, and never a phone number, ukey, token, code or download token', () => {
-        const lines = log.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const lines = log
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
         expect(lines.length).to.be.greaterThan(10);
         const requests = lines.filter((l) => l.req);
         expect(requests.length).to.be.greaterThan(8);
         for (const l of requests) expect(l.req.id).to.be.a('string');
         expect(requests.some((l) => l.req.path === '/download/[redacted]')).to.equal(true);
         expect(lines.some((l) => l.msg === 'verification SMS failed' && l.providerCode === 'isv.BUSINESS_LIMIT_CONTROL')).to.equal(true);
-        for (const s of [...secrets(), ...downloadTokens, ...downloadTokens.map((t) => t.split('.').at(-1)!)]) expect(holds(log, s), 'a secret reached the log').to.equal(false);
+        for (const s of [...secrets(), ...downloadTokens, ...downloadTokens.map((t) => t.split('.').at(-1)!)])
+          expect(holds(log, s), 'a secret reached the log').to.equal(false);
       });
 
       it('logs name users by uid, never by phone hash (a hash is the number); a failed SMS names the number masked', () => {
         const hashes = [alice, bob].map((u) => u.phoneHash).concat(phoneHashOf(unsent.regionNum, unsent.phoneNum));
         for (const h of hashes) expect(log.includes(h), 'a phone hash reached the log').to.equal(false);
-        const lines = log.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const lines = log
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
         const failed = lines.find((l) => l.msg === 'verification SMS failed');
         expect(failed.to).to.equal(`+86*********${unsent.phoneNum.slice(-2)}`);
       });
 
       it('API7 server side request forgery: URLs in names, file names and headers are never fetched; downloadUrl keeps PUBLIC_URL', async () => {
-        const got = await api.gql('{ images { downloadUrl } me { nickname } }', {}, alice.token, { 'x-forwarded-host': 'evil.example', forwarded: 'host=evil.example' });
+        const got = await api.gql('{ images { downloadUrl } me { nickname } }', {}, alice.token, {
+          'x-forwarded-host': 'evil.example',
+          forwarded: 'host=evil.example',
+        });
         expect(got.data!.me.nickname).to.equal(`${trap}/nickname`);
         const sent = (await api.sendImage(bob.token, alice.uid, jpegBytes(1000))).data!.sendImage;
-        const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, alice.token, { 'x-forwarded-host': 'evil.example' })).data!.image.downloadUrl;
+        const url = (
+          await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, alice.token, {
+            'x-forwarded-host': 'evil.example',
+          })
+        ).data!.image.downloadUrl;
         expect(url.startsWith(`${stack.config.publicUrl}/download/`)).to.equal(true);
         expect(listenerHits).to.equal(0);
       });

@@ -60,7 +60,11 @@ describe('the built server as a process', function () {
     // SMS_PROVIDER=log: the code is in the server's log beside the masked number, as a developer reads it.
     const register = async () => {
       const phone = nextPhone();
-      const lines = () => server.stdout().split('\n').filter((l) => l.startsWith('{'));
+      const lines = () =>
+        server
+          .stdout()
+          .split('\n')
+          .filter((l) => l.startsWith('{'));
       const seen = lines().length;
       const asked = await api.gql(REQUEST_CODE, { r: phone.regionNum, p: phone.phoneNum });
       expect(asked.errors).to.equal(undefined);
@@ -153,14 +157,20 @@ describe('the built server as a process', function () {
     const encryptionKey = randomBytes(32).toString('base64');
     beforeEach(async () => {
       const cwd = tempDir();
-      server = start({ ...bareEnv(cwd), PORT: String(await freePort()), DATABASE_URL: proxy.via(db.url), ENCRYPTION_KEY: encryptionKey }, cwd);
+      server = start(
+        { ...bareEnv(cwd), PORT: String(await freePort()), DATABASE_URL: proxy.via(db.url), ENCRYPTION_KEY: encryptionKey },
+        cwd,
+      );
       url = (await server.listening).url;
     });
     afterEach(() => proxy.restore());
 
     const readyz = async () => {
       const r = await httpGet(`${url}/readyz`);
-      return { status: r.status, body: JSON.parse(r.body.toString()) as { status: string; failing: string[]; checks: Record<string, string> } };
+      return {
+        status: r.status,
+        body: JSON.parse(r.body.toString()) as { status: string; failing: string[]; checks: Record<string, string> },
+      };
     };
 
     it('answers 503 naming the database while the database is unreachable, and 200 once it is back', async () => {

@@ -5,7 +5,9 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Image } from '../../src/entities/image.entity';
 import { PushJob } from '../../src/entities/push-job.entity';
-import { KeyWrapper, NEW_IMAGE_CIPHER, sealedSize, segmentBytesOf, SEGMENT_BYTES, SegmentDecryptor } from '../../src/services/image-cipher';
+import { KeyWrapper } from '../../src/services/cipher/key-wrapper';
+import { SegmentDecryptor } from '../../src/services/cipher/segment-decryptor';
+import { NEW_IMAGE_CIPHER, sealedSize, segmentBytesOf, SEGMENT_BYTES } from '../../src/services/cipher/segment-format';
 import { ApiClient, httpGet, sendGroupImage } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { aliceAndBob, downloadUrlOf } from '../support/fixtures';
@@ -14,7 +16,10 @@ import { eventually } from '../support/wait';
 
 const MASTER = randomBytes(32);
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { headers }, (res) => {
@@ -107,19 +112,35 @@ describeEachStack(
       // Nothing the server keeps opens the copy now: not the master key, not the database.
       const rows = await db().query('SELECT wrapped_key FROM image WHERE object_name = ?', [key]);
       expect(rows[0].wrapped_key).to.equal(null);
-      const d = new SegmentDecryptor({ key: MASTER, prefix: Buffer.alloc(7) }, bytes.length, 0, bytes.length - 1, segmentBytesOf(before.cipher!));
+      const d = new SegmentDecryptor(
+        { key: MASTER, prefix: Buffer.alloc(7) },
+        bytes.length,
+        0,
+        bytes.length - 1,
+        segmentBytesOf(before.cipher!),
+      );
       d.end(copy);
-      await buffer(d).then(() => expect.fail('opened without the image key'), (e) => expect(String(e)).to.match(/authenticate/));
+      await buffer(d).then(
+        () => expect.fail('opened without the image key'),
+        (e) => expect(String(e)).to.match(/authenticate/),
+      );
     });
 
     it('a group send shares one key, destroyed only when the last member message ends', async () => {
       const carol = await registerUser(api);
       for (const other of [bob, carol]) {
-        for (const [from, to] of [[alice, other], [other, alice]]) {
+        for (const [from, to] of [
+          [alice, other],
+          [other, alice],
+        ]) {
           await api.gql('mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: to.uid }, from.token);
         }
       }
-      const group = await api.gql('mutation($u: [Int!]!) { createGroup(name: "g", memberUids: $u) { id } }', { u: [bob.uid, carol.uid] }, alice.token);
+      const group = await api.gql(
+        'mutation($u: [Int!]!) { createGroup(name: "g", memberUids: $u) { id } }',
+        { u: [bob.uid, carol.uid] },
+        alice.token,
+      );
       const bytes = jpegBytes(80_000);
       const sent = await sendGroupImage(api, alice.token, group.data!.createGroup.id, bytes);
       expect(sent.errors).to.equal(undefined);
@@ -132,7 +153,13 @@ describeEachStack(
         api.gql('mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: k.messageKey }, tokenOf(k.receiverUid));
       await confirm(keys[0]);
       expect(await wrapped()).to.be.a('string');
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: keys[1].messageKey }, tokenOf(keys[1].receiverUid))).data!.image.downloadUrl;
+      const url = (
+        await api.gql(
+          'query($k: String!) { image(messageKey: $k) { downloadUrl } }',
+          { k: keys[1].messageKey },
+          tokenOf(keys[1].receiverUid),
+        )
+      ).data!.image.downloadUrl;
       expect((await httpGet(url)).body.equals(bytes)).to.equal(true);
       const receiptsFor = async () =>
         (await db().getRepository(PushJob).findBy({ receiverUid: alice.uid, kind: 'image_destroyed' }))
@@ -149,7 +176,9 @@ describeEachStack(
 
     it('the sweeper destroys the key of an expired image in the transaction that ends it', async () => {
       const { key } = await send(jpegBytes(2_000));
-      await db().getRepository(Image).update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
+      await db()
+        .getRepository(Image)
+        .update({ objectName: key }, { expiresAt: new Date(Date.now() - 1000) });
       await stack().server.container.lifecycle.sweep();
       expect((await imageOf(key)).wrappedKey).to.equal(null);
       expect(await stack().blobNames()).not.to.include(key);
@@ -235,7 +264,7 @@ describeEachStack(
         const bytes = jpegBytes(600_000);
         const { url } = await send(bytes);
         // Across a segment boundary: the two segments are read and opened, only the range is sent.
-        const [a, b] = [SEGMENT_BYTES - 6, SEGMENT_BYTES + 65_544];
+        const [a, b] = [SEGMENT_BYTES - 6, SEGMENT_BYTES + 1_000];
         const mid = await get(url, { range: `bytes=${a}-${b}` });
         expect(mid.status).to.equal(206);
         expect(mid.body.equals(bytes.subarray(a, b + 1))).to.equal(true);
@@ -264,10 +293,12 @@ describeEachStack(
       const config = stack().config;
       config.encryptionKey = randomBytes(32);
       try {
-        await stack().restart().then(
-          () => expect.fail('started with the wrong key'),
-          (e: Error) => expect(e.message).to.match(/ENCRYPTION_KEY is not the key this database's images were encrypted with/),
-        );
+        await stack()
+          .restart()
+          .then(
+            () => expect.fail('started with the wrong key'),
+            (e: Error) => expect(e.message).to.match(/ENCRYPTION_KEY is not the key this database's images were encrypted with/),
+          );
       } finally {
         config.encryptionKey = MASTER;
         await stack().restart();

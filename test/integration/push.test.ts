@@ -56,9 +56,17 @@ for (const kind of STACKS) {
       const sent: SentMessage[] = [];
       for (let i = 0; i < 5; i++) sent.push(await send(alice, bob));
       await eventually(() => expect(pushesTo(bob.cid)).to.have.length(5));
-      const got = pushesTo(bob.cid).map((p) => JSON.parse(p.transmission)).sort((a, b) => a.message_id - b.message_id);
+      const got = pushesTo(bob.cid)
+        .map((p) => JSON.parse(p.transmission))
+        .sort((a, b) => a.message_id - b.message_id);
       expect(got).to.deep.equal(
-        sent.map((m) => ({ sender_region: alice.regionNum, sender_phone: alice.phoneHash, message_id: m.id, message_key: m.messageKey, send_time: m.sendTime })),
+        sent.map((m) => ({
+          sender_region: alice.regionNum,
+          sender_phone: alice.phoneHash,
+          message_id: m.id,
+          message_key: m.messageKey,
+          send_time: m.sendTime,
+        })),
       );
       for (const p of pushesTo(bob.cid)) {
         expect(Object.keys(JSON.parse(p.transmission))).to.deep.equal(PAYLOAD_KEYS);
@@ -96,10 +104,14 @@ for (const kind of STACKS) {
       // Every job has failed at least twice while GeTui was down, and is still waiting.
       await eventually(async () => {
         const rows = await jobs({ receiverUid: bob.uid });
-        expect(rows.map((r) => [r.attempts >= 2, r.status === 'pending' || r.status === 'sending', r.lastError])).to.deep.equal(Array(5).fill([true, true, 'HTTP 503']));
+        expect(rows.map((r) => [r.attempts >= 2, r.status === 'pending' || r.status === 'sending', r.lastError])).to.deep.equal(
+          Array(5).fill([true, true, 'HTTP 503']),
+        );
       });
       fake.up();
-      await eventually(async () => expect((await jobs({ receiverUid: bob.uid })).map((r) => r.status)).to.deep.equal(Array(5).fill('sent')));
+      await eventually(async () =>
+        expect((await jobs({ receiverUid: bob.uid })).map((r) => r.status)).to.deep.equal(Array(5).fill('sent')),
+      );
       const ids = pushesTo(bob.cid).map((p) => JSON.parse(p.transmission).message_id);
       expect(ids.sort((a, b) => a - b)).to.deep.equal(sent.map((m) => m.id));
       expect(fake.duplicates.filter((d) => d.cid === bob.cid)).to.deep.equal([]);
@@ -133,7 +145,9 @@ for (const kind of STACKS) {
       await stack.server.container.db.getRepository(User).update({ uid: dave.uid }, { cid: null });
       await send(carol, dave);
       await eventually(async () =>
-        expect((await jobs({ receiverUid: dave.uid })).map((r) => [r.status, r.lastError])).to.deep.equal([['skipped', 'the receiver has no push client id (cid)']]),
+        expect((await jobs({ receiverUid: dave.uid })).map((r) => [r.status, r.lastError])).to.deep.equal([
+          ['skipped', 'the receiver has no push client id (cid)'],
+        ]),
       );
     });
 
@@ -142,7 +156,13 @@ for (const kind of STACKS) {
       fake.rejectCid(bob.cid);
       const before = fake.pushRequests;
       await send(alice, bob);
-      await eventually(async () => expect((await jobs({ receiverUid: bob.uid }))[0]).to.include({ status: 'failed', attempts: 1, lastError: 'GeTui 20001 target user is invalid' }));
+      await eventually(async () =>
+        expect((await jobs({ receiverUid: bob.uid }))[0]).to.include({
+          status: 'failed',
+          attempts: 1,
+          lastError: 'GeTui 20001 target user is invalid',
+        }),
+      );
       expect(fake.pushRequests - before).to.equal(1);
     });
 
@@ -170,10 +190,16 @@ for (const kind of STACKS) {
 
       await stack.restart();
       api = new ApiClient(stack.url);
-      await eventually(async () => expect((await jobs({ receiverUid: bob.uid })).map((r) => r.status)).to.deep.equal(['sent', 'sent', 'sent']));
+      await eventually(async () =>
+        expect((await jobs({ receiverUid: bob.uid })).map((r) => r.status)).to.deep.equal(['sent', 'sent', 'sent']),
+      );
       const rows = await jobs({ receiverUid: bob.uid });
       expect(rows.map((r) => r.attempts)).to.deep.equal([1, 1, 1]);
-      expect(pushesTo(bob.cid).map((p) => JSON.parse(p.transmission).message_id).sort((a, b) => a - b)).to.deep.equal(sent.map((m) => m.id));
+      expect(
+        pushesTo(bob.cid)
+          .map((p) => JSON.parse(p.transmission).message_id)
+          .sort((a, b) => a - b),
+      ).to.deep.equal(sent.map((m) => m.id));
       expect(fake.duplicates.filter((d) => d.cid === bob.cid)).to.deep.equal([]);
     });
 
@@ -187,7 +213,10 @@ for (const kind of STACKS) {
       const [, bob] = await pair();
       // Due only in the future, so this server's own dispatcher leaves them alone.
       const at = new Date(Date.now() + 365 * 24 * 3600_000);
-      const queued = await repo.enqueue(Array.from({ length: 12 }, () => ({ receiverUid: bob.uid, kind: 'test', payload: '{}', expiresAt: null })), at);
+      const queued = await repo.enqueue(
+        Array.from({ length: 12 }, () => ({ receiverUid: bob.uid, kind: 'test', payload: '{}', expiresAt: null })),
+        at,
+      );
       const claims = (await Promise.all([1, 2, 3, 4].map(() => repo.claimDue(at, 3, 60_000)))).flat();
       expect(claims.length).to.be.greaterThan(0);
       expect(new Set(claims.map((c) => c.job.id)).size).to.equal(claims.length);
@@ -207,8 +236,14 @@ for (const kind of STACKS) {
       expect(await repo.record(first, { status: 'sent' }, later)).to.equal(false);
       expect(await repo.record(again.find((c) => c.job.id === first.id)!.job, { status: 'failed', error: 'test' }, later)).to.equal(true);
       // Sent outcomes recorded together obey the same rule: only the live claim's count.
-      const others = again.filter((c) => c.job.id !== first.id).slice(0, 3).map((c) => c.job);
-      const dead = claims.concat(all).filter((c) => others.some((o) => o.id === c.job.id)).map((c) => c.job);
+      const others = again
+        .filter((c) => c.job.id !== first.id)
+        .slice(0, 3)
+        .map((c) => c.job);
+      const dead = claims
+        .concat(all)
+        .filter((c) => others.some((o) => o.id === c.job.id))
+        .map((c) => c.job);
       expect(await repo.recordSent(dead, later)).to.equal(0);
       expect(await repo.recordSent(others, later)).to.equal(3);
       const recorded = await stack.server.container.db.getRepository(PushJob).findBy({ id: In(others.map((j) => j.id)) });
@@ -225,9 +260,7 @@ for (const kind of STACKS) {
           const other = new ApiClient(second.url);
           const users = await someUsers(api, 4);
           fake.hang();
-          const sent = await Promise.all(
-            Array.from({ length: 16 }, (_, i) => send(users[i % 4], users[(i + 1) % 4], i % 2 ? other : api)),
-          );
+          const sent = await Promise.all(Array.from({ length: 16 }, (_, i) => send(users[i % 4], users[(i + 1) % 4], i % 2 ? other : api)));
           // Whichever instance claims first is stuck on pushes GeTui holds open, so the other claims
           // the jobs left: both are now sending, from their own tokens.
           await eventually(() => expect(new Set(fake.openTokens).size).to.equal(2));
@@ -235,7 +268,9 @@ for (const kind of STACKS) {
           const receiverCids = new Set(users.map((u) => u.cid));
           await eventually(() => expect(fake.pushes.filter((p) => receiverCids.has(p.cid))).to.have.length(16));
           const mine = fake.pushes.filter((p) => receiverCids.has(p.cid));
-          expect(mine.map((p) => JSON.parse(p.transmission).message_id).sort((a, b) => a - b)).to.deep.equal(sent.map((m) => m.id).sort((a, b) => a - b));
+          expect(mine.map((p) => JSON.parse(p.transmission).message_id).sort((a, b) => a - b)).to.deep.equal(
+            sent.map((m) => m.id).sort((a, b) => a - b),
+          );
           expect(fake.duplicates.filter((d) => receiverCids.has(d.cid))).to.deep.equal([]);
           // Tokens are per instance: two tokens means both instances sent pushes.
           expect(new Set(mine.map((p) => p.token)).size).to.equal(2);
@@ -249,7 +284,9 @@ for (const kind of STACKS) {
         }
       });
     } else {
-      it.skip('runs two server instances on one database side by side (MySQL only: SQLite is the single-instance default, and two in-process better-sqlite3 writers block the event loop in their busy wait)');
+      it.skip(
+        'runs two server instances on one database side by side (MySQL only: SQLite is the single-instance default, and two in-process better-sqlite3 writers block the event loop in their busy wait)',
+      );
     }
   });
 }

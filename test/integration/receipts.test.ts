@@ -28,9 +28,14 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
 
   const db = () => stack().server.container.db;
   const pushesTo = async (uid: number, kind: string) =>
-    (await db().getRepository(PushJob).find({ where: { receiverUid: uid, kind }, order: { id: 'ASC' } })).map((j) => JSON.parse(j.payload));
+    (
+      await db()
+        .getRepository(PushJob)
+        .find({ where: { receiverUid: uid, kind }, order: { id: 'ASC' } })
+    ).map((j) => JSON.parse(j.payload));
   const sentImages = async () =>
-    (await api.gql('{ sentImages { id receiver { uid } sendTime status downloadedAt destroyedAt screenshotAt } }', {}, alice.token)).data!.sentImages as {
+    (await api.gql('{ sentImages { id receiver { uid } sendTime status downloadedAt destroyedAt screenshotAt } }', {}, alice.token)).data!
+      .sentImages as {
       id: number;
       status: string;
       downloadedAt: string | null;
@@ -77,7 +82,9 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
     const downloaded = await statusOf(m.id);
     expect(downloaded.status).to.equal('DOWNLOADED');
     expect(downloaded.downloadedAt).to.be.a('string');
-    await db().getRepository(Image).update({ objectName: m.messageKey }, { expiresAt: new Date(Date.now() - 1000) });
+    await db()
+      .getRepository(Image)
+      .update({ objectName: m.messageKey }, { expiresAt: new Date(Date.now() - 1000) });
     await stack().server.container.lifecycle.sweep();
     const expired = await statusOf(m.id);
     expect(expired.status).to.equal('EXPIRED');
@@ -91,10 +98,8 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
     const m = (await send()).data!.sendImage;
     await stack().server.container.blobs.delete(m.messageKey);
     const lifecycle = new LifecycleService(
-      new TypeormImageRepository(db()),
-      stack().server.container.blobs,
+      { images: new TypeormImageRepository(db()), blobs: stack().server.container.blobs, log: pino({ level: 'silent' }) },
       { orphanGraceMs: -60_000, batchSize: 10, leaseMs: 60_000, receipts: receiptJobs(stack().server.container.receipts) },
-      pino({ level: 'silent' }),
     );
     await lifecycle.collectOrphans();
     expect((await db().getRepository(Image).findOneByOrFail({ objectName: m.messageKey })).wrappedKey).to.equal(null);
@@ -120,7 +125,9 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
     expect((await report(bob.token)).data!.reportScreenshot).to.equal(true);
     expect((await report(bob.token)).data!.reportScreenshot).to.equal(true);
     expect((await report(alice.token)).errors![0].extensions!.code).to.equal('NOT_FOUND');
-    expect((await pushesTo(alice.uid, 'screenshot')).filter((p) => p.message_id === m.id)).to.deep.equal([{ event: 'screenshot', message_id: m.id }]);
+    expect((await pushesTo(alice.uid, 'screenshot')).filter((p) => p.message_id === m.id)).to.deep.equal([
+      { event: 'screenshot', message_id: m.id },
+    ]);
     expect((await statusOf(m.id)).screenshotAt).to.be.a('string');
   });
 
@@ -150,13 +157,18 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
       const sealed = randomBytes(40_000);
       const sent = await api.upload<{ sendImage: { messageKey: string; filetype: string; size: number } }>({
         token: alice.token,
-        query: 'mutation($r: Int!, $image: Upload!, $s: Int) { sendImage(receiverUid: $r, image: $image, size: $s, sealed: true) { messageKey filetype size } }',
+        query:
+          'mutation($r: Int!, $image: Upload!, $s: Int) { sendImage(receiverUid: $r, image: $image, size: $s, sealed: true) { messageKey filetype size } }',
         variables: { r: bob.uid, s: sealed.length },
         file: sealed,
       });
       expect(sent.errors).to.equal(undefined);
       expect(sent.data!.sendImage).to.include({ filetype: 'application/octet-stream', size: sealed.length });
-      const got = await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.data!.sendImage.messageKey }, bob.token);
+      const got = await api.gql(
+        'query($k: String!) { image(messageKey: $k) { downloadUrl } }',
+        { k: sent.data!.sendImage.messageKey },
+        bob.token,
+      );
       const download = await httpGet(got.data!.image.downloadUrl);
       expect(download.headers['content-type']).to.equal('application/octet-stream');
       expect(download.body.equals(sealed)).to.equal(true);

@@ -43,12 +43,17 @@ for (const kind of STACKS) {
     const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, token);
     const pushesTo = (cid: string) => fake.pushes.filter((p) => p.cid === cid).map((p) => JSON.parse(p.transmission));
     const lastSeen = async (uid: number) => (await db().getRepository(User).findOneByOrFail({ uid })).lastSeenAt;
-    const setLastSeen = (uid: number, agoMs: number) => db().getRepository(User).update({ uid }, { lastSeenAt: new Date(Date.now() - agoMs) });
+    const setLastSeen = (uid: number, agoMs: number) =>
+      db()
+        .getRepository(User)
+        .update({ uid }, { lastSeenAt: new Date(Date.now() - agoMs) });
     const send = (from: TestUser, to: TestUser): Promise<SentMessage> => sentImage(api, from, to, jpegBytes(4000));
     let devices = 0;
     /** A register of the owner's number from another device, as a thief with the SMS would. */
     const registerAgain = (owner: TestUser, fields: Record<string, unknown>) =>
-      api.gql<Registered>(REGISTER, { input: { cid: `thief-device-${++devices}`, regionNum: owner.regionNum, phoneNum: owner.phoneNum, nickname: 'Someone', ...fields } });
+      api.gql<Registered>(REGISTER, {
+        input: { cid: `thief-device-${++devices}`, regionNum: owner.regionNum, phoneNum: owner.phoneNum, nickname: 'Someone', ...fields },
+      });
 
     /** The owner, friends with `sender`, with a lock and whoCanSendMe FRIENDS set, and two images from `sender` pending. */
     async function lockedOwner() {
@@ -65,11 +70,17 @@ for (const kind of STACKS) {
       const { owner, pending } = await lockedOwner();
       const code = await requestCode(api, owner.regionNum, owner.phoneNum);
       // Whether a number is locked is told only to whoever holds its code.
-      expect(errorOf(await registerAgain(owner, { verificationCode: code === '000000' ? '000001' : '000000' }))).to.include({ code: 'BAD_USER_INPUT', field: 'verificationCode' });
+      expect(errorOf(await registerAgain(owner, { verificationCode: code === '000000' ? '000001' : '000000' }))).to.include({
+        code: 'BAD_USER_INPUT',
+        field: 'verificationCode',
+      });
       const missing = await registerAgain(owner, { verificationCode: code });
       expect(errorOf(missing)).to.deep.equal({ code: 'REGISTRATION_LOCKED', field: 'registrationLockPin', reason: 'PIN_MISSING' });
       expect(missing.data).to.equal(null);
-      expect(errorOf(await registerAgain(owner, { verificationCode: code, registrationLockPin: 'not-the-pin' }))).to.include({ code: 'REGISTRATION_LOCKED', reason: 'PIN_WRONG' });
+      expect(errorOf(await registerAgain(owner, { verificationCode: code, registrationLockPin: 'not-the-pin' }))).to.include({
+        code: 'REGISTRATION_LOCKED',
+        reason: 'PIN_WRONG',
+      });
 
       expect((await gql(owner.token, '{ me { uid nickname } }')).data!.me).to.deep.equal({ uid: owner.uid, nickname: owner.nickname });
       const images = (await gql(owner.token, '{ images { messageKey exist } }')).data!.images;
@@ -88,10 +99,16 @@ for (const kind of STACKS) {
       // A group image that another member still has: only the owner's message ends with the move.
       const third = await registerUser(api);
       await befriend(api, sender, third);
-      const group = (await gql(sender.token, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: [owner.uid, third.uid] })).data!.createGroup;
+      const group = (
+        await gql(sender.token, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: [owner.uid, third.uid] })
+      ).data!.createGroup;
       const groupSend = (await sendGroupImage(api, sender.token, group.id, jpegBytes(5000))).data!.sendGroupImage;
       const ownersGroupMessage = groupSend.find((m) => m.receiverUid === owner.uid)!;
-      const groupBlob = (await db().getRepository(Message).findOneOrFail({ where: { id: ownersGroupMessage.id }, relations: { image: true } })).image.objectName;
+      const groupBlob = (
+        await db()
+          .getRepository(Message)
+          .findOneOrFail({ where: { id: ownersGroupMessage.id }, relations: { image: true } })
+      ).image.objectName;
 
       const code = await requestCode(api, owner.regionNum, owner.phoneNum);
       const moved = await registerAgain(owner, { verificationCode: code, registrationLockPin: PIN, cid: 'new-device-of-the-owner' });
@@ -107,7 +124,9 @@ for (const kind of STACKS) {
       expect((await gql(newToken, '{ images { messageKey } }')).data!.images).to.deep.equal([]);
       const blobs = await stack.blobNames();
       for (const m of pending) expect(blobs).not.to.include(m.messageKey);
-      const ended = await gql(newToken, 'query($k: String!) { image(messageKey: $k) { exist downloadUrl } }', { k: ownersGroupMessage.messageKey });
+      const ended = await gql(newToken, 'query($k: String!) { image(messageKey: $k) { exist downloadUrl } }', {
+        k: ownersGroupMessage.messageKey,
+      });
       expect(ended.data!.image).to.deep.equal({ exist: false, downloadUrl: null });
       // The group image stays for the member who has not opened it.
       expect(blobs).to.include(groupBlob);
@@ -133,15 +152,21 @@ for (const kind of STACKS) {
       expect(pushesTo('new-device-of-the-owner').filter((p) => p.event === 'account_moved')).to.deep.equal([]);
 
       const jwk = JSON.parse((await httpGet(`${stack.url}/.well-known/glimpse-receipt-key`)).body.toString()) as Jwk;
-      const receiptsFor = (ids: number[]) => pushesTo(sender.cid).filter((p) => p.event === 'image_destroyed' && ids.includes(p.message_id));
+      const receiptsFor = (ids: number[]) =>
+        pushesTo(sender.cid).filter((p) => p.event === 'image_destroyed' && ids.includes(p.message_id));
       await eventually(() => expect(receiptsFor(pending.map((m) => m.id))).to.have.length(2));
       for (const receipt of receiptsFor(pending.map((m) => m.id))) {
         expect(receipt).to.include({ reason: 'account_moved' });
         expect(receiptHolds(jwk, receipt)).to.equal(true);
         expect(receiptHolds(jwk, { ...receipt, reason: 'viewed' })).to.equal(false);
       }
-      const sent = (await gql(sender.token, '{ sentImages { id status destroyedAt } }')).data!.sentImages as { id: number; status: string; destroyedAt: string }[];
-      for (const m of pending) expect(sent.find((s) => s.id === m.id)).to.deep.include({ status: 'EXPIRED', destroyedAt: receiptsFor([m.id])[0].destroyed_at });
+      const sent = (await gql(sender.token, '{ sentImages { id status destroyedAt } }')).data!.sentImages as {
+        id: number;
+        status: string;
+        destroyedAt: string;
+      }[];
+      for (const m of pending)
+        expect(sent.find((s) => s.id === m.id)).to.deep.include({ status: 'EXPIRED', destroyedAt: receiptsFor([m.id])[0].destroyed_at });
 
       // The group image's key goes when its last member is done: then both members' receipts.
       expect(receiptsFor([ownersGroupMessage.id])).to.deep.equal([]);
@@ -157,7 +182,11 @@ for (const kind of STACKS) {
     it('a new device may bring its own publicKey; the old one is never kept', async () => {
       const { owner } = await lockedOwner();
       const key = x25519();
-      const moved = await registerAgain(owner, { verificationCode: await requestCode(api, owner.regionNum, owner.phoneNum), registrationLockPin: PIN, publicKey: key });
+      const moved = await registerAgain(owner, {
+        verificationCode: await requestCode(api, owner.regionNum, owner.phoneNum),
+        registrationLockPin: PIN,
+        publicKey: key,
+      });
       expect(moved.data!.register.user.publicKey).to.equal(key);
     });
 
@@ -229,7 +258,15 @@ for (const kind of STACKS) {
     });
 
     const register = (phone: typeof victim, code: string, pin?: string) =>
-      api.gql<Registered>(REGISTER, { input: { cid: `cid-${nextPhone().phoneNum}`, ...phone, nickname: 'n', verificationCode: code, ...(pin ? { registrationLockPin: pin } : {}) } });
+      api.gql<Registered>(REGISTER, {
+        input: {
+          cid: `cid-${nextPhone().phoneNum}`,
+          ...phone,
+          nickname: 'n',
+          verificationCode: code,
+          ...(pin ? { registrationLockPin: pin } : {}),
+        },
+      });
     const lock = async (phone: typeof victim, code: string) => {
       const r = (await register(phone, code)).data!.register;
       await api.gql(SET_LOCK, { pin: PIN }, `${r.phoneHash}.${r.ukey}`);
@@ -240,7 +277,8 @@ for (const kind of STACKS) {
       const owner = await lock(victim, '246810');
       await lock(other, '135790');
       expect(errorOf(await register(victim, '246810')).reason).to.equal('PIN_MISSING');
-      for (let i = 0; i < 5; i++) expect(errorOf(await register(victim, '246810', `wrong-pin-${i}`)).reason, `try ${i + 1}`).to.equal('PIN_WRONG');
+      for (let i = 0; i < 5; i++)
+        expect(errorOf(await register(victim, '246810', `wrong-pin-${i}`)).reason, `try ${i + 1}`).to.equal('PIN_WRONG');
       const limited = errorOf(await register(victim, '246810', PIN));
       expect(limited.code).to.equal('RATE_LIMITED');
       expect(limited.retryAfter).to.be.within(86_000, 86_400);

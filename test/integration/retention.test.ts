@@ -49,43 +49,57 @@ describeEachStack(
       // The token is <messageKey>.<expiry>.<grant id>.<signature>.
       return { url, grantId: Number(url.split('/').pop()!.split('.')[2]) };
     }
-    const ageGrant = (id: number, ageMs: number) => db().getRepository(DownloadGrant).update({ id }, { createdAt: new Date(Date.now() - ageMs) });
-    const grantIds = async (ids: number[]) => (await db().getRepository(DownloadGrant).findBy({ id: In(ids) })).map((g) => g.id).sort((a, b) => a - b);
+    const ageGrant = (id: number, ageMs: number) =>
+      db()
+        .getRepository(DownloadGrant)
+        .update({ id }, { createdAt: new Date(Date.now() - ageMs) });
+    const grantIds = async (ids: number[]) =>
+      (
+        await db()
+          .getRepository(DownloadGrant)
+          .findBy({ id: In(ids) })
+      )
+        .map((g) => g.id)
+        .sort((a, b) => a - b);
 
     /** A job left as the dispatcher leaves it, its outcome recorded `ageMs` ago; never due, so the live dispatcher leaves it be. */
     async function pushJob(status: PushJobStatus, ageMs: number): Promise<number> {
       const at = new Date(Date.now() - ageMs);
       const later = new Date(Date.now() + DAY);
-      const row = db().getRepository(PushJob).create({
-        receiverUid: bob.uid,
-        kind: 'test',
-        payload: '{}',
-        requestId: randomBytes(16).toString('hex'),
-        status,
-        attempts: 1,
-        nextAttemptAt: later,
-        leaseToken: status === 'sending' ? randomBytes(16).toString('hex') : null,
-        lockedUntil: status === 'sending' ? later : null,
-        lastError: status === 'failed' || status === 'skipped' ? 'test' : null,
-        expiresAt: null,
-        createdAt: at,
-        updatedAt: at,
-        sentAt: status === 'sent' ? at : null,
-      });
+      const row = db()
+        .getRepository(PushJob)
+        .create({
+          receiverUid: bob.uid,
+          kind: 'test',
+          payload: '{}',
+          requestId: randomBytes(16).toString('hex'),
+          status,
+          attempts: 1,
+          nextAttemptAt: later,
+          leaseToken: status === 'sending' ? randomBytes(16).toString('hex') : null,
+          lockedUntil: status === 'sending' ? later : null,
+          lastError: status === 'failed' || status === 'skipped' ? 'test' : null,
+          expiresAt: null,
+          createdAt: at,
+          updatedAt: at,
+          sentAt: status === 'sent' ? at : null,
+        });
       await db().getRepository(PushJob).insert(row);
       return row.id;
     }
 
     async function code(expiredAgoMs: number, used = false): Promise<number> {
       const expiresAt = new Date(Date.now() - expiredAgoMs);
-      const row = db().getRepository(VerificationCode).create({
-        phoneHash: randomBytes(32).toString('hex'),
-        codeHash: randomBytes(32).toString('hex'),
-        sentAt: new Date(expiresAt.getTime() - 600_000),
-        expiresAt,
-        attempts: 0,
-        usedAt: used ? new Date(expiresAt.getTime() - 300_000) : null,
-      });
+      const row = db()
+        .getRepository(VerificationCode)
+        .create({
+          phoneHash: randomBytes(32).toString('hex'),
+          codeHash: randomBytes(32).toString('hex'),
+          sentAt: new Date(expiresAt.getTime() - 600_000),
+          expiresAt,
+          attempts: 0,
+          usedAt: used ? new Date(expiresAt.getTime() - 300_000) : null,
+        });
       await db().getRepository(VerificationCode).insert(row);
       return row.id;
     }
@@ -130,12 +144,28 @@ describeEachStack(
     });
 
     it('deletes sent, failed and skipped push jobs older than PUSH_JOB_RETENTION_DAYS; never pending or sending ones, nor recent ones', async () => {
-      const doomed = [await pushJob('sent', 4 * DAY), await pushJob('failed', 4 * DAY), await pushJob('skipped', 4 * DAY), await pushJob('sent', 30 * DAY)];
-      const kept = [await pushJob('pending', 30 * DAY), await pushJob('sending', 30 * DAY), await pushJob('sent', 2 * DAY), await pushJob('failed', 2 * DAY)];
+      const doomed = [
+        await pushJob('sent', 4 * DAY),
+        await pushJob('failed', 4 * DAY),
+        await pushJob('skipped', 4 * DAY),
+        await pushJob('sent', 30 * DAY),
+      ];
+      const kept = [
+        await pushJob('pending', 30 * DAY),
+        await pushJob('sending', 30 * DAY),
+        await pushJob('sent', 2 * DAY),
+        await pushJob('failed', 2 * DAY),
+      ];
 
       const result = await retention().prune();
       expect(result.pushJobs).to.equal(4);
-      const left = (await db().getRepository(PushJob).findBy({ id: In([...doomed, ...kept]) })).map((j) => j.id).sort((a, b) => a - b);
+      const left = (
+        await db()
+          .getRepository(PushJob)
+          .findBy({ id: In([...doomed, ...kept]) })
+      )
+        .map((j) => j.id)
+        .sort((a, b) => a - b);
       expect(left).to.deep.equal([...kept].sort((a, b) => a - b));
     });
 
@@ -145,7 +175,13 @@ describeEachStack(
 
       const result = await smallBatches().prune();
       expect(result.verificationCodes).to.equal(3);
-      const left = (await db().getRepository(VerificationCode).findBy({ id: In([...doomed, ...kept]) })).map((c) => c.id).sort((a, b) => a - b);
+      const left = (
+        await db()
+          .getRepository(VerificationCode)
+          .findBy({ id: In([...doomed, ...kept]) })
+      )
+        .map((c) => c.id)
+        .sort((a, b) => a - b);
       expect(left).to.deep.equal([...kept].sort((a, b) => a - b));
     });
 
@@ -158,7 +194,10 @@ describeEachStack(
         const res = await api.gql('mutation($input: RegisterInput!) { register(input: $input) { uid } }', { input });
         return res.errors?.[0]?.extensions?.reason;
       };
-      const expire = (agoMs: number) => db().getRepository(VerificationCode).update({ phoneHash }, { expiresAt: new Date(Date.now() - agoMs) });
+      const expire = (agoMs: number) =>
+        db()
+          .getRepository(VerificationCode)
+          .update({ phoneHash }, { expiresAt: new Date(Date.now() - agoMs) });
 
       await expire(DAY - HOUR);
       expect((await retention().prune()).verificationCodes).to.equal(0);

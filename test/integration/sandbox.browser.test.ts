@@ -8,7 +8,15 @@ import { startStack, TestStack } from '../support/stack';
 /** Debian's Chromium (`apt-get install chromium`); .ci/run installs it. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Flags that let Chromium start on a machine with no network and no display, as root.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const SANDBOX_SCRIPT = /^https:\/\/embeddable-sandbox\.cdn\.apollographql\.com\/.*embeddable-sandbox\.umd\.production\.min\.js/;
 /**
@@ -35,7 +43,10 @@ describe('GET /graphql in headless Chromium (skipped where Chromium is not insta
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) return this.skip(); // no Chromium at CHROMIUM_PATH or /usr/bin/chromium
-    [dev, prod] = await Promise.all([startStack('sqlite-local', { NODE_ENV: 'development' }), startStack('sqlite-local', { NODE_ENV: 'production' })]);
+    [dev, prod] = await Promise.all([
+      startStack('sqlite-local', { NODE_ENV: 'development' }),
+      startStack('sqlite-local', { NODE_ENV: 'production' }),
+    ]);
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-chromium-'));
     browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
@@ -55,7 +66,10 @@ describe('GET /graphql in headless Chromium (skipped where Chromium is not insta
     const errors: string[] = [];
     page.on('request', (r) => requested.push(r.url()));
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.route((u) => !['127.0.0.1', 'localhost'].includes(u.hostname), (route) => route.abort('internetdisconnected'));
+    await page.route(
+      (u) => !['127.0.0.1', 'localhost'].includes(u.hostname),
+      (route) => route.abort('internetdisconnected'),
+    );
     await prepare?.(page);
     const response = await page.goto(url, { waitUntil: 'load' });
     return { page, response: response!, requested, errors };
@@ -67,12 +81,14 @@ describe('GET /graphql in headless Chromium (skipped where Chromium is not insta
     expect(await page.title()).to.equal('Apollo Server');
     expect(requested.some((u) => SANDBOX_SCRIPT.test(u))).to.equal(true);
     // Without Apollo's CDN the Sandbox script never arrives, and the page's own fallback shows.
-    expect(await page.locator('.fallback').innerText()).to.contain('Apollo Sandbox cannot be loaded; it appears that you might be offline.');
+    expect(await page.locator('.fallback').innerText()).to.contain(
+      'Apollo Sandbox cannot be loaded; it appears that you might be offline.',
+    );
     expect(errors).to.deep.equal(['window.EmbeddedSandbox is not a constructor']);
     await page.close();
   });
 
-  it('in development, with the Sandbox script served: the page starts Sandbox on this server\'s /graphql', async () => {
+  it("in development, with the Sandbox script served: the page starts Sandbox on this server's /graphql", async () => {
     const { page, errors } = await open(`${dev!.url}/graphql`, (p) =>
       p.route(SANDBOX_SCRIPT, (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: SANDBOX_STUB })),
     );
@@ -83,7 +99,7 @@ describe('GET /graphql in headless Chromium (skipped where Chromium is not insta
     await page.close();
   });
 
-  it('in production: Apollo\'s plain page, which never asks for Sandbox or Explorer', async () => {
+  it("in production: Apollo's plain page, which never asks for Sandbox or Explorer", async () => {
     const { page, response, requested } = await open(`${prod!.url}/graphql`);
     expect(response.status()).to.equal(200);
     expect(await page.locator('.fallback').innerText()).to.contain('Welcome to Apollo Server');

@@ -53,7 +53,9 @@ describe('SMS providers (API10: answers validated, with timeouts)', function () 
       expect(res.errors![0].extensions).to.deep.equal({ code: 'INTERNAL_SERVER_ERROR', reason: 'SMS_FAILED' });
       expect(res.errors![0].message).to.equal('The verification code could not be sent; please try again later');
       expect(stack.sms!.calls - calls).to.equal(1);
-      expect(await stack.server.container.db.getRepository(VerificationCode).countBy({ phoneHash: phoneHashOf('86', phone.phoneNum) })).to.equal(0);
+      expect(
+        await stack.server.container.db.getRepository(VerificationCode).countBy({ phoneHash: phoneHashOf('86', phone.phoneNum) }),
+      ).to.equal(0);
       stack.sms!.mode = 'ok';
       expect(codeOf(await api.gql(REQUEST_CODE, { r: phone.regionNum, p: phone.phoneNum }))).to.equal('RATE_LIMITED');
     });
@@ -89,7 +91,11 @@ describe('SMS_PROVIDER=log (development)', function () {
       const phone = nextPhone();
       const api = new ApiClient(stack.url);
       expect((await api.gql(REQUEST_CODE, { r: phone.regionNum, p: phone.phoneNum })).errors).to.equal(undefined);
-      const line = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.smsCode);
+      const line = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((l) => l.smsCode);
       // What a developer looks for: the calling code and the last digits of their own number.
       expect(line.to).to.equal(`+86*********${phone.phoneNum.slice(-2)}`);
       expect(line.smsCode).to.match(/^\d{6}$/);

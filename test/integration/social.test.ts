@@ -27,7 +27,8 @@ describeEachStack(
     const randomHash = () => randomBytes(32).toString('hex');
 
     const q = (token: string, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, token);
-    const request = (a: TestUser, b: TestUser) => q(a.token, 'mutation($u: Int!) { requestFriend(uid: $u) { user { uid } state } }', { u: b.uid });
+    const request = (a: TestUser, b: TestUser) =>
+      q(a.token, 'mutation($u: Int!) { requestFriend(uid: $u) { user { uid } state } }', { u: b.uid });
     const befriend = (a: TestUser, ...others: TestUser[]) => befriendAll(api, a, ...others);
     const block = (a: TestUser, b: TestUser) => q(a.token, 'mutation($u: Int!) { block(uid: $u) }', { u: b.uid });
     const friendsOf = async (a: TestUser) => uids((await q(a.token, '{ friends { uid } }')).data!.friends);
@@ -35,8 +36,10 @@ describeEachStack(
       const r = (await q(a.token, '{ friendRequests { incoming { uid } outgoing { uid } } }')).data!.friendRequests;
       return { incoming: uids(r.incoming), outgoing: uids(r.outgoing) };
     };
-    const discover = (a: TestUser, phoneHashes: string[]) => q(a.token, `query($h: [String!]!) { discoverContacts(phoneHashes: $h) { ${USER} } }`, { h: phoneHashes });
-    const pending = async (a: TestUser) => (await q(a.token, '{ images { messageKey sender { uid } } }')).data!.images as { messageKey: string }[];
+    const discover = (a: TestUser, phoneHashes: string[]) =>
+      q(a.token, `query($h: [String!]!) { discoverContacts(phoneHashes: $h) { ${USER} } }`, { h: phoneHashes });
+    const pending = async (a: TestUser) =>
+      (await q(a.token, '{ images { messageKey sender { uid } } }')).data!.images as { messageKey: string }[];
 
     before(() => {
       api = new ApiClient(stack().url);
@@ -139,8 +142,14 @@ describeEachStack(
     describe('settings', () => {
       it('default to EVERYONE and discoverable; with FRIENDS a non-friend send is FORBIDDEN and nothing is stored', async () => {
         const [receiver, friend, stranger] = await users(3);
-        expect((await q(receiver.token, '{ settings { whoCanSendMe discoverable } }')).data!.settings).to.deep.equal({ whoCanSendMe: 'EVERYONE', discoverable: true });
-        const updated = await q(receiver.token, 'mutation { updateSettings(input: { whoCanSendMe: FRIENDS }) { whoCanSendMe discoverable } }');
+        expect((await q(receiver.token, '{ settings { whoCanSendMe discoverable } }')).data!.settings).to.deep.equal({
+          whoCanSendMe: 'EVERYONE',
+          discoverable: true,
+        });
+        const updated = await q(
+          receiver.token,
+          'mutation { updateSettings(input: { whoCanSendMe: FRIENDS }) { whoCanSendMe discoverable } }',
+        );
         expect(updated.data!.updateSettings).to.deep.equal({ whoCanSendMe: 'FRIENDS', discoverable: true });
         await befriend(receiver, friend);
         const blobsBefore = (await stack().blobNames()).length;
@@ -185,12 +194,16 @@ describeEachStack(
 
           expect(await stack().blobNames()).to.deep.equal(blobsBefore);
           expect(await pending(blocker)).to.deep.equal([]);
-          expect(codeOf(await q(blocker.token, 'query($k: String!) { image(messageKey: $k) { exist } }', { k: m.messageKey }))).to.equal('NOT_FOUND');
+          expect(codeOf(await q(blocker.token, 'query($k: String!) { image(messageKey: $k) { exist } }', { k: m.messageKey }))).to.equal(
+            'NOT_FOUND',
+          );
           expect(await requestsOf(blocker)).to.deep.equal({ incoming: [], outgoing: [] });
           await new Promise((r) => setTimeout(r, 50));
           expect((await pushes.items()).filter((p) => p.receiverUid === blocker.uid)).to.deep.equal([]);
           // The row that records the discarded send is born ended and owns no blob.
-          const row = await db().getRepository(Message).findOneOrFail({ where: { messageKey: m.messageKey }, relations: { image: true } });
+          const row = await db()
+            .getRepository(Message)
+            .findOneOrFail({ where: { messageKey: m.messageKey }, relations: { image: true } });
           expect(row).to.include({ exist: false, endReason: 'blocked' });
           expect(row.image.blobDeletedAt).to.be.instanceOf(Date);
         } finally {
@@ -211,12 +224,26 @@ describeEachStack(
 
     describe('groups', () => {
       const create = (owner: TestUser, name: string, members: TestUser[]) =>
-        q(owner.token, `mutation($n: String!, $m: [Int!]!) { createGroup(name: $n, memberUids: $m) { ${GROUP} } }`, { n: name, m: uids(members) });
+        q(owner.token, `mutation($n: String!, $m: [Int!]!) { createGroup(name: $n, memberUids: $m) { ${GROUP} } }`, {
+          n: name,
+          m: uids(members),
+        });
       const add = (who: TestUser, groupId: number, members: TestUser[]) =>
-        q(who.token, `mutation($g: Int!, $u: [Int!]!) { addGroupMembers(groupId: $g, uids: $u) { ${GROUP} } }`, { g: groupId, u: uids(members) });
+        q(who.token, `mutation($g: Int!, $u: [Int!]!) { addGroupMembers(groupId: $g, uids: $u) { ${GROUP} } }`, {
+          g: groupId,
+          u: uids(members),
+        });
       const remove = (who: TestUser, groupId: number, member: TestUser) =>
-        q(who.token, `mutation($g: Int!, $u: Int!) { removeGroupMember(groupId: $g, uid: $u) { ${GROUP} } }`, { g: groupId, u: member.uid });
-      const groupsOf = async (who: TestUser) => (await q(who.token, `{ groups { ${GROUP} } }`)).data!.groups as { id: number; owner: { uid: number }; members: { uid: number }[] }[];
+        q(who.token, `mutation($g: Int!, $u: Int!) { removeGroupMember(groupId: $g, uid: $u) { ${GROUP} } }`, {
+          g: groupId,
+          u: member.uid,
+        });
+      const groupsOf = async (who: TestUser) =>
+        (await q(who.token, `{ groups { ${GROUP} } }`)).data!.groups as {
+          id: number;
+          owner: { uid: number };
+          members: { uid: number }[];
+        }[];
 
       it('creates a group of the owner and friends only, at most MAX_GROUP_MEMBERS', async () => {
         const [owner, f1, f2, stranger] = await users(4);
@@ -241,7 +268,11 @@ describeEachStack(
         expect(added.members).to.have.length(MAX_MEMBERS - 1);
         expect(codeOf(await add(member, g.id, rest.slice(MAX_MEMBERS - 3)))).to.equal('BAD_USER_INPUT');
         // Concurrent adds cannot pass the limit together, nor make a second membership.
-        const racing = await Promise.all([add(member, g.id, [rest[MAX_MEMBERS - 3]]), add(member, g.id, [rest[MAX_MEMBERS - 2]]), add(member, g.id, [rest[MAX_MEMBERS - 3]])]);
+        const racing = await Promise.all([
+          add(member, g.id, [rest[MAX_MEMBERS - 3]]),
+          add(member, g.id, [rest[MAX_MEMBERS - 2]]),
+          add(member, g.id, [rest[MAX_MEMBERS - 3]]),
+        ]);
         expect(racing.filter((r) => !r.errors).length).to.be.at.least(1);
         expect(await db().getRepository(GroupMember).countBy({ groupId: g.id })).to.equal(MAX_MEMBERS);
         const [nobody] = await users(1);
@@ -292,12 +323,23 @@ describeEachStack(
         for (const p of await pushes.items()) {
           const m = byKey.get(p.payload.message_key as string)!;
           expect(p.receiverUid).to.equal(m.receiverUid);
-          expect(p.payload).to.deep.equal({ sender_region: '86', sender_phone: sender.phoneHash, message_id: m.id, message_key: m.messageKey, send_time: m.sendTime, group_id: g.id });
+          expect(p.payload).to.deep.equal({
+            sender_region: '86',
+            sender_phone: sender.phoneHash,
+            message_id: m.id,
+            message_key: m.messageKey,
+            send_time: m.sendTime,
+            group_id: g.id,
+          });
         }
         const receiverOf = (uid: number) => five.find((u) => u.uid === uid)!;
         const urls = new Map<string, string>();
         for (const m of sent) {
-          const got = (await q(receiverOf(m.receiverUid).token, 'query($k: String!) { image(messageKey: $k) { downloadUrl group { id name } } }', { k: m.messageKey })).data!.image;
+          const got = (
+            await q(receiverOf(m.receiverUid).token, 'query($k: String!) { image(messageKey: $k) { downloadUrl group { id name } } }', {
+              k: m.messageKey,
+            })
+          ).data!.image;
           expect(got.group).to.deep.equal({ id: g.id, name: 'five' });
           urls.set(m.messageKey, got.downloadUrl);
         }
@@ -305,7 +347,9 @@ describeEachStack(
           const download = await httpGet(urls.get(m.messageKey)!);
           expect(download.status).to.equal(200);
           expect(download.body.equals(bytes)).to.equal(true);
-          await q(receiverOf(m.receiverUid).token, 'mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', { k: m.messageKey });
+          await q(receiverOf(m.receiverUid).token, 'mutation($k: String!) { confirmDownload(messageKey: $k) { exist } }', {
+            k: m.messageKey,
+          });
           expect((await stack().blobNames()).length).to.equal(i < 4 ? blobsBefore + 1 : blobsBefore);
         }
       });

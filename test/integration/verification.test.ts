@@ -9,7 +9,8 @@ import { describeEachStack, TestStack } from '../support/stack';
 
 const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { uid ukey phoneHash } }';
 
-const errorOf = (r: GqlResult) => (r.errors?.[0]?.extensions ?? {}) as { code?: string; reason?: string; triesLeft?: number; retryAfter?: number; field?: string };
+const errorOf = (r: GqlResult) =>
+  (r.errors?.[0]?.extensions ?? {}) as { code?: string; reason?: string; triesLeft?: number; retryAfter?: number; field?: string };
 
 /** A client address of its own for each test, so one test's per-address counters never touch another's. */
 function newAddress(): Record<string, string> {
@@ -72,7 +73,11 @@ describeEachStack(
         const burnt = await register(phone, code, headers);
         expect(errorOf(burnt)).to.include({ code: 'BAD_USER_INPUT', reason: 'TOO_MANY_TRIES' });
         expect(burnt.errors![0].message).to.contain('Too many wrong tries');
-        expect(await stack().server.container.db.getRepository(User).countBy({ phoneHash: phoneHashOf('86', phone.phoneNum) })).to.equal(0);
+        expect(
+          await stack()
+            .server.container.db.getRepository(User)
+            .countBy({ phoneHash: phoneHashOf('86', phone.phoneNum) }),
+        ).to.equal(0);
       });
 
       it('a code works once: used again it is USED', async () => {
@@ -98,7 +103,10 @@ describeEachStack(
       it('two registers racing with one code: exactly one wins, the other hears USED', async () => {
         const phone = nextPhone();
         const code = await requestCode(api, phone.regionNum, phone.phoneNum, newAddress());
-        const results = await Promise.all([register(phone, code, newAddress(), 'device-a'), register(phone, code, newAddress(), 'device-b')]);
+        const results = await Promise.all([
+          register(phone, code, newAddress(), 'device-a'),
+          register(phone, code, newAddress(), 'device-b'),
+        ]);
         expect(results.filter((r) => r.data?.register)).to.have.length(1);
         expect(errorOf(results.find((r) => !r.data)!).reason).to.equal('USED');
       });
@@ -141,7 +149,9 @@ describeEachStack(
       it('IPv6 clients count by their /56: codes from 20 of its /64s share one budget, the next /56 has its own', async () => {
         const [x, y] = [randomBytes(2).toString('hex'), randomBytes(1)[0]];
         // The /56 is 2001:db8:x:yy00::/56; each code comes from another /64 of it (and another host).
-        const from = (subnet: number, host = subnet + 1) => ({ 'x-forwarded-for': `2001:db8:${x}:${((y << 8) | subnet).toString(16)}::${host.toString(16)}` });
+        const from = (subnet: number, host = subnet + 1) => ({
+          'x-forwarded-for': `2001:db8:${x}:${((y << 8) | subnet).toString(16)}::${host.toString(16)}`,
+        });
         for (let i = 0; i < 20; i++) {
           const p = nextPhone();
           const res = await api.gql(REQUEST_CODE, { r: p.regionNum, p: p.phoneNum }, undefined, from(i * 13));
@@ -171,7 +181,9 @@ describeEachStack(
         const code = await requestCode(api, phone.regionNum, phone.phoneNum, newAddress());
         // Five wrong tries burn a code: spread the ten tries over two codes.
         for (let i = 0; i < 4; i++) await register(phone, code === '000000' ? '000001' : '000000');
-        await stack().server.container.db.getRepository(VerificationCode).update({ phoneHash: phoneHashOf('86', phone.phoneNum) }, { attempts: 0 });
+        await stack()
+          .server.container.db.getRepository(VerificationCode)
+          .update({ phoneHash: phoneHashOf('86', phone.phoneNum) }, { attempts: 0 });
         for (let i = 0; i < 6; i++) await register(phone, code === '000000' ? '000001' : '000000');
         const refused = await register(phone, code);
         expect(errorOf(refused).code).to.equal('RATE_LIMITED');

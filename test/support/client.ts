@@ -58,7 +58,8 @@ export class ApiClient {
   }
 }
 
-export const MESSAGE_FIELDS = 'id messageKey receiverUid sendTime exist filetype size downloadUrl sender { uid nickname regionNum phoneHash }';
+export const MESSAGE_FIELDS =
+  'id messageKey receiverUid sendTime exist filetype size downloadUrl sender { uid nickname regionNum phoneHash }';
 
 export interface SentMessage {
   id: number;

@@ -22,7 +22,8 @@ export interface TestUser {
   cid: string;
 }
 
-export const REQUEST_CODE = 'mutation($r: String!, $p: String!) { requestVerificationCode(regionNum: $r, phoneNum: $p) { expiresAt resendAfter } }';
+export const REQUEST_CODE =
+  'mutation($r: String!, $p: String!) { requestVerificationCode(regionNum: $r, phoneNum: $p) { expiresAt resendAfter } }';
 
 /**
  * Step one of register, as the app does it: asks the server for a code, then reads it from the
@@ -46,7 +47,14 @@ export async function requestCode(api: ApiClient, regionNum: string, phoneNum: s
  */
 export async function registerUser(
   api: ApiClient,
-  overrides: Partial<{ regionNum: string; phoneNum: string; nickname: string; cid: string; verificationCode: string; publicKey: string }> = {},
+  overrides: Partial<{
+    regionNum: string;
+    phoneNum: string;
+    nickname: string;
+    cid: string;
+    verificationCode: string;
+    publicKey: string;
+  }> = {},
 ): Promise<TestUser> {
   const phone = nextPhone();
   const input = {
@@ -64,12 +72,21 @@ export async function registerUser(
   );
   if (!res.data) throw new Error(`register failed: ${JSON.stringify(res.errors)}`);
   const r = res.data.register;
-  return { ...r, token: `${r.phoneHash}.${r.ukey}`, nickname: input.nickname, regionNum: input.regionNum, phoneNum: input.phoneNum, cid: input.cid };
+  return {
+    ...r,
+    token: `${r.phoneHash}.${r.ukey}`,
+    nickname: input.nickname,
+    regionNum: input.regionNum,
+    phoneNum: input.phoneNum,
+    cid: input.cid,
+  };
 }
 
 /** Bytes that start like a JPEG (what type sniffing reads) followed by random data. */
 export function jpegBytes(size: number): Buffer {
-  const head = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
+  const head = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+  ]);
   return Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]).subarray(0, size);
 }
 

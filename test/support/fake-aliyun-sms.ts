@@ -107,7 +107,11 @@ export async function startFakeAliyunSms(): Promise<FakeAliyunSms> {
           hanging.add(res);
           return;
         case 'http500':
-          return answer(res, 500, { Code: 'InternalError', Message: 'The request processing has failed due to some unknown error.', RequestId: requestId });
+          return answer(res, 500, {
+            Code: 'InternalError',
+            Message: 'The request processing has failed due to some unknown error.',
+            RequestId: requestId,
+          });
         case 'garbage':
           res.writeHead(200, { 'content-type': 'text/html' });
           return res.end('<html>gateway says hello</html>');

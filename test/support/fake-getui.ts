@@ -174,9 +174,16 @@ export class FakeGetui {
       return;
     }
     if (this.redirect) {
-      return send(json(200, { code: 301, msg: 'domain error', data: { host_list: [{ domain_list: [this.redirect], priority_gap: 30 }], domain_hash: 'ab12' } }));
+      return send(
+        json(200, {
+          code: 301,
+          msg: 'domain error',
+          data: { host_list: [{ domain_list: [this.redirect], priority_gap: 30 }], domain_hash: 'ab12' },
+        }),
+      );
     }
-    if (!/^application\/json/i.test(req.headers['content-type'] ?? '')) return send(this.violation(path, 400, 20001, 'Content-Type is invalid'));
+    if (!/^application\/json/i.test(req.headers['content-type'] ?? ''))
+      return send(this.violation(path, 400, 20001, 'Content-Type is invalid'));
     let body: Record<string, any>;
     try {
       body = JSON.parse(raw);
@@ -228,7 +235,8 @@ export class FakeGetui {
     if (scripted) return scripted;
 
     const { request_id: requestId, audience, push_message: message, settings } = body;
-    if (typeof requestId !== 'string' || requestId.length < 10 || requestId.length > 32) return this.violation(path, 400, 20001, 'request_id is invalid');
+    if (typeof requestId !== 'string' || requestId.length < 10 || requestId.length > 32)
+      return this.violation(path, 400, 20001, 'request_id is invalid');
     const cids = audience?.cid;
     if (!Array.isArray(cids) || cids.length === 0) return this.violation(path, 400, 20001, 'cid can not be empty');
     if (cids.length !== 1) return this.violation(path, 400, 20001, 'cid size over limit');

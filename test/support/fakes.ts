@@ -17,7 +17,15 @@ import { Readable as ReadableStream } from 'node:stream';
 import { FriendshipState, pairOf } from '../../src/entities/friendship.entity';
 import type { FriendRequestOutcome, Relation, SettingsPatch, SocialRepository } from '../../src/repositories/social.repository';
 import type { PushItem, PushQueue } from '../../src/services/push-queue';
-import type { AccountDeletion, AccountExportRepository, AccountLifecycleRepository, AccountRows, ExportedMessage, NumberChange, NumberChangeOutcome } from '../../src/repositories/account-lifecycle.repository';
+import type {
+  AccountDeletion,
+  AccountExportRepository,
+  AccountLifecycleRepository,
+  AccountRows,
+  ExportedMessage,
+  NumberChange,
+  NumberChangeOutcome,
+} from '../../src/repositories/account-lifecycle.repository';
 
 /**
  * In-memory stand-ins for the adapters, for unit tests of the services (no I/O).
@@ -62,7 +70,14 @@ export class FakeUserRepository implements UserRepository {
     if (existing) {
       move?.check(copyOf(existing));
       const previous = copyOf(existing);
-      Object.assign(existing, { cid: reg.cid, ukeyHash: reg.ukeyHash, nickname: reg.nickname, publicKey: reg.publicKey ?? null, updatedAt: reg.now, lastSeenAt: reg.now });
+      Object.assign(existing, {
+        cid: reg.cid,
+        ukeyHash: reg.ukeyHash,
+        nickname: reg.nickname,
+        publicKey: reg.publicKey ?? null,
+        updatedAt: reg.now,
+        lastSeenAt: reg.now,
+      });
       const endedImages = this.endPending(existing.uid, reg.now, move?.receipts);
       if (move) {
         const notices = move.notices(previous);
@@ -140,7 +155,15 @@ export class FakeMessageRepository implements MessageRepository {
     }
     const { discarded, ...facts } = image;
     const over = discarded ? image.createdAt : null;
-    const img = Object.assign(new Image(), { ...facts, keyId: facts.keyId ?? null, ...(discarded ? KEY_DESTROYED : {}), id: this.lastImageId + 1, blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+    const img = Object.assign(new Image(), {
+      ...facts,
+      keyId: facts.keyId ?? null,
+      ...(discarded ? KEY_DESTROYED : {}),
+      id: this.lastImageId + 1,
+      blobDeletedAt: over,
+      endedAt: over,
+      gcLeaseUntil: null,
+    });
     const rows = messages.map((m, i) =>
       Object.assign(new Message(), {
         ...m,
@@ -170,7 +193,10 @@ export class FakeMessageRepository implements MessageRepository {
     if (!receipts || images.length === 0) return;
     const ids = new Set(images.map((i) => i.id));
     const destroyed = this.messages.filter((x) => ids.has(x.imageId) && x.endReason !== 'blocked');
-    this.writePushes(receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason ?? 'expired', destroyedAt: now }))), now);
+    this.writePushes(
+      receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason ?? 'expired', destroyedAt: now }))),
+      now,
+    );
   }
 
   private async withSender(m: Message | undefined) {
@@ -179,7 +205,9 @@ export class FakeMessageRepository implements MessageRepository {
   }
 
   async findForReceiver(messageKey: string, receiverUid: number) {
-    return this.withSender(this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid && m.endReason !== 'blocked'));
+    return this.withSender(
+      this.messages.find((m) => m.messageKey === messageKey && m.receiverUid === receiverUid && m.endReason !== 'blocked'),
+    );
   }
 
   async findByKey(messageKey: string) {
@@ -196,7 +224,13 @@ export class FakeMessageRepository implements MessageRepository {
     return out;
   }
 
-  async endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date, receipts?: ReceiptJobs): Promise<EndResult> {
+  async endForReceiver(
+    messageKey: string,
+    receiverUid: number,
+    reason: MessageEndReason,
+    now: Date,
+    receipts?: ReceiptJobs,
+  ): Promise<EndResult> {
     const m = this.messages.find((x) => x.messageKey === messageKey && x.receiverUid === receiverUid);
     if (!m) return { message: null, orphanedImage: null };
     let orphanedImage: Image | null = null;
@@ -237,7 +271,11 @@ export class FakeMessageRepository implements MessageRepository {
   forgetAccount(uid: number, now: Date, receipts?: ReceiptJobs): string[] {
     this.endPendingFor(uid, now, receipts, 'receiver_gone');
     const copies = this.messages.filter((m) => m.receiverUid === uid && m.image.endedAt === null && m.endReason !== 'blocked');
-    if (receipts) this.writePushes(receipts(copies.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }))), now);
+    if (receipts)
+      this.writePushes(
+        receipts(copies.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }))),
+        now,
+      );
     const doomed = this.messages.filter((m) => m.senderUid === uid || m.receiverUid === uid);
     this.dropMessages(doomed);
     const imageIds = new Set(doomed.map((m) => m.imageId));
@@ -264,7 +302,10 @@ export class FakeMessageRepository implements MessageRepository {
 
   async listSent(senderUid: number, limit: number) {
     const out: Message[] = [];
-    for (const m of [...this.messages].reverse().filter((x) => x.senderUid === senderUid).slice(0, limit)) {
+    for (const m of [...this.messages]
+      .reverse()
+      .filter((x) => x.senderUid === senderUid)
+      .slice(0, limit)) {
       out.push(Object.assign(copyOf(m), { image: copyOf(m.image), receiver: (await this.users.findById(m.receiverUid))! }));
     }
     return out;
@@ -276,14 +317,16 @@ export class FakeMessageRepository implements MessageRepository {
   async findUnusedGrants(messageIds: number[], createdAfter: Date) {
     const found = new Map<number, { id: number; createdAt: Date }>();
     this.grants.forEach((g, i) => {
-      if (g && messageIds.includes(g.messageId) && !g.completedAt && g.servedBytes === 0 && g.createdAt > createdAfter) found.set(g.messageId, { id: i + 1, createdAt: g.createdAt });
+      if (g && messageIds.includes(g.messageId) && !g.completedAt && g.servedBytes === 0 && g.createdAt > createdAfter)
+        found.set(g.messageId, { id: i + 1, createdAt: g.createdAt });
     });
     return found;
   }
 
   async createGrants(messageIds: number[], now: Date) {
     const made = new Map<number, number>();
-    for (const messageId of messageIds) made.set(messageId, this.grants.push({ messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
+    for (const messageId of messageIds)
+      made.set(messageId, this.grants.push({ messageId, createdAt: now, completedAt: null, servedBytes: 0 }));
     return made;
   }
 
@@ -322,7 +365,9 @@ export class FakeMessageRepository implements MessageRepository {
   }
 
   async deleteImagesEndedBefore(before: Date, limit: number) {
-    const doomed = this.images.filter((i) => i.endedAt && i.endedAt < before && i.blobDeletedAt && !this.messages.some((m) => m.imageId === i.id)).slice(0, limit);
+    const doomed = this.images
+      .filter((i) => i.endedAt && i.endedAt < before && i.blobDeletedAt && !this.messages.some((m) => m.imageId === i.id))
+      .slice(0, limit);
     for (const i of doomed) this.images.splice(this.images.indexOf(i), 1);
     return doomed.length;
   }
@@ -430,7 +475,14 @@ export class FakePushJobRepository implements PushJobRepository {
       .filter((r) => (r.status === 'pending' || r.status === 'sending') && r.nextAttemptAt <= now)
       .slice(0, limit)
       .map((r) => {
-        Object.assign(r, { status: 'sending', attempts: r.attempts + 1, leaseToken: token, lockedUntil: until, nextAttemptAt: until, updatedAt: now });
+        Object.assign(r, {
+          status: 'sending',
+          attempts: r.attempts + 1,
+          leaseToken: token,
+          lockedUntil: until,
+          nextAttemptAt: until,
+          updatedAt: now,
+        });
         return { job: Object.assign(new PushJob(), r), cid: r.cid ?? this.cids(r.receiverUid) };
       });
   }
@@ -473,7 +525,10 @@ export class FakePushJobRepository implements PushJobRepository {
 
   async listForReceivers(afterId: number, receiverUids: number[], limit: number) {
     const uids = new Set(receiverUids);
-    return this.rows.filter((r) => r.id > afterId && uids.has(r.receiverUid)).slice(0, limit).map(copyOf);
+    return this.rows
+      .filter((r) => r.id > afterId && uids.has(r.receiverUid))
+      .slice(0, limit)
+      .map(copyOf);
   }
 }
 
@@ -558,13 +613,15 @@ export class FakeRateLimiter implements RateLimiter {
 
   async consume(charges: RateLimitCharge[]): Promise<RateDecision> {
     const t = this.now().getTime();
-    const limited = charges.filter((c) => this.rules[c.rule]).map((c) => {
-      const rule = this.rules[c.rule]!;
-      const id = `${c.rule}:${c.key}`;
-      let w = this.windows.get(id);
-      if (!w || w.resetAt <= t) w = { used: 0, resetAt: t + rule.durationSeconds * 1000 };
-      return { id, w, rule };
-    });
+    const limited = charges
+      .filter((c) => this.rules[c.rule])
+      .map((c) => {
+        const rule = this.rules[c.rule]!;
+        const id = `${c.rule}:${c.key}`;
+        let w = this.windows.get(id);
+        if (!w || w.resetAt <= t) w = { used: 0, resetAt: t + rule.durationSeconds * 1000 };
+        return { id, w, rule };
+      });
     const cost = (id: string) => charges.find((c) => `${c.rule}:${c.key}` === id)?.points ?? 1;
     const refused = limited.filter((l) => l.w.used + cost(l.id) > l.rule.points);
     if (refused.length) return { allowed: false, retryAfterMs: Math.max(...refused.map((l) => l.w.resetAt - t)) };
@@ -605,7 +662,15 @@ export class MemoryPushQueue implements PushQueue {
 /** Friendships and blocks in memory, with the same one-row-per-pair rules as the database. */
 export class FakeSocialRepository implements SocialRepository {
   /** `id` orders rows as the database's ids do (ties of updatedAt); ids are never reused. */
-  readonly friendships: { id: number; userLow: number; userHigh: number; requesterUid: number; state: FriendshipState; createdAt: Date; updatedAt: Date }[] = [];
+  readonly friendships: {
+    id: number;
+    userLow: number;
+    userHigh: number;
+    requesterUid: number;
+    state: FriendshipState;
+    createdAt: Date;
+    updatedAt: Date;
+  }[] = [];
   readonly blocks: { id: number; blockerUid: number; blockedUid: number; createdAt: Date }[] = [];
   discoverCalls = 0;
   failNextDiscover: Error | null = null;
@@ -624,13 +689,25 @@ export class FakeSocialRepository implements SocialRepository {
 
   async relation(viewerUid: number, otherUid: number): Promise<Relation> {
     const f = this.row(viewerUid, otherUid);
-    return { state: f?.state ?? null, requesterUid: f?.requesterUid ?? null, viewerBlocked: this.hasBlocked(viewerUid, otherUid), blockedByOther: this.hasBlocked(otherUid, viewerUid) };
+    return {
+      state: f?.state ?? null,
+      requesterUid: f?.requesterUid ?? null,
+      viewerBlocked: this.hasBlocked(viewerUid, otherUid),
+      blockedByOther: this.hasBlocked(otherUid, viewerUid),
+    };
   }
 
   async requestFriend(fromUid: number, toUid: number, now: Date): Promise<FriendRequestOutcome> {
     const f = this.row(fromUid, toUid);
     if (!f) {
-      this.friendships.push({ id: ++this.lastId, ...pairOf(fromUid, toUid), requesterUid: fromUid, state: FriendshipState.REQUESTED, createdAt: now, updatedAt: now });
+      this.friendships.push({
+        id: ++this.lastId,
+        ...pairOf(fromUid, toUid),
+        requesterUid: fromUid,
+        state: FriendshipState.REQUESTED,
+        createdAt: now,
+        updatedAt: now,
+      });
       return { state: FriendshipState.REQUESTED, created: true, accepted: false };
     }
     if (f.state === FriendshipState.FRIENDS || f.requesterUid === fromUid) return { state: f.state, created: false, accepted: false };
@@ -685,7 +762,9 @@ export class FakeSocialRepository implements SocialRepository {
   }
 
   async listBlocked(uid: number) {
-    const mine = this.blocks.filter((b) => b.blockerUid === uid).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
+    const mine = this.blocks
+      .filter((b) => b.blockerUid === uid)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
     return this.usersOf(mine.map((b) => b.blockedUid));
   }
 
@@ -700,7 +779,9 @@ export class FakeSocialRepository implements SocialRepository {
       this.failNextDiscover = null;
       throw e;
     }
-    return this.users.rows.filter((u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.hasBlocked(u.uid, viewerUid)).map(copyOf);
+    return this.users.rows
+      .filter((u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.hasBlocked(u.uid, viewerUid))
+      .map(copyOf);
   }
 
   async updateSettings(uid: number, patch: SettingsPatch, now: Date) {
@@ -738,7 +819,8 @@ export class FakeAccountLifecycleRepository implements AccountLifecycleRepositor
     if (!u) return false;
     Object.assign(u, { cid: null, ukeyHash, updatedAt: now });
     for (const job of this.linked.outbox?.rows ?? []) {
-      if (job.receiverUid === uid && job.status === 'pending' && job.cid === null) Object.assign(job, { status: 'skipped', lastError: 'the receiver signed out', updatedAt: now });
+      if (job.receiverUid === uid && job.status === 'pending' && job.cid === null)
+        Object.assign(job, { status: 'skipped', lastError: 'the receiver signed out', updatedAt: now });
     }
     return true;
   }
@@ -792,7 +874,13 @@ export class FakeAccountExportRepository implements AccountExportRepository {
     const friendships = (this.linked.social?.friendships ?? [])
       .filter((f) => f.userLow === uid || f.userHigh === uid)
       .sort((a, b) => a.id - b.id)
-      .map((f) => ({ other: person(f.userLow === uid ? f.userHigh : f.userLow), state: f.state, requesterUid: f.requesterUid, createdAt: f.createdAt, updatedAt: f.updatedAt }));
+      .map((f) => ({
+        other: person(f.userLow === uid ? f.userHigh : f.userLow),
+        state: f.state,
+        requesterUid: f.requesterUid,
+        createdAt: f.createdAt,
+        updatedAt: f.updatedAt,
+      }));
     const blocks = (this.linked.social?.blocks ?? [])
       .filter((b) => b.blockerUid === uid)
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id)

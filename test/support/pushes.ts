@@ -13,7 +13,10 @@ export async function recordPushes(stack: TestStack): Promise<{ items(): Promise
   const after = last[0]?.id ?? 0;
   return {
     items: async () =>
-      (await jobs.find({ where: { id: MoreThan(after) }, order: { id: 'ASC' } })).map((j) => ({ receiverUid: j.receiverUid, payload: JSON.parse(j.payload) })),
+      (await jobs.find({ where: { id: MoreThan(after) }, order: { id: 'ASC' } })).map((j) => ({
+        receiverUid: j.receiverUid,
+        payload: JSON.parse(j.payload),
+      })),
     stop: () => undefined,
   };
 }

@@ -29,16 +29,21 @@ export async function startLocalS3(port = 0): Promise<LocalS3> {
   const start = async () => {
     if (running) return;
     const s3 = new S3rver({ address: '127.0.0.1', port: boundPort, silent: true, directory, allowMismatchedSignatures: false });
-    s3.middleware.unshift(async (ctx: { method: string; query: Record<string, unknown>; path: string; status: number; type: string; body: string }, next: () => Promise<void>) => {
-      if (ctx.method === 'GET' && 'uploads' in ctx.query) {
-        const bucket = ctx.path.split('/')[1];
-        ctx.status = 200;
-        ctx.type = 'application/xml';
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${bucket}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`;
-        return;
-      }
-      await next();
-    });
+    s3.middleware.unshift(
+      async (
+        ctx: { method: string; query: Record<string, unknown>; path: string; status: number; type: string; body: string },
+        next: () => Promise<void>,
+      ) => {
+        if (ctx.method === 'GET' && 'uploads' in ctx.query) {
+          const bucket = ctx.path.split('/')[1];
+          ctx.status = 200;
+          ctx.type = 'application/xml';
+          ctx.body = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${bucket}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`;
+          return;
+        }
+        await next();
+      },
+    );
     const address = (await s3.run()) as AddressInfo;
     server = s3.httpServer as Server;
     boundPort = address.port;

@@ -11,7 +11,8 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 function reachable(url: string, defaultPort: number): boolean {
   const { hostname, port } = new URL(url);
-  const probe = `require('node:net').connect({host:${JSON.stringify(hostname)},port:${Number(port || defaultPort)}})` +
+  const probe =
+    `require('node:net').connect({host:${JSON.stringify(hostname)},port:${Number(port || defaultPort)}})` +
     `.on('connect',()=>process.exit(0)).on('error',()=>process.exit(1)).setTimeout(2000,()=>process.exit(1))`;
   return spawnSync(process.execPath, ['-e', probe], { timeout: 5000 }).status === 0;
 }

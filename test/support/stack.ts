@@ -99,7 +99,8 @@ export async function startStack(kind: StackKind, env: Record<string, string> = 
     // A port picked up front, so that PUBLIC_URL's default (http://HOST:PORT) is the real one.
     base.PORT = String(await freePort());
     // Production refuses to generate its master key in DATA_DIR: it gets one of its own.
-    if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY && !env.ENCRYPTION_KEY_FILE) base.ENCRYPTION_KEY = randomBytes(32).toString('base64');
+    if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY && !env.ENCRYPTION_KEY_FILE)
+      base.ENCRYPTION_KEY = randomBytes(32).toString('base64');
     const config = loadConfig({ ...base, ...env });
     const log = createLogger(config.logLevel, options.logStream);
     const server = await startServer(config, log);

@@ -55,24 +55,24 @@ describe('AccountLifecycleService (unit)', () => {
     const log = createLogger('silent');
     verification = fakeVerification(sms, unlimited, () => clock);
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 4) }, () => clock);
-    accounts = new AccountService(
+    accounts = new AccountService({
       users,
       verification,
       lock,
-      { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } },
+      cleanup: { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } },
       log,
-      () => clock,
-    );
-    lifecycle = new AccountLifecycleService(
+      now: () => clock,
+    });
+    lifecycle = new AccountLifecycleService({
       users,
       rows,
-      new FakeAccountExportRepository(users),
+      exports: new FakeAccountExportRepository(users),
       verification,
-      new FakeRateLimiter(RULES, () => clock),
-      { blobs, pushes: { committed: () => void committed++ } },
+      limiter: new FakeRateLimiter(RULES, () => clock),
+      cleanup: { blobs, pushes: { committed: () => void committed++ } },
       log,
-      () => clock,
-    );
+      now: () => clock,
+    });
   });
 
   async function register(phoneNum: string): Promise<RegistrationResult> {

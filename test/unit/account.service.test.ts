@@ -23,7 +23,14 @@ describe('AccountService (unit)', () => {
     verification = fakeVerification(sms, unlimited, () => now);
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 2) }, () => now);
     const blobs = new MemoryBlobStore();
-    accounts = new AccountService(users, verification, lock, { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } }, createLogger('silent'), () => now);
+    accounts = new AccountService({
+      users,
+      verification,
+      lock,
+      cleanup: { blobs, images: new FakeMessageRepository(users), pushes: { committed: () => undefined } },
+      log: createLogger('silent'),
+      now: () => now,
+    });
   });
 
   /** Both steps: a code by SMS, then register with it. */
@@ -53,7 +60,15 @@ describe('AccountService (unit)', () => {
 
   it('treats malformed headers as no token', async () => {
     const r = await register();
-    for (const h of [undefined, '', 'Bearer', `Basic ${r.phoneHash}.${r.ukey}`, `Bearer ${r.phoneHash}`, `Bearer ${r.phoneHash}.${r.ukey}x`, `Bearer ${r.phoneHash.toUpperCase()}.${r.ukey}`]) {
+    for (const h of [
+      undefined,
+      '',
+      'Bearer',
+      `Basic ${r.phoneHash}.${r.ukey}`,
+      `Bearer ${r.phoneHash}`,
+      `Bearer ${r.phoneHash}.${r.ukey}x`,
+      `Bearer ${r.phoneHash.toUpperCase()}.${r.ukey}`,
+    ]) {
       expect(await accounts.authenticate(h), String(h)).to.equal(null);
     }
   });
@@ -67,7 +82,10 @@ describe('AccountService (unit)', () => {
       [{ verificationCode: '12345' }, 'verificationCode'],
       [{ verificationCode: 'abcdef' }, 'verificationCode'],
     ] as const) {
-      const e = await accounts.register({ ...input, verificationCode: '123456', ...patch }, ip).then(() => null, (err) => err);
+      const e = await accounts.register({ ...input, verificationCode: '123456', ...patch }, ip).then(
+        () => null,
+        (err) => err,
+      );
       expect(e?.extensions, JSON.stringify(patch)).to.deep.equal({ code: 'BAD_USER_INPUT', field });
     }
     expect(users.rows).to.have.length(0);
@@ -75,7 +93,10 @@ describe('AccountService (unit)', () => {
 
   it('moves nothing without the right code', async () => {
     const first = await register();
-    const e = await accounts.register({ ...input, cid: 'thief', verificationCode: '000000' }, ip).then(() => null, (err) => err);
+    const e = await accounts.register({ ...input, cid: 'thief', verificationCode: '000000' }, ip).then(
+      () => null,
+      (err) => err,
+    );
     expect(e?.extensions?.code).to.equal('BAD_USER_INPUT');
     expect(users.rows[0].cid).to.equal('cid-1');
     expect((await accounts.authenticate(`Bearer ${first.phoneHash}.${first.ukey}`))?.uid).to.equal(first.uid);

@@ -2,12 +2,26 @@ import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config';
 
 /** What production needs besides the master key: an SMS provider that sends SMS. */
-const PRODUCTION = { NODE_ENV: 'production', SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' };
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  SMS_PROVIDER: 'aliyun',
+  ALIYUN_ACCESS_KEY_ID: 'i',
+  ALIYUN_ACCESS_KEY_SECRET: 's',
+  ALIYUN_SMS_SIGN_NAME: 'n',
+  ALIYUN_SMS_TEMPLATE_CODE: 't',
+};
 
 describe('config (unit)', () => {
   it('runs on embedded defaults with nothing set', () => {
     const c = loadConfig({});
-    expect(c).to.include({ port: 4000, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:4000', pushProvider: 'log', maxImageBytes: 20 * 1024 * 1024, env: 'development' });
+    expect(c).to.include({
+      port: 4000,
+      host: '127.0.0.1',
+      publicUrl: 'http://127.0.0.1:4000',
+      pushProvider: 'log',
+      maxImageBytes: 20 * 1024 * 1024,
+      env: 'development',
+    });
     expect(c.database.kind).to.equal('sqlite');
     expect(c.s3).to.equal(null);
   });
@@ -30,13 +44,20 @@ describe('config (unit)', () => {
     expect(loadConfig({}).encryptUploads).to.equal(true);
     expect(loadConfig({ ENCRYPTION: 'off' }).encryptUploads).to.equal(false);
     for (const bad of [Buffer.alloc(16, 1).toString('base64'), 'not-a-key-at-all-but-quite-long-000000000000']) {
-      expect(() => loadConfig({ ENCRYPTION_KEY: bad })).to.throw(ConfigError).with.property('message').that.contains('ENCRYPTION_KEY').and.does.not.contain(bad);
+      expect(() => loadConfig({ ENCRYPTION_KEY: bad }))
+        .to.throw(ConfigError)
+        .with.property('message')
+        .that.contains('ENCRYPTION_KEY')
+        .and.does.not.contain(bad);
     }
     expect(() => loadConfig({ AUTO_CONFIRM_SECONDS: '0' })).to.throw(ConfigError, /AUTO_CONFIRM_SECONDS/);
   });
 
   it('never repeats a database password in its message', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'pg://user:secret@host/db' })).to.throw(ConfigError).with.property('message').that.does.not.contain('secret');
+    expect(() => loadConfig({ DATABASE_URL: 'pg://user:secret@host/db' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.does.not.contain('secret');
   });
 
   it('reads MySQL and S3 settings', () => {
@@ -46,7 +67,14 @@ describe('config (unit)', () => {
   });
 
   it('reads the GeTui and push settings, and names every bad one', () => {
-    const c = loadConfig({ PUSH_PROVIDER: 'getui', GETUI_APP_ID: 'a', GETUI_APP_KEY: 'k', GETUI_MASTER_SECRET: 's', GETUI_TIMEOUT_MS: '3000', PUSH_MAX_ATTEMPTS: '5' });
+    const c = loadConfig({
+      PUSH_PROVIDER: 'getui',
+      GETUI_APP_ID: 'a',
+      GETUI_APP_KEY: 'k',
+      GETUI_MASTER_SECRET: 's',
+      GETUI_TIMEOUT_MS: '3000',
+      PUSH_MAX_ATTEMPTS: '5',
+    });
     expect(c.getui).to.deep.equal({ appId: 'a', appKey: 'k', masterSecret: 's', baseUrl: 'https://restapi.getui.com/v2', timeoutMs: 3000 });
     expect(c.push).to.deep.equal({ pollMs: 1000, batchSize: 10, maxAttempts: 5, retryBaseMs: 1000, retryMaxMs: 900_000, leaseMs: 15_000 });
     expect(loadConfig({}).push.leaseMs).to.equal(50_000);
@@ -56,7 +84,8 @@ describe('config (unit)', () => {
     } catch (e) {
       err = e as ConfigError;
     }
-    for (const name of ['GETUI_APP_KEY', 'GETUI_MASTER_SECRET', 'GETUI_BASE_URL', 'PUSH_POLL_MS', 'PUSH_BATCH_SIZE']) expect(err!.message).to.contain(name);
+    for (const name of ['GETUI_APP_KEY', 'GETUI_MASTER_SECRET', 'GETUI_BASE_URL', 'PUSH_POLL_MS', 'PUSH_BATCH_SIZE'])
+      expect(err!.message).to.contain(name);
     expect(err!.message).not.to.contain('GETUI_APP_ID');
   });
 
@@ -105,7 +134,17 @@ describe('config (unit)', () => {
     } catch (e) {
       err = e as ConfigError;
     }
-    for (const name of ['RATE_LIMIT_MULTIPLIER', 'RATE_LIMIT_CODE_PHONE', 'ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME', 'ALIYUN_SMS_TEMPLATE_CODE', 'SMS_TEST_NUMBERS', 'REDIS_URL', 'GRAPHQL_MAX_DEPTH']) {
+    for (const name of [
+      'RATE_LIMIT_MULTIPLIER',
+      'RATE_LIMIT_CODE_PHONE',
+      'ALIYUN_ACCESS_KEY_ID',
+      'ALIYUN_ACCESS_KEY_SECRET',
+      'ALIYUN_SMS_SIGN_NAME',
+      'ALIYUN_SMS_TEMPLATE_CODE',
+      'SMS_TEST_NUMBERS',
+      'REDIS_URL',
+      'GRAPHQL_MAX_DEPTH',
+    ]) {
       expect(err?.message).to.contain(name);
     }
     expect(err?.message).not.to.contain('hunter2');
@@ -122,9 +161,22 @@ describe('config (unit)', () => {
       ALIYUN_SMS_TEMPLATE_CODE: 'SMS_1',
       ALIYUN_SMS_ENDPOINT: 'http://127.0.0.1:8080',
     });
-    expect([...c.smsTestNumbers]).to.deep.equal([['+8613800000001', '123456'], ['+447911123456', '654321']]);
+    expect([...c.smsTestNumbers]).to.deep.equal([
+      ['+8613800000001', '123456'],
+      ['+447911123456', '654321'],
+    ]);
     expect(c.aliyunSms).to.include({ endpoint: '127.0.0.1:8080', protocol: 'http', timeoutMs: 5000, templateParam: 'code' });
-    expect(loadConfig({ ...{ SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: 'i', ALIYUN_ACCESS_KEY_SECRET: 's', ALIYUN_SMS_SIGN_NAME: 'n', ALIYUN_SMS_TEMPLATE_CODE: 't' } }).aliyunSms).to.include({
+    expect(
+      loadConfig({
+        ...{
+          SMS_PROVIDER: 'aliyun',
+          ALIYUN_ACCESS_KEY_ID: 'i',
+          ALIYUN_ACCESS_KEY_SECRET: 's',
+          ALIYUN_SMS_SIGN_NAME: 'n',
+          ALIYUN_SMS_TEMPLATE_CODE: 't',
+        },
+      }).aliyunSms,
+    ).to.include({
       endpoint: 'dysmsapi.aliyuncs.com',
       protocol: 'https',
     });
@@ -142,22 +194,33 @@ describe('config (unit)', () => {
     }
     expect(err).to.be.instanceOf(ConfigError);
     expect(err!.problems).to.have.length(1);
-    expect(err!.problems[0]).to.match(/^SMS_TEST_NUMBERS: 2 test number/).and.to.contain('SMS_TEST_NUMBERS_IN_PRODUCTION=true');
+    expect(err!.problems[0])
+      .to.match(/^SMS_TEST_NUMBERS: 2 test number/)
+      .and.to.contain('SMS_TEST_NUMBERS_IN_PRODUCTION=true');
     expect(err!.message).not.to.contain('123456');
-    expect(() => loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'false' })).to.throw(ConfigError, /SMS_TEST_NUMBERS/);
+    expect(() => loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'false' })).to.throw(
+      ConfigError,
+      /SMS_TEST_NUMBERS/,
+    );
     const allowed = loadConfig({ ...production, ...numbers, SMS_TEST_NUMBERS_IN_PRODUCTION: 'true' });
     expect(allowed.smsTestNumbers.size).to.equal(2);
     expect(allowed.smsTestNumbersInProduction).to.equal(true);
     // Outside production they need no opt-in.
     expect(loadConfig(numbers).smsTestNumbers.size).to.equal(2);
-    expect(() => loadConfig({ ...production, SMS_TEST_NUMBERS_IN_PRODUCTION: 'maybe' })).to.throw(ConfigError, /SMS_TEST_NUMBERS_IN_PRODUCTION/);
+    expect(() => loadConfig({ ...production, SMS_TEST_NUMBERS_IN_PRODUCTION: 'maybe' })).to.throw(
+      ConfigError,
+      /SMS_TEST_NUMBERS_IN_PRODUCTION/,
+    );
   });
 
   it('lets a registration lock lapse after 7 days unseen unless REGISTRATION_LOCK_DAYS says otherwise (1 to 3650)', () => {
     expect(loadConfig({}).registrationLockDays).to.equal(7);
     expect(loadConfig({ REGISTRATION_LOCK_DAYS: '30' }).registrationLockDays).to.equal(30);
-    for (const bad of ['0', '3651', '1.5', 'week']) expect(() => loadConfig({ REGISTRATION_LOCK_DAYS: bad }), bad).to.throw(ConfigError, /REGISTRATION_LOCK_DAYS/);
-    expect(loadConfig({ RATE_LIMIT_REGISTRATION_LOCK_PIN: '3/1d', RATE_LIMIT_MULTIPLIER: '2' }).rateLimits.registrationLockPin).to.deep.equal({ points: 6, durationSeconds: 86_400 });
+    for (const bad of ['0', '3651', '1.5', 'week'])
+      expect(() => loadConfig({ REGISTRATION_LOCK_DAYS: bad }), bad).to.throw(ConfigError, /REGISTRATION_LOCK_DAYS/);
+    expect(
+      loadConfig({ RATE_LIMIT_REGISTRATION_LOCK_PIN: '3/1d', RATE_LIMIT_MULTIPLIER: '2' }).rateLimits.registrationLockPin,
+    ).to.deep.equal({ points: 6, durationSeconds: 86_400 });
   });
 
   it('refuses the log SMS provider in production: it would write codes to the log', () => {
@@ -181,7 +244,10 @@ describe('config (unit)', () => {
 
   it('reads the social graph limits, scaling the discovery budget by RATE_LIMIT_MULTIPLIER', () => {
     expect(loadConfig({})).to.include({ discoveryDailyLimit: 10_000, maxGroupMembers: 50, rateLimitMultiplier: 1 });
-    expect(loadConfig({ DISCOVERY_DAILY_LIMIT: '2000', RATE_LIMIT_MULTIPLIER: '2.5', MAX_GROUP_MEMBERS: '8' })).to.include({ discoveryDailyLimit: 5000, maxGroupMembers: 8 });
+    expect(loadConfig({ DISCOVERY_DAILY_LIMIT: '2000', RATE_LIMIT_MULTIPLIER: '2.5', MAX_GROUP_MEMBERS: '8' })).to.include({
+      discoveryDailyLimit: 5000,
+      maxGroupMembers: 8,
+    });
     expect(() => loadConfig({ DISCOVERY_DAILY_LIMIT: '0', RATE_LIMIT_MULTIPLIER: '-1', MAX_GROUP_MEMBERS: 'many' }))
       .to.throw(ConfigError)
       .with.property('message')
@@ -227,20 +293,25 @@ describe('config (unit)', () => {
     for (const ok of ['loopback', '1', '2', 'false', 'loopback, 10.0.0.0/8', '192.0.2.7', 'fd00::/8,uniquelocal', '10.0.0.0/255.0.0.0']) {
       expect(loadConfig({ TRUST_PROXY: ok }).trustProxy, ok).to.equal(ok.trim());
     }
-    for (const bad of ['*', 'everyone', '10.0.0.0/33', 'loopback,', 'a.b.c.d']) expect(() => loadConfig({ TRUST_PROXY: bad }), bad).to.throw(ConfigError, /TRUST_PROXY/);
+    for (const bad of ['*', 'everyone', '10.0.0.0/33', 'loopback,', 'a.b.c.d'])
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).to.throw(ConfigError, /TRUST_PROXY/);
     expect(loadConfig({}).trustProxy).to.equal('loopback');
   });
 
   it('keeps finished push jobs 7 days unless PUSH_JOB_RETENTION_DAYS says otherwise (whole days, at least 1)', () => {
     expect(loadConfig({}).pushJobRetentionDays).to.equal(7);
     expect(loadConfig({ PUSH_JOB_RETENTION_DAYS: '30' }).pushJobRetentionDays).to.equal(30);
-    for (const bad of ['0', '1.5', 'week']) expect(() => loadConfig({ PUSH_JOB_RETENTION_DAYS: bad })).to.throw(ConfigError, /PUSH_JOB_RETENTION_DAYS/);
+    for (const bad of ['0', '1.5', 'week'])
+      expect(() => loadConfig({ PUSH_JOB_RETENTION_DAYS: bad })).to.throw(ConfigError, /PUSH_JOB_RETENTION_DAYS/);
   });
 
   it('refuses ENCRYPTION=off in production, and a production start with no master key of its own (none generated in DATA_DIR)', () => {
     const key = Buffer.alloc(32, 4).toString('base64');
     expect(loadConfig({ ...PRODUCTION, ENCRYPTION_KEY: key }).encryptUploads).to.equal(true);
-    expect(() => loadConfig({ ...PRODUCTION, ENCRYPTION_KEY: key, ENCRYPTION: 'off' })).to.throw(ConfigError, /ENCRYPTION: "off" .* refused in production/);
+    expect(() => loadConfig({ ...PRODUCTION, ENCRYPTION_KEY: key, ENCRYPTION: 'off' })).to.throw(
+      ConfigError,
+      /ENCRYPTION: "off" .* refused in production/,
+    );
     const none = () => loadConfig(PRODUCTION);
     expect(none).to.throw(ConfigError, /ENCRYPTION_KEY or ENCRYPTION_KEY_FILE: required in production/);
     // Outside production both still work: the benchmark's baseline and the zero-setup start.
@@ -256,14 +327,22 @@ describe('config (unit)', () => {
     expect(c.encryptionKeyPrevious!.equals(Buffer.alloc(32, 6))).to.equal(true);
     expect(loadConfig({}).encryptionKeyPrevious).to.equal(null);
     expect(() => loadConfig({ ENCRYPTION_KEY: key, ENCRYPTION_KEY_FILE: '/k' })).to.throw(ConfigError, /set one of them, not both/);
-    expect(() => loadConfig({ ENCRYPTION_KEY: key, ENCRYPTION_KEY_PREVIOUS: key })).to.throw(ConfigError, /ENCRYPTION_KEY_PREVIOUS: is the same key/);
-    expect(() => loadConfig({ ENCRYPTION_KEY_PREVIOUS: 'short' })).to.throw(ConfigError).with.property('message').that.contains('ENCRYPTION_KEY_PREVIOUS').and.does.not.contain('short');
+    expect(() => loadConfig({ ENCRYPTION_KEY: key, ENCRYPTION_KEY_PREVIOUS: key })).to.throw(
+      ConfigError,
+      /ENCRYPTION_KEY_PREVIOUS: is the same key/,
+    );
+    expect(() => loadConfig({ ENCRYPTION_KEY_PREVIOUS: 'short' }))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.contains('ENCRYPTION_KEY_PREVIOUS')
+      .and.does.not.contain('short');
   });
 
   it('keeps ended messages 30 days unless MESSAGE_RETENTION_DAYS says otherwise (whole days, at least 1)', () => {
     expect(loadConfig({}).messageRetentionDays).to.equal(30);
     expect(loadConfig({ MESSAGE_RETENTION_DAYS: '7' }).messageRetentionDays).to.equal(7);
-    for (const bad of ['0', '2.5', 'month']) expect(() => loadConfig({ MESSAGE_RETENTION_DAYS: bad })).to.throw(ConfigError, /MESSAGE_RETENTION_DAYS/);
+    for (const bad of ['0', '2.5', 'month'])
+      expect(() => loadConfig({ MESSAGE_RETENTION_DAYS: bad })).to.throw(ConfigError, /MESSAGE_RETENTION_DAYS/);
   });
 
   it('serves metrics on 9464 in production only, on METRICS_PORT when set, never on PORT; 0 turns them off', () => {
@@ -278,11 +357,18 @@ describe('config (unit)', () => {
 
   it('traces only when an OTLP endpoint is set, with the standard sampler variables checked', () => {
     expect(loadConfig({}).tracing).to.equal(null);
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).to.deep.equal({ sampler: 'parentbased_always_on', ratio: 1 });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).to.deep.equal({
+      sampler: 'parentbased_always_on',
+      ratio: 1,
+    });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing).to.not.equal(null);
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).to.equal(null);
     expect(
-      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).tracing,
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      }).tracing,
     ).to.deep.equal({ sampler: 'parentbased_traceidratio', ratio: 0.25 });
     let err: ConfigError | undefined;
     try {
@@ -290,6 +376,7 @@ describe('config (unit)', () => {
     } catch (e) {
       err = e as ConfigError;
     }
-    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) expect(err?.message).to.contain(`${name}:`);
+    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'])
+      expect(err?.message).to.contain(`${name}:`);
   });
 });

@@ -200,24 +200,32 @@ describe('documentation', () => {
 });
 
 /**
- * The variables src/config.ts names: every string literal shaped like an environment variable
- * (the helpers take names as literals: `int('PORT', …)`, `{ env: 'RATE_LIMIT_…' }`, lists of
- * required names) and every `env.NAME` or `env['NAME']` access.
+ * The variables src/config.ts and its sections in src/config/ name: every string literal shaped
+ * like an environment variable (the helpers take names as literals: `r.int('PORT', …)`,
+ * `{ env: 'RATE_LIMIT_…' }`, lists of required names) and every `env.NAME` or `env['NAME']` access.
  */
 function variablesInConfigSource(): string[] {
-  const file = path.join(ROOT, 'src', 'config.ts');
-  const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const folder = path.join(ROOT, 'src', 'config');
+  const files = [
+    path.join(ROOT, 'src', 'config.ts'),
+    ...fs
+      .readdirSync(folder)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(folder, f)),
+  ];
   const names = new Set<string>();
-  const visit = (node: ts.Node): void => {
-    if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && ENV_NAME.test(node.text)) names.add(node.text);
-    if (ts.isPropertyAccessExpression(node) && /\benv$/.test(node.expression.getText(source)) && ENV_NAME.test(node.name.text))
-      names.add(node.name.text);
-    ts.forEachChild(node, visit);
-  };
-  visit(source);
+  for (const file of files) {
+    const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+    const visit = (node: ts.Node): void => {
+      if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && ENV_NAME.test(node.text)) names.add(node.text);
+      if (ts.isPropertyAccessExpression(node) && /\benv$/.test(node.expression.getText(source)) && ENV_NAME.test(node.name.text))
+        names.add(node.name.text);
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
   return [...names].sort();
 }
-
 
 /** The #anchors GitHub gives a Markdown file's headings. */
 function headingSlugs(markdown: string): Set<string> {

@@ -9,7 +9,14 @@ describe('GetuiClient (against the fake GeTui server)', () => {
   let seq = 0;
 
   const client = (over: Partial<GetuiClientOptions> = {}) =>
-    new GetuiClient({ appId: fake.appId, appKey: fake.appKey, masterSecret: fake.masterSecret, baseUrl: fake.url, timeoutMs: 2000, ...over });
+    new GetuiClient({
+      appId: fake.appId,
+      appKey: fake.appKey,
+      masterSecret: fake.masterSecret,
+      baseUrl: fake.url,
+      timeoutMs: 2000,
+      ...over,
+    });
   const push = (over: Partial<PushMessage> = {}): PushMessage => ({
     requestId: `req${Date.now()}${String(++seq).padStart(6, '0')}`,
     cid: 'cid0000000000000000000000000001',
@@ -100,7 +107,10 @@ describe('GetuiClient (against the fake GeTui server)', () => {
       if (typeof body === 'object' && body.code === 10005) expect(r).to.have.property('retryAfterMs', 60_000);
     }
     fake.rejectCid('gone-device-cid-01');
-    expect(await c.send(push({ cid: 'gone-device-cid-01' }))).to.deep.equal({ outcome: 'give-up', reason: 'GeTui 20001 target user is invalid' });
+    expect(await c.send(push({ cid: 'gone-device-cid-01' }))).to.deep.equal({
+      outcome: 'give-up',
+      reason: 'GeTui 20001 target user is invalid',
+    });
     fake.down(1);
     expect(await c.send(push())).to.deep.equal({ outcome: 'retry', reason: 'HTTP 503' });
   });
@@ -119,7 +129,9 @@ describe('GetuiClient (against the fake GeTui server)', () => {
     const badSecret = client({ masterSecret: 'not-the-secret' });
     expect(await badSecret.send(push())).to.deep.equal({ outcome: 'retry', reason: 'auth: GeTui 20001 sign is invalid' });
     const badApp = client({ appId: 'someOtherApp' });
-    expect((await badApp.send(push())) as { reason: string }).to.have.property('reason').that.matches(/auth: HTTP 404/);
+    expect((await badApp.send(push())) as { reason: string })
+      .to.have.property('reason')
+      .that.matches(/auth: HTTP 404/);
     expect(fake.pushes).to.have.length(0);
   });
 

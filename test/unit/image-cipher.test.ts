@@ -2,7 +2,18 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { ImageKey, KeyWrapper, masterKeyId, NEW_IMAGE_CIPHER, newImageKey, sealedRange, sealedSize, SEGMENT_BYTES, segmentBytesOf, SegmentDecryptor, SegmentEncryptor } from '../../src/services/image-cipher';
+import { KeyWrapper, masterKeyId } from '../../src/services/cipher/key-wrapper';
+import { SegmentDecryptor } from '../../src/services/cipher/segment-decryptor';
+import { SegmentEncryptor } from '../../src/services/cipher/segment-encryptor';
+import {
+  ImageKey,
+  NEW_IMAGE_CIPHER,
+  newImageKey,
+  sealedRange,
+  sealedSize,
+  SEGMENT_BYTES,
+  segmentBytesOf,
+} from '../../src/services/cipher/segment-format';
 import { createCipheriv } from 'node:crypto';
 import { useSeed } from '../support/seed';
 
@@ -18,7 +29,15 @@ async function seal(key: ImageKey, plain: Buffer, size?: number, segment = SEGME
   return buffer(chunked(plain, chunk).pipe(new SegmentEncryptor(key, segment, size)));
 }
 
-async function open(key: ImageKey, sealed: Buffer, size: number, first?: number, last?: number, segment = SEGMENT_BYTES, chunk = 5_000): Promise<Buffer> {
+async function open(
+  key: ImageKey,
+  sealed: Buffer,
+  size: number,
+  first?: number,
+  last?: number,
+  segment = SEGMENT_BYTES,
+  chunk = 5_000,
+): Promise<Buffer> {
   const d = new SegmentDecryptor(key, size, first, last, segment);
   const source = chunked(sealed, chunk);
   source.once('error', (e) => d.destroy(e));
@@ -44,7 +63,7 @@ describe('image cipher stored format', () => {
   const random = useSeed();
   it('seals exactly the documented segment format (nonce = prefix | index | last flag, tag after each segment)', async () => {
     const key = newImageKey();
-    for (const segment of [64 * 1024, SEGMENT_BYTES]) {
+    for (const segment of [64 * 1024, 256 * 1024]) {
       for (const size of [0, 1, segment - 1, segment, segment + 3, 3 * segment]) {
         const plain = random().bytes(size);
         const expected = sealByHand(key, plain, segment);
@@ -69,7 +88,9 @@ describe('image cipher (chunked AES-256-GCM)', () => {
         expect(sealed.length).to.equal(sealedSize(size));
         if (size >= 32) expect(sealed.includes(plain.subarray(0, 32))).to.equal(false);
         expect((await seal(key, plain, size, undefined, chunk)).equals(sealed), `declared size, ${chunk}-byte chunks`).to.equal(true);
-        expect((await open(key, sealed, size, undefined, undefined, undefined, chunk)).equals(plain), `${chunk}-byte chunks`).to.equal(true);
+        expect((await open(key, sealed, size, undefined, undefined, undefined, chunk)).equals(plain), `${chunk}-byte chunks`).to.equal(
+          true,
+        );
       }
     });
   }
@@ -89,7 +110,11 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     const sealed = await seal(key, plain);
     const tampered = Buffer.from(sealed);
     tampered[SEGMENT_BYTES + 100] ^= 1;
-    const fails = (p: Promise<Buffer>, what: string) => p.then(() => expect.fail(`${what} went unnoticed`), (e) => expect(String(e)).to.match(/authenticate/));
+    const fails = (p: Promise<Buffer>, what: string) =>
+      p.then(
+        () => expect.fail(`${what} went unnoticed`),
+        (e) => expect(String(e)).to.match(/authenticate/),
+      );
     await fails(open(key, tampered, size), 'tampering');
     // Drop the last segment and present the second as the last: its nonce says "not last".
     await fails(open(key, sealed.subarray(0, 2 * (SEGMENT_BYTES + 16)), 2 * SEGMENT_BYTES), 'truncation');
@@ -106,10 +131,10 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     }
   });
 
-  it('new images are sealed in 256 KiB segments; blobs sealed in 64 KiB segments (earlier builds) still open', async () => {
-    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(256 * 1024);
-    const old = segmentBytesOf('aes256gcm-64k');
-    expect(old).to.equal(64 * 1024);
+  it('new images are sealed in 64 KiB segments; blobs sealed in 256 KiB segments (earlier builds) still open', async () => {
+    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(64 * 1024);
+    const old = segmentBytesOf('aes256gcm-256k');
+    expect(old).to.equal(256 * 1024);
     const size = 2 * old + 77;
     const plain = random().bytes(size);
     const sealed = await seal(key, plain, undefined, old);
@@ -123,7 +148,10 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     const size = 2 * SEGMENT_BYTES + 99;
     const plain = random().bytes(size);
     const sealed = await seal(key, plain);
-    for (const [first, last] of [[0, size - 1], [5, SEGMENT_BYTES + 7]]) {
+    for (const [first, last] of [
+      [0, size - 1],
+      [5, SEGMENT_BYTES + 7],
+    ]) {
       let received = 0;
       let receivedWhenCalled = -1;
       const d = new SegmentDecryptor(key, size, first, last, SEGMENT_BYTES, {
@@ -133,16 +161,28 @@ describe('image cipher (chunked AES-256-GCM)', () => {
       });
       const r = sealedRange(size, first, last);
       d.on('data', (c: Buffer) => (received += c.length));
-      await new Promise((resolve, reject) => chunked(sealed.subarray(r.storedStart, r.storedStart + r.storedLength)).pipe(d).on('end', resolve).on('error', reject));
+      await new Promise((resolve, reject) =>
+        chunked(sealed.subarray(r.storedStart, r.storedStart + r.storedLength))
+          .pipe(d)
+          .on('end', resolve)
+          .on('error', reject),
+      );
       expect(received).to.equal(last - first + 1);
       // Called once, with the last segment's bytes still held back.
       expect(receivedWhenCalled).to.be.greaterThan(-1);
       expect(receivedWhenCalled).to.be.lessThan(received);
     }
-    const failing = new SegmentDecryptor(key, size, 0, size - 1, SEGMENT_BYTES, { beforeLastBytes: () => Promise.reject(new Error('grant used up')) });
+    const failing = new SegmentDecryptor(key, size, 0, size - 1, SEGMENT_BYTES, {
+      beforeLastBytes: () => Promise.reject(new Error('grant used up')),
+    });
     const got: Buffer[] = [];
     failing.on('data', (c: Buffer) => got.push(c));
-    const outcome = await new Promise<unknown>((resolve) => chunked(sealed).pipe(failing).on('end', () => resolve('ended')).on('error', resolve));
+    const outcome = await new Promise<unknown>((resolve) =>
+      chunked(sealed)
+        .pipe(failing)
+        .on('end', () => resolve('ended'))
+        .on('error', resolve),
+    );
     expect(String(outcome)).to.match(/grant used up/);
     expect(Buffer.concat(got).length).to.be.lessThan(size);
   });
@@ -155,7 +195,12 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     const size = 3 * SEGMENT_BYTES + 500;
     const plain = random().bytes(size);
     const sealed = await seal(key, plain);
-    for (const [a, b] of [[0, 0], [10, SEGMENT_BYTES + 10], [SEGMENT_BYTES, 2 * SEGMENT_BYTES - 1], [2 * SEGMENT_BYTES + 7, size - 1]]) {
+    for (const [a, b] of [
+      [0, 0],
+      [10, SEGMENT_BYTES + 10],
+      [SEGMENT_BYTES, 2 * SEGMENT_BYTES - 1],
+      [2 * SEGMENT_BYTES + 7, size - 1],
+    ]) {
       const r = sealedRange(size, a, b);
       // Small chunks, and chunks that hold whole segments.
       for (const chunk of [5_000, size]) {

@@ -14,9 +14,16 @@ describe('PushDispatcher (unit)', () => {
   let jobs: FakePushJobRepository;
   let provider: ScriptedPushProvider;
   const silent = pino({ level: 'silent' });
-  const options: PushDispatcherOptions = { pollMs: 10, batchSize: 10, maxAttempts: 4, retryBaseMs: 1000, retryMaxMs: 5000, leaseMs: 60_000 };
+  const options: PushDispatcherOptions = {
+    pollMs: 10,
+    batchSize: 10,
+    maxAttempts: 4,
+    retryBaseMs: 1000,
+    retryMaxMs: 5000,
+    leaseMs: 60_000,
+  };
   const dispatcher = (over: Partial<PushDispatcherOptions> = {}, random = () => 1) =>
-    new PushDispatcher(jobs, provider, { ...options, ...over }, silent, () => clock, random);
+    new PushDispatcher({ jobs, provider, log: silent, now: () => clock, random }, { ...options, ...over });
   const later = (ms: number) => {
     clock = new Date(clock.getTime() + ms);
   };
@@ -36,7 +43,13 @@ describe('PushDispatcher (unit)', () => {
     later(1000);
     await dispatcher().dispatchOnce();
     expect(provider.sent).to.have.length(1);
-    expect(provider.sent[0]).to.include({ cid: 'cid-of-bobs-new-phone', requestId: job.requestId, payload: job.payload, ttlMs: 3_599_000, kind: 'image' });
+    expect(provider.sent[0]).to.include({
+      cid: 'cid-of-bobs-new-phone',
+      requestId: job.requestId,
+      payload: job.payload,
+      ttlMs: 3_599_000,
+      kind: 'image',
+    });
     expect(jobs.rows[0]).to.include({ status: 'sent', attempts: 1, lastError: null, leaseToken: null });
     expect(jobs.rows[0].sentAt).to.deep.equal(clock);
   });
@@ -157,8 +170,20 @@ describe('PushDispatcher (unit)', () => {
 describe('image push payload and the log provider (unit)', () => {
   it('has exactly the five keys of the image push (docs/api.md, "Pushes")', () => {
     const sendTime = new Date('2026-03-01T08:00:00.123Z');
-    const text = imagePushPayload({ senderRegion: '86', senderPhoneHash: 'ab'.repeat(32), messageId: 42, messageKey: 'cd'.repeat(32), sendTime });
-    expect(JSON.parse(text)).to.deep.equal({ sender_region: '86', sender_phone: 'ab'.repeat(32), message_id: 42, message_key: 'cd'.repeat(32), send_time: '2026-03-01T08:00:00.123Z' });
+    const text = imagePushPayload({
+      senderRegion: '86',
+      senderPhoneHash: 'ab'.repeat(32),
+      messageId: 42,
+      messageKey: 'cd'.repeat(32),
+      sendTime,
+    });
+    expect(JSON.parse(text)).to.deep.equal({
+      sender_region: '86',
+      sender_phone: 'ab'.repeat(32),
+      message_id: 42,
+      message_key: 'cd'.repeat(32),
+      send_time: '2026-03-01T08:00:00.123Z',
+    });
   });
 
   it('logs one structured line per push, with neither the phone number nor its hash', async () => {
@@ -166,8 +191,23 @@ describe('image push payload and the log provider (unit)', () => {
     const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
     const provider = new LogPushProvider(pino({ level: 'info' }, sink));
     const phoneHash = 'ef'.repeat(32);
-    const payload = imagePushPayload({ senderRegion: '86', senderPhoneHash: phoneHash, messageId: 1, messageKey: '01'.repeat(32), sendTime: new Date() });
-    const r = await provider.send({ requestId: 'r'.repeat(32), cid: 'cid-1234567890', payload, ttlMs: 1000, alert: { title: 't', body: 'b' }, kind: 'image', jobId: 9, receiverUid: 2 });
+    const payload = imagePushPayload({
+      senderRegion: '86',
+      senderPhoneHash: phoneHash,
+      messageId: 1,
+      messageKey: '01'.repeat(32),
+      sendTime: new Date(),
+    });
+    const r = await provider.send({
+      requestId: 'r'.repeat(32),
+      cid: 'cid-1234567890',
+      payload,
+      ttlMs: 1000,
+      alert: { title: 't', body: 'b' },
+      kind: 'image',
+      jobId: 9,
+      receiverUid: 2,
+    });
     expect(r.outcome).to.equal('sent');
     expect(lines).to.have.length(1);
     const line = JSON.parse(lines[0]);

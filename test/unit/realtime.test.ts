@@ -124,12 +124,8 @@ describe('RealtimeService with fakes', () => {
     const tokens = new Map<string, User>([['Bearer good', alice]]);
     let now = 0;
     const service = new RealtimeService(
-      { authenticate: async (h) => tokens.get(h ?? '') ?? null },
-      feed,
-      new LocalSubscriptionSlots(),
+      { auth: { authenticate: async (h) => tokens.get(h ?? '') ?? null }, feed, slots: new LocalSubscriptionSlots(), log, now: () => now },
       options,
-      log,
-      () => now,
     );
     const closes: CloseReason[] = [];
     const push = (payload: Record<string, unknown>) =>

@@ -20,7 +20,10 @@ const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
 };
 
 async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
-  const e = await p.then(() => null, (err) => err);
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
   expect(e, 'expected a failure').not.to.equal(null);
   if (!e.extensions) throw e;
   return e.extensions;
@@ -53,14 +56,14 @@ describe('registration lock (unit)', () => {
     committed = 0;
     verification = fakeVerification(sms, limiter, () => clock);
     lock = new RegistrationLockService(users, limiter, { lapseMs: 7 * DAY, pepper: Buffer.alloc(32, 7), scrypt: FAST }, () => clock);
-    accounts = new AccountService(
+    accounts = new AccountService({
       users,
       verification,
       lock,
-      { blobs, images: messages, pushes: { committed: () => void committed++ }, receipts: receiptJobs(signer) },
-      createLogger('silent'),
-      () => clock,
-    );
+      cleanup: { blobs, images: messages, pushes: { committed: () => void committed++ }, receipts: receiptJobs(signer) },
+      log: createLogger('silent'),
+      now: () => clock,
+    });
   });
 
   const codeFor = async () => {
@@ -73,11 +76,33 @@ describe('registration lock (unit)', () => {
 
   /** The owner: registered, a lock set, one image pending (stored as a blob) from a sender. */
   async function lockedOwner() {
-    const sender = (await users.registerDevice({ phoneHash: 's'.repeat(64), regionNum: '86', phoneNum: '1', nickname: 's', cid: 'cid-s', ukeyHash: 'x', now: clock })).user;
-    const owner = await accounts.register({ ...phone, cid: 'cid-old', nickname: 'Owner', verificationCode: await codeFor(), publicKey: Buffer.alloc(32, 3).toString('base64') }, ip);
+    const sender = (
+      await users.registerDevice({
+        phoneHash: 's'.repeat(64),
+        regionNum: '86',
+        phoneNum: '1',
+        nickname: 's',
+        cid: 'cid-s',
+        ukeyHash: 'x',
+        now: clock,
+      })
+    ).user;
+    const owner = await accounts.register(
+      { ...phone, cid: 'cid-old', nickname: 'Owner', verificationCode: await codeFor(), publicKey: Buffer.alloc(32, 3).toString('base64') },
+      ip,
+    );
     await lock.set((await authenticate(owner))!, PIN);
     const [m] = await messages.createImageWithMessages(
-      { objectName: 'blob-1', filetype: 'image/jpeg', size: 3, sha256: 'h', cipher: 'aes256gcm-64k', wrappedKey: 'k', expiresAt: new Date(clock.getTime() + DAY), createdAt: clock },
+      {
+        objectName: 'blob-1',
+        filetype: 'image/jpeg',
+        size: 3,
+        sha256: 'h',
+        cipher: 'aes256gcm-64k',
+        wrappedKey: 'k',
+        expiresAt: new Date(clock.getTime() + DAY),
+        createdAt: clock,
+      },
       [{ messageKey: 'blob-1', senderUid: sender.uid, receiverUid: owner.uid, sendTime: clock }],
       () => null,
     );
@@ -89,8 +114,15 @@ describe('registration lock (unit)', () => {
   it('a code alone does not move a locked account; the same code then works with the PIN', async () => {
     const { owner } = await lockedOwner();
     const code = await codeFor();
-    expect(await failure(register(code))).to.deep.equal({ code: 'REGISTRATION_LOCKED', field: 'registrationLockPin', reason: 'PIN_MISSING' });
-    expect(await failure(register(code, { registrationLockPin: 'not the pin' }))).to.include({ code: 'REGISTRATION_LOCKED', reason: 'PIN_WRONG' });
+    expect(await failure(register(code))).to.deep.equal({
+      code: 'REGISTRATION_LOCKED',
+      field: 'registrationLockPin',
+      reason: 'PIN_MISSING',
+    });
+    expect(await failure(register(code, { registrationLockPin: 'not the pin' }))).to.include({
+      code: 'REGISTRATION_LOCKED',
+      reason: 'PIN_WRONG',
+    });
     expect(users.rows.find((u) => u.uid === owner.uid)).to.include({ cid: 'cid-old', nickname: 'Owner' });
     expect((await authenticate(owner))?.uid).to.equal(owner.uid);
     expect(messages.messages[0].exist).to.equal(true);
@@ -111,9 +143,17 @@ describe('registration lock (unit)', () => {
     expect(receipt.receiverUid).to.equal(sender.uid);
     const payload = JSON.parse(receipt.payload);
     expect(payload).to.include({ message_id: message.id, reason: 'account_moved', destroyed_at: clock.toISOString() });
-    expect(verifyReceipt(signer.jwk(), { messageId: message.id, reason: 'account_moved', destroyedAt: clock.toISOString() }, payload.receipt)).to.equal(true);
+    expect(
+      verifyReceipt(signer.jwk(), { messageId: message.id, reason: 'account_moved', destroyedAt: clock.toISOString() }, payload.receipt),
+    ).to.equal(true);
     expect(users.pushJobs).to.deep.equal([
-      { receiverUid: moved.uid, cid: 'cid-old', kind: 'account_moved', payload: JSON.stringify({ event: 'account_moved', moved_at: clock.toISOString() }), expiresAt: null },
+      {
+        receiverUid: moved.uid,
+        cid: 'cid-old',
+        kind: 'account_moved',
+        payload: JSON.stringify({ event: 'account_moved', moved_at: clock.toISOString() }),
+        expiresAt: null,
+      },
     ]);
     expect(committed).to.equal(1);
   });
@@ -121,7 +161,10 @@ describe('registration lock (unit)', () => {
   it('a new publicKey comes with the move; the same device registering again is not told it moved', async () => {
     await lockedOwner();
     const key = Buffer.alloc(32, 9).toString('base64');
-    const moved = await accounts.register({ ...phone, cid: 'cid-old', nickname: 'Owner', verificationCode: await codeFor(), registrationLockPin: PIN, publicKey: key }, ip);
+    const moved = await accounts.register(
+      { ...phone, cid: 'cid-old', nickname: 'Owner', verificationCode: await codeFor(), registrationLockPin: PIN, publicKey: key },
+      ip,
+    );
     expect(moved.user.publicKey).to.equal(key);
     expect(users.pushJobs).to.deep.equal([]);
     expect(messages.messages[0].endReason).to.equal('account_moved');
@@ -191,7 +234,8 @@ describe('registration lock (unit)', () => {
   it('setRegistrationLock: 6 to 64 characters, stored only as a salted scrypt hash, null removes it, rate limited', async () => {
     const owner = await accounts.register({ ...phone, cid: 'c', nickname: 'O', verificationCode: await codeFor() }, ip);
     const viewer = (await authenticate(owner))!;
-    for (const bad of ['12345', 'x'.repeat(65)]) expect(await failure(lock.set(viewer, bad))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'pin' });
+    for (const bad of ['12345', 'x'.repeat(65)])
+      expect(await failure(lock.set(viewer, bad))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'pin' });
     // At the production cost: N=2^15, r=8, p=3, a 16-byte salt, a 32-byte hash.
     const production = new RegistrationLockService(users, limiter, { lapseMs: 7 * DAY, pepper: Buffer.alloc(32, 7) }, () => clock);
     expect(await production.set(viewer, '123456')).to.include({ registrationLock: true });
@@ -211,7 +255,10 @@ describe('registration lock (unit)', () => {
   });
 
   it('a PIN of the wrong length in register is BAD_USER_INPUT before any code is checked', async () => {
-    expect(await failure(register('123456', { registrationLockPin: '12345' }))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'registrationLockPin' });
+    expect(await failure(register('123456', { registrationLockPin: '12345' }))).to.deep.equal({
+      code: 'BAD_USER_INPUT',
+      field: 'registrationLockPin',
+    });
   });
 });
 
@@ -232,7 +279,14 @@ describe('PIN hashing (unit)', () => {
   it('treats a malformed or out-of-bounds stored hash as no match', async () => {
     const stored = await hashPin('246810', pepper, { N: 1024, r: 8, p: 1 });
     const [, , , , salt, key] = stored.split('$');
-    for (const bad of ['', 'bcrypt$x', `scrypt$1000$8$1$${salt}$${key}`, `scrypt$${2 ** 24}$8$1$${salt}$${key}`, `scrypt$1024$8$1$${salt}$${key.slice(2)}`, `scrypt$1024$8$1$$${key}`]) {
+    for (const bad of [
+      '',
+      'bcrypt$x',
+      `scrypt$1000$8$1$${salt}$${key}`,
+      `scrypt$${2 ** 24}$8$1$${salt}$${key}`,
+      `scrypt$1024$8$1$${salt}$${key.slice(2)}`,
+      `scrypt$1024$8$1$$${key}`,
+    ]) {
       expect(await verifyPin('246810', bad, pepper), bad).to.equal(false);
     }
   });

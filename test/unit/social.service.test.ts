@@ -15,7 +15,13 @@ describe('SocialService (unit)', () => {
   let bob: User;
   let carol: User;
 
-  const fail = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e) => e);
+  const fail = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e) => e,
+    );
   const hash = (i: number) => i.toString(16).padStart(64, '0');
   const flush = () => new Promise((r) => setImmediate(r));
 
@@ -23,8 +29,25 @@ describe('SocialService (unit)', () => {
     users = new FakeUserRepository();
     social = new FakeSocialRepository(users);
     pushes = new MemoryPushQueue();
-    service = new SocialService(users, social, new LimiterDiscoveryBudget(new FakeRateLimiter({ discovery: { points: 1500, durationSeconds: 86_400 } }, () => new Date())), pushes, pino({ level: 'silent' }));
-    const reg = async (i: number) => (await users.registerDevice({ phoneHash: hash(i), regionNum: '86', phoneNum: String(i), nickname: `u${i}`, cid: 'c', ukeyHash: 'x', now: new Date() })).user;
+    service = new SocialService({
+      users,
+      social,
+      budget: new LimiterDiscoveryBudget(new FakeRateLimiter({ discovery: { points: 1500, durationSeconds: 86_400 } }, () => new Date())),
+      pushes,
+      log: pino({ level: 'silent' }),
+    });
+    const reg = async (i: number) =>
+      (
+        await users.registerDevice({
+          phoneHash: hash(i),
+          regionNum: '86',
+          phoneNum: String(i),
+          nickname: `u${i}`,
+          cid: 'c',
+          ukeyHash: 'x',
+          now: new Date(),
+        })
+      ).user;
     [alice, bob, carol] = [await reg(1), await reg(2), await reg(3)];
   });
 
@@ -35,14 +58,25 @@ describe('SocialService (unit)', () => {
       }
       expect(social.discoverCalls).to.equal(0);
       // The whole budget is still there.
-      await service.discoverContacts(alice, Array.from({ length: 1000 }, (_, i) => hash(i + 10)));
-      await service.discoverContacts(alice, Array.from({ length: 500 }, (_, i) => hash(i + 2000)));
+      await service.discoverContacts(
+        alice,
+        Array.from({ length: 1000 }, (_, i) => hash(i + 10)),
+      );
+      await service.discoverContacts(
+        alice,
+        Array.from({ length: 500 }, (_, i) => hash(i + 2000)),
+      );
     });
 
     it('counts distinct hashes against the daily budget; past it RATE_LIMITED with retryAfter, and a refused call spends nothing', async () => {
       const thousand = Array.from({ length: 1000 }, (_, i) => hash(i + 10));
       await service.discoverContacts(alice, thousand);
-      const refused = await fail(service.discoverContacts(alice, Array.from({ length: 501 }, (_, i) => hash(i + 5000))));
+      const refused = await fail(
+        service.discoverContacts(
+          alice,
+          Array.from({ length: 501 }, (_, i) => hash(i + 5000)),
+        ),
+      );
       expect(refused.extensions.code).to.equal('RATE_LIMITED');
       expect(refused.extensions.retryAfter).to.be.within(86_000, 86_400);
       const fiveHundred = Array.from({ length: 500 }, (_, i) => hash(i + 5000));
@@ -54,8 +88,16 @@ describe('SocialService (unit)', () => {
 
     it('gives the budget back when the lookup fails', async () => {
       social.failNextDiscover = new Error('db down');
-      await fail(service.discoverContacts(alice, Array.from({ length: 1000 }, (_, i) => hash(i + 10))));
-      await service.discoverContacts(alice, Array.from({ length: 1000 }, (_, i) => hash(i + 10)));
+      await fail(
+        service.discoverContacts(
+          alice,
+          Array.from({ length: 1000 }, (_, i) => hash(i + 10)),
+        ),
+      );
+      await service.discoverContacts(
+        alice,
+        Array.from({ length: 1000 }, (_, i) => hash(i + 10)),
+      );
     });
 
     it('finds discoverable users who have not blocked the viewer', async () => {
@@ -101,10 +143,21 @@ describe('SocialService (unit)', () => {
     let limited: SocialService;
     beforeEach(() => {
       limiter = new FakeRateLimiter(
-        { friendRequest: { points: 3, durationSeconds: 86_400 }, friendRequestPush: { points: 1, durationSeconds: 86_400 }, block: { points: 2, durationSeconds: 86_400 } },
+        {
+          friendRequest: { points: 3, durationSeconds: 86_400 },
+          friendRequestPush: { points: 1, durationSeconds: 86_400 },
+          block: { points: 2, durationSeconds: 86_400 },
+        },
         () => new Date(),
       );
-      limited = new SocialService(users, social, new LimiterDiscoveryBudget(limiter), pushes, pino({ level: 'silent' }), () => new Date(), limiter);
+      limited = new SocialService({
+        users,
+        social,
+        budget: new LimiterDiscoveryBudget(limiter),
+        pushes,
+        log: pino({ level: 'silent' }),
+        limiter,
+      });
     });
 
     it('a request made again after a cancel succeeds but pushes the other user once a day', async () => {

@@ -17,8 +17,13 @@ const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   registerIp: { points: 30, durationSeconds: 3600 },
 };
 
-async function failure(p: Promise<unknown>): Promise<{ code?: string; reason?: string; triesLeft?: number; retryAfter?: number; field?: string }> {
-  const e = await p.then(() => null, (err) => err);
+async function failure(
+  p: Promise<unknown>,
+): Promise<{ code?: string; reason?: string; triesLeft?: number; retryAfter?: number; field?: string }> {
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
   expect(e, 'expected a failure').not.to.equal(null);
   return e.extensions;
 }
@@ -139,7 +144,11 @@ describe('VerificationService (unit)', () => {
     it('accepts the code once; the same code again is USED', async () => {
       const code = await sendCode();
       await service.verify(phone, code, ip);
-      expect(await failure(service.verify(phone, code, ip))).to.include({ code: 'BAD_USER_INPUT', reason: 'USED', field: 'verificationCode' });
+      expect(await failure(service.verify(phone, code, ip))).to.include({
+        code: 'BAD_USER_INPUT',
+        reason: 'USED',
+        field: 'verificationCode',
+      });
     });
 
     it('works for 10 minutes after it was sent', async () => {
@@ -157,7 +166,12 @@ describe('VerificationService (unit)', () => {
     it('is burnt after 5 wrong tries: even the right code then fails', async () => {
       const code = await sendCode();
       const wrong = code === '000000' ? '000001' : '000000';
-      for (let i = 0; i < 5; i++) expect(await failure(service.verify(phone, wrong, ip))).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'verificationCode', reason: 'WRONG' });
+      for (let i = 0; i < 5; i++)
+        expect(await failure(service.verify(phone, wrong, ip))).to.deep.equal({
+          code: 'BAD_USER_INPUT',
+          field: 'verificationCode',
+          reason: 'WRONG',
+        });
       // Burnt: a wrong code still hears WRONG (no hint for a stranger); the right one is told why it fails.
       expect((await failure(service.verify(phone, wrong, ip))).reason).to.equal('WRONG');
       expect((await failure(service.verify(phone, code, ip))).reason).to.equal('TOO_MANY_TRIES');
@@ -172,9 +186,15 @@ describe('VerificationService (unit)', () => {
     });
 
     it('answers a number no code was sent to exactly as a wrong code: no hint that someone asked for one', async () => {
-      const never = await service.verify(phone, '123456', ip).then(() => null, (e) => e);
+      const never = await service.verify(phone, '123456', ip).then(
+        () => null,
+        (e) => e,
+      );
       const code = await sendCode();
-      const wrong = await service.verify(phone, code === '123456' ? '123457' : '123456', ip).then(() => null, (e) => e);
+      const wrong = await service.verify(phone, code === '123456' ? '123457' : '123456', ip).then(
+        () => null,
+        (e) => e,
+      );
       expect(never.message).to.equal(wrong.message);
       expect(never.extensions).to.deep.equal(wrong.extensions);
       expect(never.extensions).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'verificationCode', reason: 'WRONG' });

@@ -23,7 +23,8 @@ export class RegisterInput implements Partial<User> {
 
   @Field(() => String, {
     nullable: true,
-    description: "The account's registration lock PIN: needed to register a number whose account has a lock (REGISTRATION_LOCKED otherwise)",
+    description:
+      "The account's registration lock PIN: needed to register a number whose account has a lock (REGISTRATION_LOCKED otherwise)",
   })
   registrationLockPin?: string | null;
 }

@@ -26,7 +26,10 @@ export class SentImage implements SentImageView {
   @Field(() => Date, { nullable: true, description: 'The first complete download' })
   downloadedAt: Date | null;
 
-  @Field(() => Date, { nullable: true, description: "When the image's key was destroyed (for a group send, with the last member's message)" })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When the image's key was destroyed (for a group send, with the last member's message)",
+  })
   destroyedAt: Date | null;
 
   @Field(() => Date, { nullable: true, description: 'When the receiver reported a screenshot' })

@@ -1,7 +1,7 @@
 import { CipherGCM, createCipheriv, createDecipheriv, DecipherGCM } from 'node:crypto';
 
 /**
- * AES-256-GCM as the segment ciphers of image-cipher.ts use it: one context per image and
+ * AES-256-GCM as the segment encryptor and decryptor use it: one context per image and
  * direction, a fresh nonce (and node:crypto cipher object) per segment. Everything comes from
  * node:crypto, that is the OpenSSL Node ships: no cryptography of our own.
  */
