@@ -1,3 +1,4 @@
+import { expect } from 'chai';
 import type { RateLimiter } from '../../src/adapters/rate-limiter';
 import { createLogger } from '../../src/logger';
 import { VerificationService } from '../../src/services/verification.service';
@@ -18,4 +19,25 @@ export function fakeVerification(sms: FakeSmsProvider, limiter: RateLimiter, clo
     createLogger('silent'),
     clock,
   );
+}
+
+/** The error `p` fails with; the test fails when `p` succeeds. */
+export function rejection(p: Promise<unknown>): Promise<any> {
+  return p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e) => e,
+  );
+}
+
+/** The `extensions` (code, field, ...) of the GraphQL error `p` fails with. */
+export async function failure<T = Record<string, unknown>>(p: Promise<unknown>): Promise<T> {
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
+  expect(e, 'expected a failure').not.to.equal(null);
+  if (!e.extensions) throw e;
+  return e.extensions;
 }

@@ -16,22 +16,12 @@ import {
   FakeUserRepository,
   MemoryBlobStore,
 } from '../support/fakes';
-import { fakeVerification } from '../support/service-fixtures';
+import { failure, fakeVerification } from '../support/service-fixtures';
 
 const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   changeNumber: { points: 5, durationSeconds: 86_400 },
   exportData: { points: 1, durationSeconds: 3600 },
 };
-
-async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e, 'expected a failure').not.to.equal(null);
-  if (!e.extensions) throw e;
-  return e.extensions;
-}
 
 describe('AccountLifecycleService (unit)', () => {
   const ip = '203.0.113.5';

@@ -8,7 +8,7 @@ import { hashPin, verifyPin } from '../../src/services/pin-hash';
 import { RegistrationLockService } from '../../src/services/registration-lock.service';
 import { VerificationService } from '../../src/services/verification.service';
 import { FakeMessageRepository, FakeRateLimiter, FakeSmsProvider, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
-import { fakeVerification } from '../support/service-fixtures';
+import { failure, fakeVerification } from '../support/service-fixtures';
 
 const DAY = 86_400_000;
 /** Cheap hashes for the tests about the rules; one test checks the production cost. */
@@ -18,16 +18,6 @@ const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   registrationLockPin: { points: 5, durationSeconds: 86_400 },
   registrationLockSet: { points: 10, durationSeconds: 3600 },
 };
-
-async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e, 'expected a failure').not.to.equal(null);
-  if (!e.extensions) throw e;
-  return e.extensions;
-}
 
 describe('registration lock (unit)', () => {
   const ip = '203.0.113.9';
