@@ -4,22 +4,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { BrowserContext, chromium } from 'playwright-core';
 import { User } from '../../src/entities/user.entity';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium';
 import { ApiClient } from '../support/client';
 import { jpegBytes, registerUser } from '../support/factories';
 import { smsInboxFor } from '../support/fake-aliyun-sms';
 import { STACKS, startStack, TestStack } from '../support/stack';
-
-/** Debian's Chromium (`apt-get install chromium`); .ci/run installs it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** The form's cookie and token, as a browser that opened the page holds them. */
 async function openForm(url: string): Promise<{ cookie: string; token: string; body: string }> {

@@ -8,7 +8,8 @@ import { User } from '../../src/entities/user.entity';
 import { ApiClient, GqlResult, httpGet, sendGroupImage, SentMessage } from '../support/client';
 import { jpegBytes, nextPhone, registerUser, requestCode, TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
-import { STACKS, startStack, TestStack } from '../support/stack';
+import { befriend as befriendVia, REQUEST_FRIEND, sentImage, someUsers, startPushStack, stopPushStack } from '../support/fixtures';
+import { STACKS, TestStack } from '../support/stack';
 import { rowsNaming } from '../support/uid-columns';
 import { eventually as eventuallyWithin } from '../support/wait';
 
@@ -29,15 +30,8 @@ for (const kind of STACKS) {
     let stack: TestStack;
     let api: ApiClient;
 
-    before(async () => {
-      fake = await new FakeGetui().start();
-      stack = await startStack(kind, { ...fake.env(), PUSH_POLL_MS: '50', PUSH_RETRY_BASE_MS: '20', PUSH_RETRY_MAX_MS: '200' });
-      api = new ApiClient(stack.url);
-    });
-    after(async () => {
-      await stack?.stop();
-      await fake?.stop();
-    });
+    before(async () => ({ fake, stack, api } = await startPushStack(kind)));
+    after(() => stopPushStack({ fake, stack }));
 
     const db = () => stack.server.container.db;
     const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, token);
@@ -46,14 +40,18 @@ for (const kind of STACKS) {
       expect(r.errors, `${query}: ${JSON.stringify(r.errors)}`).to.equal(undefined);
       return r.data!;
     };
-    const befriend = async (a: TestUser, b: TestUser) => {
-      await ok(a.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: b.uid });
-      await ok(b.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: a.uid });
-    };
-    const send = async (from: TestUser, to: TestUser): Promise<SentMessage> => {
-      const res = await api.sendImage(from.token, to.uid, jpegBytes(3000));
-      expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
-      return res.data!.sendImage;
+    const befriend = (a: TestUser, b: TestUser) => befriendVia(api, a, b);
+    const send = (from: TestUser, to: TestUser): Promise<SentMessage> => sentImage(api, from, to);
+    /** Everything that ties one user to others: friends, a request each way, a block each way. */
+    const surround = async (
+      who: TestUser,
+      r: { friends: TestUser[]; asker: TestUser; asked: TestUser; blocked: TestUser; blocker: TestUser },
+    ) => {
+      for (const friend of r.friends) await befriend(who, friend);
+      await ok(r.asker.token, REQUEST_FRIEND, { u: who.uid });
+      await ok(who.token, REQUEST_FRIEND, { u: r.asked.uid });
+      await ok(who.token, 'mutation($u: Int!) { block(uid: $u) }', { u: r.blocked.uid });
+      await ok(r.blocker.token, 'mutation($u: Int!) { block(uid: $u) }', { u: who.uid });
     };
     const groupSend = async (from: TestUser, groupId: number) => {
       const res = await sendGroupImage(api, from.token, groupId, jpegBytes(3000));
@@ -169,14 +167,9 @@ for (const kind of STACKS) {
     });
 
     it('deleteAccount: no row names the uid, its blobs are gone, groups pass on or go, and the senders of its images get receipts that verify', async () => {
-      const [victim, a, b, c, d, e, f, m] = await Promise.all(Array.from({ length: 8 }, () => registerUser(api)));
-      await befriend(victim, a);
-      await befriend(victim, b);
+      const [victim, a, b, c, d, e, f, m] = await someUsers(api, 8);
+      await surround(victim, { friends: [a, b], asker: c, asked: d, blocked: e, blocker: f });
       await befriend(a, m);
-      await ok(c.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: victim.uid });
-      await ok(victim.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: d.uid });
-      await ok(victim.token, 'mutation($u: Int!) { block(uid: $u) }', { u: e.uid });
-      await ok(f.token, 'mutation($u: Int!) { block(uid: $u) }', { u: victim.uid });
       const passesOn = await createGroup(victim, [a, b]);
       const emptied = await createGroup(victim, [a]);
       await ok(a.token, 'mutation($g: Int!, $u: Int!) { removeGroupMember(groupId: $g, uid: $u) { id } }', { g: emptied, u: a.uid });
@@ -254,15 +247,9 @@ for (const kind of STACKS) {
     });
 
     it('exportMyData: every kind of data held about the viewer, and of anyone else only uid and nickname', async () => {
-      const [viewer, friend, asker, asked, blocked, blocker, member] = await Promise.all(
-        Array.from({ length: 7 }, () => registerUser(api)),
-      );
-      await befriend(viewer, friend);
+      const [viewer, friend, asker, asked, blocked, blocker, member] = await someUsers(api, 7);
+      await surround(viewer, { friends: [friend], asker, asked, blocked, blocker });
       await befriend(friend, member);
-      await ok(asker.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: viewer.uid });
-      await ok(viewer.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: asked.uid });
-      await ok(viewer.token, 'mutation($u: Int!) { block(uid: $u) }', { u: blocked.uid });
-      await ok(blocker.token, 'mutation($u: Int!) { block(uid: $u) }', { u: viewer.uid });
       const groupId = await createGroup(friend, [viewer, member]);
       const publicKey = x25519();
       await ok(viewer.token, 'mutation($k: String!) { setPublicKey(publicKey: $k) { uid } }', { k: publicKey });

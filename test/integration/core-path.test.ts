@@ -7,6 +7,7 @@ import { User } from '../../src/entities/user.entity';
 import { DownloadTokens } from '../../src/services/download-tokens';
 import { ApiClient, GqlResult, httpGet, MESSAGE_FIELDS, SentMessage } from '../support/client';
 import { jpegBytes, nextPhone, pngBytes, registerUser, requestCode, TestUser } from '../support/factories';
+import { downloadUrlOf, someUsers } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
 
@@ -23,7 +24,7 @@ describeEachStack(
 
     before(async () => {
       api = new ApiClient(stack().url);
-      [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
+      [alice, bob, carol] = await someUsers(api, 3);
     });
 
     const rows = (entity: typeof Message | typeof Image) =>
@@ -354,8 +355,7 @@ describeEachStack(
 
       async function sendAndGetUrl(bytes = jpegBytes(20_000)) {
         const m = (await api.sendImage(alice.token, eve.uid, bytes)).data!.sendImage;
-        const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, eve.token)).data!
-          .image.downloadUrl as string;
+        const url = await downloadUrlOf(api, eve, m.messageKey);
         return { m, url, bytes };
       }
 

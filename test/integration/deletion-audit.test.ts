@@ -17,6 +17,8 @@ import { SEGMENT_BYTES } from '../../src/services/cipher/segment-format';
 import { RetentionService } from '../../src/services/retention.service';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { aliceAndBob, downloadUrlOf } from '../support/fixtures';
+import { useSeed } from '../support/seed';
 import { describeEachStack, TestStack } from '../support/stack';
 
 const MASTER = randomBytes(32);
@@ -48,11 +50,9 @@ describeEachStack(
     let bob: TestUser;
     const db = () => stack().server.container.db;
     const mysql = () => stack().kind === 'mysql-s3';
+    const seeded = useSeed();
 
-    before(async () => {
-      api = new ApiClient(stack().url);
-      [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    });
+    before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
     /** Every row of every table, read raw (no entity mapping), as one string. */
     async function dump(): Promise<string> {
@@ -87,13 +87,11 @@ describeEachStack(
       expect(sent.errors).to.equal(undefined);
       return sent.data!.sendImage.messageKey as string;
     }
-    const urlOf = async (key: string) =>
-      (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
-        .downloadUrl as string;
+    const urlOf = (key: string) => downloadUrlOf(api, bob, key);
 
     it('a database dump taken after an image is destroyed holds neither its key nor its plaintext hash (confirmed, or expired by the sweeper)', async () => {
       for (const end of ['confirm', 'expire'] as const) {
-        const bytes = jpegBytes(90_000 + randomBytes(2).readUInt16BE());
+        const bytes = jpegBytes(90_000 + seeded().int(0, 65_535));
         const key = await send(bytes);
         const sha256 = createHash('sha256').update(bytes).digest('hex');
         const row = await db().getRepository(Image).findOneByOrFail({ objectName: key });

@@ -7,6 +7,7 @@ import { TypeormImageRepository } from '../../src/repositories/image.typeorm-rep
 import { LifecycleService } from '../../src/services/lifecycle.service';
 import { ApiClient, GqlResult, httpGet, SentMessage, steppedUpload } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { aliceAndBob, downloadUrlOf, someUsers } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
 
@@ -18,10 +19,7 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
   let alice: TestUser;
   let bob: TestUser;
 
-  before(async () => {
-    api = new ApiClient(stack().url);
-    [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-  });
+  before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
   const count = (entity: typeof Message | typeof Image) =>
     stack()
@@ -48,8 +46,7 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
   async function expectSendWorks() {
     const bytes = jpegBytes(300_000);
     const sent = (await api.sendImage(alice.token, bob.uid, bytes)).data!.sendImage;
-    const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, bob.token)).data!
-      .image.downloadUrl;
+    const url = await downloadUrlOf(api, bob, sent.messageKey);
     expect((await httpGet(url)).body.equals(bytes)).to.equal(true);
   }
 
@@ -134,7 +131,7 @@ describeEachStack('faults: nothing accepted is lost, nothing refused is kept', (
 
   it('50 concurrent uploads to one receiver make 50 messages with 50 blobs', async () => {
     const carol = await registerUser(api);
-    const senders = await Promise.all(Array.from({ length: 5 }, () => registerUser(api)));
+    const senders = await someUsers(api, 5);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         api.sendImage(senders[i % 5].token, carol.uid, jpegBytes(64 * 1024 + i), i % 2 ? null : 64 * 1024 + i),

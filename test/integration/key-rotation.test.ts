@@ -15,7 +15,9 @@ import { RunningServer, startServer } from '../../src/server';
 import { KeyWrapper, masterKeyId } from '../../src/services/cipher/key-wrapper';
 import { RewrapService } from '../../src/services/rewrap.service';
 import { ApiClient, httpGet } from '../support/client';
-import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { jpegBytes, TestUser } from '../support/factories';
+import { aliceAndBob } from '../support/fixtures';
+import { useSeed } from '../support/seed';
 import { describeEachStack, freePort, TestStack } from '../support/stack';
 
 const REWRAP_JS = path.resolve(__dirname, '../../src/rewrap.js');
@@ -58,11 +60,9 @@ describeEachStack(
     const db = () => stack().server.container.db;
     /** Every image sent so far, to check at the end that none was lost. */
     const sent: { key: string; bytes: Buffer }[] = [];
+    const seeded = useSeed();
 
-    before(async () => {
-      api = new ApiClient(stack().url);
-      [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    });
+    before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
     const urlVia = async (base: string, key: string) =>
       (await new ApiClient(base).gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data?.image
@@ -91,10 +91,8 @@ describeEachStack(
 
     it('a rotation while sends and downloads run on two instances (one on SQLite) loses no image and leaves every live key under the new master key', async function () {
       this.timeout(120_000);
-      const seed = randomBytes(4).readUInt32BE();
-      console.log(`      (random image sizes: seed ${seed})`);
-      let state = seed;
-      const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+      // The image sizes are drawn from the run's seed (printed before the suite).
+      const random = seeded().next;
 
       // A second instance on the same database and store. SQLite serves one instance (its
       // connections in one process would wait on each other's locks): there the one instance is

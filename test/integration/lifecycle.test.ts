@@ -6,7 +6,8 @@ import { Message } from '../../src/entities/message.entity';
 import { TypeormImageRepository } from '../../src/repositories/image.typeorm-repository';
 import { LifecycleService } from '../../src/services/lifecycle.service';
 import { ApiClient, httpGet } from '../support/client';
-import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { jpegBytes, TestUser } from '../support/factories';
+import { aliceAndBob, downloadUrlOf } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 
 describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (stack: () => TestStack) => {
@@ -14,10 +15,7 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
   let alice: TestUser;
   let bob: TestUser;
 
-  before(async () => {
-    api = new ApiClient(stack().url);
-    [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-  });
+  before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
   const db = () => stack().server.container.db;
   const lifecycle = (graceMs = 3_600_000) =>
@@ -35,8 +33,7 @@ describeEachStack('view-once lifecycle: expiry sweep and orphan collection', (st
 
   async function send() {
     const m = (await api.sendImage(alice.token, bob.uid, jpegBytes(20_000))).data!.sendImage;
-    const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, bob.token)).data!.image
-      .downloadUrl as string;
+    const url = await downloadUrlOf(api, bob, m.messageKey);
     return { key: m.messageKey, id: m.id, url };
   }
 

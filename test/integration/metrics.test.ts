@@ -4,6 +4,7 @@ import { Message } from '../../src/entities/message.entity';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
+import { downloadUrlOf, sentImage } from '../support/fixtures';
 import { parseExposition, scrape, Scrape } from '../support/metrics';
 import { freePort, STACKS, startStack, TestStack } from '../support/stack';
 import { eventually as eventuallyWithin } from '../support/wait';
@@ -23,11 +24,7 @@ for (const kind of STACKS) {
     let carol: TestUser;
     const rejectedCid = 'rejected-cid-0000000001';
     const metrics = () => scrape(metricsUrl);
-    const send = async (from: TestUser, to: TestUser, size = 5000) => {
-      const res = await api.sendImage(from.token, to.uid, jpegBytes(size));
-      expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
-      return res.data!.sendImage;
-    };
+    const send = (from: TestUser, to: TestUser, size = 5000) => sentImage(api, from, to, jpegBytes(size));
 
     before(async () => {
       fake = await new FakeGetui().start();
@@ -74,8 +71,7 @@ for (const kind of STACKS) {
       const bytes = 7000;
       const sent = await send(alice, bob, bytes);
       await eventually(() => expect(fake.pushes.some((p) => JSON.parse(p.transmission).message_key === sent.messageKey)).to.equal(true));
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: sent.messageKey }, bob.token)).data!
-        .image.downloadUrl;
+      const url = await downloadUrlOf(api, bob, sent.messageKey);
       const download = await httpGet(url);
       expect(download.status).to.equal(200);
       const confirmed = await api.gql(

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { getNamedType, GraphQLField, GraphQLNamedType, isObjectType } from 'graphql';
 import { createSchema } from '../../src/schema';
 import { ApiClient, GqlResult, httpGet, sendGroupImage } from '../support/client';
-import { jpegBytes, registerUser, requestCode, TestUser } from '../support/factories';
+import { jpegBytes, requestCode, TestUser } from '../support/factories';
+import { befriend as befriendAll, someUsers } from '../support/fixtures';
 import { recordPushes } from '../support/pushes';
 import { describeEachStack, TestStack } from '../support/stack';
 
@@ -71,16 +72,11 @@ describeEachStack(
   'who sees a phone number',
   (stack: () => TestStack) => {
     let api: ApiClient;
-    const users = (n: number) => Promise.all(Array.from({ length: n }, () => registerUser(api)));
+    const users = (n: number) => someUsers(api, n);
     const q = (who: TestUser, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, who.token);
     const request = (a: TestUser, b: TestUser) =>
       q(a, `mutation($u: Int!) { requestFriend(uid: $u) { user { ${USER} } state } }`, { u: b.uid });
-    const befriend = async (a: TestUser, ...others: TestUser[]) => {
-      for (const b of others) {
-        await request(a, b);
-        expect((await request(b, a)).data!.requestFriend.state).to.equal('FRIENDS');
-      }
-    };
+    const befriend = (a: TestUser, ...others: TestUser[]) => befriendAll(api, a, ...others);
     type Shown = { phoneHash: unknown; regionNum: unknown };
     const number = (u: TestUser): Shown => ({ phoneHash: u.phoneHash, regionNum: u.regionNum });
     const hidden: Shown = { phoneHash: null, regionNum: null };

@@ -10,6 +10,7 @@ import { SegmentDecryptor } from '../../src/services/cipher/segment-decryptor';
 import { NEW_IMAGE_CIPHER, sealedSize, segmentBytesOf, SEGMENT_BYTES } from '../../src/services/cipher/segment-format';
 import { ApiClient, httpGet, sendGroupImage } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { aliceAndBob, downloadUrlOf } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
 
@@ -55,10 +56,7 @@ describeEachStack(
     let alice: TestUser;
     let bob: TestUser;
 
-    before(async () => {
-      api = new ApiClient(stack().url);
-      [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    });
+    before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
     const db = () => stack().server.container.db;
     const imageOf = (key: string) => db().getRepository(Image).findOneByOrFail({ objectName: key });
@@ -73,8 +71,7 @@ describeEachStack(
       const sent = await api.sendImage(alice.token, bob.uid, bytes, size);
       expect(sent.errors).to.equal(undefined);
       const key = sent.data!.sendImage.messageKey;
-      const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
-        .downloadUrl as string;
+      const url = await downloadUrlOf(api, bob, key);
       return { key, url };
     }
 
@@ -202,9 +199,7 @@ describeEachStack(
     });
 
     describe('one-time download URLs', () => {
-      const urlOf = async (key: string) =>
-        (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: key }, bob.token)).data!.image
-          .downloadUrl as string;
+      const urlOf = (key: string) => downloadUrlOf(api, bob, key);
 
       it('an interrupted download resumes with Range within its URL; once complete the URL answers 410, and a new one works', async () => {
         // Larger than what loopback's socket buffers hold, so the server cannot finish before the drop.

@@ -6,8 +6,9 @@ import { User } from '../../src/entities/user.entity';
 import { createLogger } from '../../src/logger';
 import { RunningServer, startServer } from '../../src/server';
 import { ApiClient, SentMessage } from '../support/client';
-import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
+import { sentImage, someUsers, twoUsers } from '../support/fixtures';
 import { STACKS, startStack, TestStack } from '../support/stack';
 import { eventually as eventuallyWithin } from '../support/wait';
 
@@ -26,12 +27,8 @@ for (const kind of STACKS) {
     const jobs = (where: Partial<Record<keyof PushJob, unknown>>) =>
       stack.server.container.db.getRepository(PushJob).find({ where: where as never, order: { id: 'ASC' } });
     const pushesTo = (cid: string) => fake.pushes.filter((p) => p.cid === cid);
-    const send = async (from: TestUser, to: TestUser, client = api): Promise<SentMessage> => {
-      const res = await client.sendImage(from.token, to.uid, jpegBytes(3000));
-      expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
-      return res.data!.sendImage;
-    };
-    const pair = async () => [await registerUser(api), await registerUser(api)];
+    const send = (from: TestUser, to: TestUser, client = api): Promise<SentMessage> => sentImage(client, from, to);
+    const pair = () => twoUsers(api);
 
     before(async () => {
       fake = await new FakeGetui().start();
@@ -261,7 +258,7 @@ for (const kind of STACKS) {
         try {
           second = await startServer({ ...stack.config, port: 0 }, createLogger(stack.config.logLevel));
           const other = new ApiClient(second.url);
-          const users = await Promise.all(Array.from({ length: 4 }, () => registerUser(api)));
+          const users = await someUsers(api, 4);
           fake.hang();
           const sent = await Promise.all(Array.from({ length: 16 }, (_, i) => send(users[i % 4], users[(i + 1) % 4], i % 2 ? other : api)));
           // Whichever instance claims first is stuck on pushes GeTui holds open, so the other claims

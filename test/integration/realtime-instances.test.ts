@@ -3,6 +3,7 @@ import { createLogger } from '../../src/logger';
 import { RunningServer, startServer } from '../../src/server';
 import { ApiClient } from '../support/client';
 import { jpegBytes, registerUser } from '../support/factories';
+import { twoUsers } from '../support/fixtures';
 import { EventSubscriber, subscriptionsLive } from '../support/realtime';
 import { needsMysql, needsRedis, REDIS_URL } from '../support/services';
 import { startStack, TestStack } from '../support/stack';
@@ -41,7 +42,7 @@ for (const via of ['the outbox table (no REDIS_URL)', 'Redis pub/sub (REDIS_URL)
     });
 
     it('delivers each event of an action on one instance to a subscriber on the other, once', async () => {
-      const [alice, bob] = await Promise.all([registerUser(one), registerUser(one)]);
+      const [alice, bob] = await twoUsers(one);
       const onTwo = new EventSubscriber(second.url, bob.token);
       const onOne = new EventSubscriber(stack.url, bob.token);
       open.push(onTwo, onOne);

@@ -6,6 +6,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiClient } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { someUsers, twoUsers } from '../support/fixtures';
 import { EventSubscriber, RawSocket, subscriptionsLive, wsUrl } from '../support/realtime';
 import { describeEachStack, TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
@@ -31,7 +32,7 @@ describeEachStack(
     });
 
     it('IMAGE_RECEIVED carries the Message as the image query answers it, with its download URL', async () => {
-      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      const [alice, bob] = await twoUsers(api);
       const sub = await subscribe(bob);
       await subscriptionsLive(stack().server, bob.uid);
       const sent = (await api.sendImage(alice.token, bob.uid, jpegBytes(2048))).data!.sendImage;
@@ -47,7 +48,7 @@ describeEachStack(
     });
 
     it('IMAGE_DESTROYED reaches the sender with a receipt that verifies, and SCREENSHOT too; each event once', async () => {
-      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      const [alice, bob] = await twoUsers(api);
       const sub = await subscribe(alice);
       await subscriptionsLive(stack().server, alice.uid);
       const sent = (await api.sendImage(alice.token, bob.uid, jpegBytes(1024))).data!.sendImage;
@@ -74,7 +75,7 @@ describeEachStack(
     });
 
     it('FRIEND_REQUEST and FRIEND_ACCEPTED name the other person, to them only', async () => {
-      const [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
+      const [alice, bob, carol] = await someUsers(api, 3);
       const [forAlice, forBob, forCarol] = await Promise.all([subscribe(alice), subscribe(bob), subscribe(carol)]);
       for (const u of [alice, bob, carol]) await subscriptionsLive(stack().server, u.uid);
       await api.gql(FRIEND, { u: bob.uid }, alice.token);
@@ -183,7 +184,7 @@ describeEachStack(
     });
 
     it('works with Apollo Client and GraphQLWsLink, unchanged', async () => {
-      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      const [alice, bob] = await twoUsers(api);
       const wsClient = createClient({
         url: wsUrl(stack().url),
         webSocketImpl: WebSocket,
@@ -210,7 +211,7 @@ describeEachStack(
     });
 
     it('closes sockets with 1012 when the instance stops; the client reconnects once it is back', async () => {
-      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      const [alice, bob] = await twoUsers(api);
       const sub = await subscribe(bob, { retry: true });
       await subscriptionsLive(stack().server, bob.uid);
       await stack().server.stop();
@@ -237,7 +238,7 @@ describeEachStack(
   (stack: () => TestStack) => {
     it('arrives from the commit itself, without waiting for the outbox poll (a minute here)', async () => {
       const api = new ApiClient(stack().url);
-      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      const [alice, bob] = await twoUsers(api);
       const sub = new EventSubscriber(stack().url, bob.token);
       try {
         await subscriptionsLive(stack().server, bob.uid);

@@ -8,6 +8,7 @@ import { LifecycleService } from '../../src/services/lifecycle.service';
 import { receiptJobs } from '../../src/services/receipts';
 import { ApiClient, httpGet } from '../support/client';
 import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { aliceAndBob, downloadUrlOf } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 
 type Jwk = { kty: string; crv: string; x: string };
@@ -23,10 +24,7 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
   let alice: TestUser;
   let bob: TestUser;
 
-  before(async () => {
-    api = new ApiClient(stack().url);
-    [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-  });
+  before(async () => ({ api, alice, bob } = await aliceAndBob(stack())));
 
   const db = () => stack().server.container.db;
   const pushesTo = async (uid: number, kind: string) =>
@@ -79,8 +77,7 @@ describeEachStack('provable deletion: ttlSeconds, sentImages, receipts, screensh
   it('sentImages shows PENDING, DOWNLOADED, then EXPIRED with a receipt saying expired', async () => {
     const m = (await send()).data!.sendImage;
     expect(await statusOf(m.id)).to.include({ status: 'PENDING', downloadedAt: null, destroyedAt: null });
-    const url = (await api.gql('query($k: String!) { image(messageKey: $k) { downloadUrl } }', { k: m.messageKey }, bob.token)).data!.image
-      .downloadUrl;
+    const url = await downloadUrlOf(api, bob, m.messageKey);
     expect((await httpGet(url)).status).to.equal(200);
     const downloaded = await statusOf(m.id);
     expect(downloaded.status).to.equal('DOWNLOADED');

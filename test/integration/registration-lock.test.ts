@@ -5,6 +5,7 @@ import { User } from '../../src/entities/user.entity';
 import { ApiClient, GqlResult, httpGet, sendGroupImage, SentMessage } from '../support/client';
 import { jpegBytes, nextPhone, registerUser, requestCode, TestUser } from '../support/factories';
 import { FakeGetui } from '../support/fake-getui';
+import { befriend, sentImage, startPushStack, stopPushStack } from '../support/fixtures';
 import { STACKS, startStack, TestStack } from '../support/stack';
 import { eventually as eventuallyWithin } from '../support/wait';
 
@@ -35,15 +36,8 @@ for (const kind of STACKS) {
     let stack: TestStack;
     let api: ApiClient;
 
-    before(async () => {
-      fake = await new FakeGetui().start();
-      stack = await startStack(kind, { ...fake.env(), PUSH_POLL_MS: '50', PUSH_RETRY_BASE_MS: '20', PUSH_RETRY_MAX_MS: '200' });
-      api = new ApiClient(stack.url);
-    });
-    after(async () => {
-      await stack?.stop();
-      await fake?.stop();
-    });
+    before(async () => ({ fake, stack, api } = await startPushStack(kind)));
+    after(() => stopPushStack({ fake, stack }));
 
     const db = () => stack.server.container.db;
     const gql = (token: string, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, token);
@@ -53,11 +47,7 @@ for (const kind of STACKS) {
       db()
         .getRepository(User)
         .update({ uid }, { lastSeenAt: new Date(Date.now() - agoMs) });
-    const send = async (from: TestUser, to: TestUser): Promise<SentMessage> => {
-      const res = await api.sendImage(from.token, to.uid, jpegBytes(4000));
-      expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
-      return res.data!.sendImage;
-    };
+    const send = (from: TestUser, to: TestUser): Promise<SentMessage> => sentImage(api, from, to, jpegBytes(4000));
     let devices = 0;
     /** A register of the owner's number from another device, as a thief with the SMS would. */
     const registerAgain = (owner: TestUser, fields: Record<string, unknown>) =>
@@ -68,8 +58,7 @@ for (const kind of STACKS) {
     /** The owner, friends with `sender`, with a lock and whoCanSendMe FRIENDS set, and two images from `sender` pending. */
     async function lockedOwner() {
       const [owner, sender] = [await registerUser(api, { publicKey: x25519() }), await registerUser(api)];
-      await gql(owner.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: sender.uid });
-      await gql(sender.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: owner.uid });
+      await befriend(api, owner, sender);
       await gql(owner.token, 'mutation { updateSettings(input: { whoCanSendMe: FRIENDS }) { whoCanSendMe } }');
       const set = await gql(owner.token, SET_LOCK, { pin: PIN });
       expect(set.data!.setRegistrationLock).to.deep.equal({ whoCanSendMe: 'FRIENDS', discoverable: true, registrationLock: true });
@@ -109,8 +98,7 @@ for (const kind of STACKS) {
       const { owner, sender, pending } = await lockedOwner();
       // A group image that another member still has: only the owner's message ends with the move.
       const third = await registerUser(api);
-      await gql(sender.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: third.uid });
-      await gql(third.token, 'mutation($u: Int!) { requestFriend(uid: $u) { state } }', { u: sender.uid });
+      await befriend(api, sender, third);
       const group = (
         await gql(sender.token, 'mutation($m: [Int!]!) { createGroup(name: "g", memberUids: $m) { id } }', { m: [owner.uid, third.uid] })
       ).data!.createGroup;

@@ -10,7 +10,8 @@ import { TypeormPushJobRepository } from '../../src/repositories/push-job.typeor
 import { TypeormVerificationCodeRepository } from '../../src/repositories/verification-code.typeorm-repository';
 import { RetentionService } from '../../src/services/retention.service';
 import { ApiClient, httpGet } from '../support/client';
-import { jpegBytes, nextPhone, registerUser, requestCode, TestUser } from '../support/factories';
+import { jpegBytes, nextPhone, requestCode, TestUser } from '../support/factories';
+import { twoUsers } from '../support/fixtures';
 import { describeEachStack, TestStack } from '../support/stack';
 
 const HOUR = 3_600_000;
@@ -105,7 +106,7 @@ describeEachStack(
 
     before(async () => {
       api = new ApiClient(stack().url);
-      [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+      [alice, bob] = await twoUsers(api);
       messageKey = (await api.sendImage(alice.token, bob.uid, image)).data!.sendImage.messageKey;
       // Whatever the set-up left behind, each test starts from a clean slate.
       await retention().prune();

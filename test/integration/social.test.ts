@@ -5,7 +5,8 @@ import { GroupMember } from '../../src/entities/group.entity';
 import { Image } from '../../src/entities/image.entity';
 import { Message } from '../../src/entities/message.entity';
 import { ApiClient, GqlResult, httpGet, sendGroupImage } from '../support/client';
-import { jpegBytes, registerUser, TestUser } from '../support/factories';
+import { jpegBytes, TestUser } from '../support/factories';
+import { befriend as befriendAll, someUsers } from '../support/fixtures';
 import { recordPushes } from '../support/pushes';
 import { describeEachStack, TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
@@ -21,19 +22,14 @@ describeEachStack(
     let api: ApiClient;
     const codeOf = (r: GqlResult) => r.errors?.[0]?.extensions?.code;
     const db = () => stack().server.container.db;
-    const users = (n: number) => Promise.all(Array.from({ length: n }, () => registerUser(api)));
+    const users = (n: number) => someUsers(api, n);
     const uids = (list: { uid: number }[]) => list.map((u) => u.uid);
     const randomHash = () => randomBytes(32).toString('hex');
 
     const q = (token: string, query: string, variables: Record<string, unknown> = {}) => api.gql(query, variables, token);
     const request = (a: TestUser, b: TestUser) =>
       q(a.token, 'mutation($u: Int!) { requestFriend(uid: $u) { user { uid } state } }', { u: b.uid });
-    const befriend = async (a: TestUser, ...others: TestUser[]) => {
-      for (const b of others) {
-        await request(a, b);
-        expect((await request(b, a)).data!.requestFriend.state).to.equal('FRIENDS');
-      }
-    };
+    const befriend = (a: TestUser, ...others: TestUser[]) => befriendAll(api, a, ...others);
     const block = (a: TestUser, b: TestUser) => q(a.token, 'mutation($u: Int!) { block(uid: $u) }', { u: b.uid });
     const friendsOf = async (a: TestUser) => uids((await q(a.token, '{ friends { uid } }')).data!.friends);
     const requestsOf = async (a: TestUser) => {

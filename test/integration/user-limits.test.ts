@@ -4,7 +4,8 @@ import Redis from 'ioredis';
 import { createLogger } from '../../src/logger';
 import { RunningServer, startServer } from '../../src/server';
 import { ApiClient, GqlResult } from '../support/client';
-import { registerUser, TestUser } from '../support/factories';
+import { TestUser } from '../support/factories';
+import { someUsers } from '../support/fixtures';
 import { recordPushes } from '../support/pushes';
 import { needsRedis, REDIS_URL } from '../support/services';
 import { STACKS, startStack, TestStack } from '../support/stack';
@@ -33,7 +34,7 @@ const LIMITS = {
 function limitsHoldAcross(instances: () => [ApiClient, ApiClient], stack: () => TestStack): void {
   let one: ApiClient;
   let two: ApiClient;
-  const users = (n: number) => Promise.all(Array.from({ length: n }, () => registerUser(one)));
+  const users = (n: number) => someUsers(one, n);
   const errorOf = (r: GqlResult) => r.errors?.[0]?.extensions ?? {};
   const refusedFor = (r: GqlResult, seconds: number) => {
     expect(errorOf(r).code, JSON.stringify(r.errors)).to.equal('RATE_LIMITED');

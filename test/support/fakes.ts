@@ -22,11 +22,18 @@ import type {
   AccountExportRepository,
   AccountLifecycleRepository,
   AccountRows,
+  ExportedMessage,
   NumberChange,
   NumberChangeOutcome,
 } from '../../src/repositories/account-lifecycle.repository';
 
-/** In-memory stand-ins for the adapters, for unit tests of the services (no I/O). */
+/**
+ * In-memory stand-ins for the adapters, for unit tests of the services (no I/O).
+ * test/integration/repository-contract.test.ts holds each repository fake to what the TypeORM one does.
+ */
+
+/** A copy of a stored row, as a database read gives one: changing it changes nothing stored. */
+const copyOf = <T extends object>(row: T): T => Object.assign(Object.create(Object.getPrototypeOf(row)) as T, row);
 
 export class FakeUserRepository implements UserRepository {
   readonly rows: User[] = [];
@@ -34,24 +41,35 @@ export class FakeUserRepository implements UserRepository {
   readonly pushJobs: NewPushJob[] = [];
   /** Ends the pending messages of a moved account; wire it to a FakeMessageRepository's endPendingFor. */
   endPending: (uid: number, now: Date, receipts?: ReceiptJobs) => EndedImage[] = () => [];
+  /** When set, the pushes written with moves land in this outbox too, as they do in the database's. */
+  outbox: FakePushJobRepository | null = null;
+  /** Uids are never reused, also after a delete. */
+  private lastUid = 0;
 
-  async findById(uid: number) {
+  /** The stored row itself, for the other fakes that write to it. */
+  rowOf(uid: number): User | null {
     return this.rows.find((u) => u.uid === uid) ?? null;
   }
 
+  async findById(uid: number) {
+    const u = this.rowOf(uid);
+    return u && copyOf(u);
+  }
+
   async findByIds(uids: number[]) {
-    return this.rows.filter((u) => uids.includes(u.uid));
+    return this.rows.filter((u) => uids.includes(u.uid)).map(copyOf);
   }
 
   async findByPhoneHash(phoneHash: string) {
-    return this.rows.find((u) => u.phoneHash === phoneHash) ?? null;
+    const u = this.rows.find((x) => x.phoneHash === phoneHash);
+    return u ? copyOf(u) : null;
   }
 
   async registerDevice(reg: DeviceRegistration, move?: AccountMove): Promise<DeviceRegistered> {
     const existing = this.rows.find((u) => u.phoneHash === reg.phoneHash);
     if (existing) {
-      move?.check(existing);
-      const previous = Object.assign(new User(), existing);
+      move?.check(copyOf(existing));
+      const previous = copyOf(existing);
       Object.assign(existing, {
         cid: reg.cid,
         ukeyHash: reg.ukeyHash,
@@ -61,12 +79,16 @@ export class FakeUserRepository implements UserRepository {
         lastSeenAt: reg.now,
       });
       const endedImages = this.endPending(existing.uid, reg.now, move?.receipts);
-      if (move) this.pushJobs.push(...move.notices(previous));
-      return { user: existing, created: false, endedImages };
+      if (move) {
+        const notices = move.notices(previous);
+        this.pushJobs.push(...notices);
+        this.outbox?.add(notices, reg.now);
+      }
+      return { user: copyOf(existing), created: false, endedImages };
     }
     const user = Object.assign(new User(), {
       ...reg,
-      uid: this.rows.length + 1,
+      uid: ++this.lastUid,
       regTime: reg.now,
       updatedAt: reg.now,
       whoCanSendMe: WhoCanSend.EVERYONE,
@@ -77,30 +99,30 @@ export class FakeUserRepository implements UserRepository {
     });
     delete (user as unknown as { now?: Date }).now;
     this.rows.push(user);
-    return { user, created: true, endedImages: [] };
+    return { user: copyOf(user), created: true, endedImages: [] };
+  }
+
+  private async update(uid: number, change: Partial<User>) {
+    const u = this.rowOf(uid);
+    if (u) Object.assign(u, change);
+    return u && copyOf(u);
   }
 
   async updateRegistrationLock(uid: number, lock: string | null, now: Date) {
-    const u = await this.findById(uid);
-    if (u) Object.assign(u, { registrationLock: lock, updatedAt: now });
-    return u;
+    return this.update(uid, { registrationLock: lock, updatedAt: now });
   }
 
   async touchSeen(uid: number, now: Date, staleBefore: Date) {
-    const u = await this.findById(uid);
+    const u = this.rowOf(uid);
     if (u && (u.lastSeenAt === null || u.lastSeenAt < staleBefore)) u.lastSeenAt = now;
   }
 
   async updatePublicKey(uid: number, publicKey: string, now: Date) {
-    const u = await this.findById(uid);
-    if (u) Object.assign(u, { publicKey, updatedAt: now });
-    return u;
+    return this.update(uid, { publicKey, updatedAt: now });
   }
 
   async updateCid(uid: number, cid: string, now: Date) {
-    const u = await this.findById(uid);
-    if (u) Object.assign(u, { cid, updatedAt: now });
-    return u;
+    return this.update(uid, { cid, updatedAt: now });
   }
 }
 
@@ -110,8 +132,20 @@ export class FakeMessageRepository implements MessageRepository {
   /** The push jobs written with the messages (the same "transaction"). */
   readonly pushJobs: NewPushJob[] = [];
   failNextCreate: Error | null = null;
+  /** When set, the pushes written with messages land in this outbox too, as they do in the database's. */
+  outbox: FakePushJobRepository | null = null;
+  /** Whether `blockerUid` blocked `blockedUid`; wire it to a FakeSocialRepository's hasBlocked. */
+  hasBlocked: (blockerUid: number, blockedUid: number) => boolean = () => false;
+  /** Ids are never reused, also after a delete. */
+  private lastImageId = 0;
+  private lastMessageId = 0;
 
   constructor(private readonly users: FakeUserRepository) {}
+
+  private writePushes(jobs: NewPushJob[], now: Date) {
+    this.pushJobs.push(...jobs);
+    this.outbox?.add(jobs, now);
+  }
 
   async createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (m: Message) => NewPushJob | null) {
     if (this.failNextCreate) {
@@ -123,18 +157,18 @@ export class FakeMessageRepository implements MessageRepository {
     const over = discarded ? image.createdAt : null;
     const img = Object.assign(new Image(), {
       ...facts,
+      keyId: facts.keyId ?? null,
       ...(discarded ? KEY_DESTROYED : {}),
-      id: this.images.length + 1,
+      id: this.lastImageId + 1,
       blobDeletedAt: over,
       endedAt: over,
       gcLeaseUntil: null,
     });
-    this.images.push(img);
-    return messages.map((m) => {
-      const row = Object.assign(new Message(), {
+    const rows = messages.map((m, i) =>
+      Object.assign(new Message(), {
         ...m,
         groupId: m.groupId ?? null,
-        id: this.messages.length + 1,
+        id: this.lastMessageId + 1 + i,
         imageId: img.id,
         image: img,
         exist: !m.endReason,
@@ -142,18 +176,32 @@ export class FakeMessageRepository implements MessageRepository {
         endedAt: m.endReason ? image.expiresAt : null,
         downloadedAt: null,
         screenshotAt: null,
-      });
-      this.messages.push(row);
-      const push = pushFor(row);
-      if (push) this.pushJobs.push(push);
-      return row;
-    });
+      }),
+    );
+    // Built in full before anything is kept: a push that cannot be built leaves nothing behind.
+    const pushes = rows.map((row) => pushFor(copyOf(row))).filter((p): p is NewPushJob => p !== null);
+    this.lastImageId = img.id;
+    this.lastMessageId += rows.length;
+    this.images.push(img);
+    this.messages.push(...rows);
+    this.writePushes(pushes, image.createdAt);
+    return rows.map((row) => Object.assign(copyOf(row), { image: copyOf(img) }));
+  }
+
+  /** Receipts for the messages of these just-ended images (none to blockers), as the database writes them. */
+  private writeReceipts(images: Image[], now: Date, receipts?: ReceiptJobs) {
+    if (!receipts || images.length === 0) return;
+    const ids = new Set(images.map((i) => i.id));
+    const destroyed = this.messages.filter((x) => ids.has(x.imageId) && x.endReason !== 'blocked');
+    this.writePushes(
+      receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason ?? 'expired', destroyedAt: now }))),
+      now,
+    );
   }
 
   private async withSender(m: Message | undefined) {
     if (!m) return null;
-    m.sender = (await this.users.findById(m.senderUid))!;
-    return Object.assign(new Message(), m);
+    return Object.assign(copyOf(m), { sender: (await this.users.findById(m.senderUid))!, image: copyOf(m.image) });
   }
 
   async findForReceiver(messageKey: string, receiverUid: number) {
@@ -169,22 +217,29 @@ export class FakeMessageRepository implements MessageRepository {
   async listPending(receiverUid: number, now: Date, senderPhoneHash?: string) {
     const out: Message[] = [];
     for (const m of this.messages) {
-      if (m.receiverUid !== receiverUid || !m.exist || m.image.expiresAt <= now) continue;
+      if (m.receiverUid !== receiverUid || !m.exist || m.image.expiresAt <= now || this.hasBlocked(receiverUid, m.senderUid)) continue;
       const withSender = (await this.withSender(m))!;
       if (senderPhoneHash === undefined || withSender.sender.phoneHash === senderPhoneHash) out.push(withSender);
     }
     return out;
   }
 
-  async endForReceiver(messageKey: string, receiverUid: number, reason: MessageEndReason, now: Date): Promise<EndResult> {
+  async endForReceiver(
+    messageKey: string,
+    receiverUid: number,
+    reason: MessageEndReason,
+    now: Date,
+    receipts?: ReceiptJobs,
+  ): Promise<EndResult> {
     const m = this.messages.find((x) => x.messageKey === messageKey && x.receiverUid === receiverUid);
     if (!m) return { message: null, orphanedImage: null };
     let orphanedImage: Image | null = null;
     if (m.exist) {
       Object.assign(m, { exist: false, endReason: reason, endedAt: now });
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist)) {
+        orphanedImage = copyOf(m.image);
         Object.assign(m.image, { endedAt: now, ...KEY_DESTROYED });
-        orphanedImage = m.image;
+        this.writeReceipts([m.image], now, receipts);
       }
     }
     return { message: await this.withSender(m), orphanedImage };
@@ -195,23 +250,47 @@ export class FakeMessageRepository implements MessageRepository {
     if (img) img.blobDeletedAt = now;
   }
 
-  /** As a move ends the account's pending messages (unexpired ones); answers the images that ended with them. */
-  endPendingFor(receiverUid: number, now: Date, receipts?: ReceiptJobs): EndedImage[] {
+  /** As a move (or a deletion) ends the account's pending messages (unexpired ones); answers the images that ended with them. */
+  endPendingFor(receiverUid: number, now: Date, receipts?: ReceiptJobs, reason: MessageEndReason = 'account_moved'): EndedImage[] {
     const ending: Image[] = [];
     for (const m of this.messages) {
       if (m.receiverUid !== receiverUid || !m.exist || m.image.expiresAt <= now) continue;
-      Object.assign(m, { exist: false, endReason: 'account_moved', endedAt: now });
+      Object.assign(m, { exist: false, endReason: reason, endedAt: now });
       if (!this.messages.some((x) => x.imageId === m.imageId && x.exist) && !ending.includes(m.image)) ending.push(m.image);
     }
-    for (const img of ending) {
-      Object.assign(img, { endedAt: now, ...KEY_DESTROYED });
-      const destroyed = this.messages.filter((x) => x.imageId === img.id && x.endReason !== 'blocked');
-      if (receipts)
-        this.pushJobs.push(
-          ...receipts(destroyed.map((x) => ({ id: x.id, senderUid: x.senderUid, endReason: x.endReason!, destroyedAt: now }))),
-        );
-    }
+    for (const img of ending) Object.assign(img, { endedAt: now, ...KEY_DESTROYED });
+    this.writeReceipts(ending, now, receipts);
     return ending.map((i) => ({ id: i.id, objectName: i.objectName }));
+  }
+
+  /**
+   * An account's deletion, as the database does it: what was sent to it ends (receipts to the
+   * senders), its messages both ways and their grants go, then the images no message points at.
+   * Answers the blobs still stored of those images.
+   */
+  forgetAccount(uid: number, now: Date, receipts?: ReceiptJobs): string[] {
+    this.endPendingFor(uid, now, receipts, 'receiver_gone');
+    const copies = this.messages.filter((m) => m.receiverUid === uid && m.image.endedAt === null && m.endReason !== 'blocked');
+    if (receipts)
+      this.writePushes(
+        receipts(copies.map((m) => ({ id: m.id, senderUid: m.senderUid, endReason: m.endReason ?? 'expired', destroyedAt: now }))),
+        now,
+      );
+    const doomed = this.messages.filter((m) => m.senderUid === uid || m.receiverUid === uid);
+    this.dropMessages(doomed);
+    const imageIds = new Set(doomed.map((m) => m.imageId));
+    const unreferenced = this.images.filter((i) => imageIds.has(i.id) && !this.messages.some((m) => m.imageId === i.id));
+    for (const i of unreferenced) this.images.splice(this.images.indexOf(i), 1);
+    return unreferenced.filter((i) => i.blobDeletedAt === null).map((i) => i.objectName);
+  }
+
+  /** Deletes messages and, as the foreign key does, their grants. */
+  private dropMessages(doomed: Message[]) {
+    const ids = new Set(doomed.map((m) => m.id));
+    this.grants.forEach((g, i) => {
+      if (g && ids.has(g.messageId)) this.grants[i] = null;
+    });
+    for (const m of doomed) this.messages.splice(this.messages.indexOf(m), 1);
   }
 
   async recordScreenshot(messageKey: string, receiverUid: number, now: Date) {
@@ -227,7 +306,7 @@ export class FakeMessageRepository implements MessageRepository {
       .reverse()
       .filter((x) => x.senderUid === senderUid)
       .slice(0, limit)) {
-      out.push(Object.assign(new Message(), m, { receiver: (await this.users.findById(m.receiverUid))! }));
+      out.push(Object.assign(copyOf(m), { image: copyOf(m.image), receiver: (await this.users.findById(m.receiverUid))! }));
     }
     return out;
   }
@@ -281,7 +360,7 @@ export class FakeMessageRepository implements MessageRepository {
 
   async deleteEndedBefore(before: Date, limit: number) {
     const doomed = this.messages.filter((m) => m.endedAt && m.endedAt < before).slice(0, limit);
-    for (const m of doomed) this.messages.splice(this.messages.indexOf(m), 1);
+    this.dropMessages(doomed);
     return doomed.length;
   }
 
@@ -305,6 +384,7 @@ export class FakeMessageRepository implements MessageRepository {
   async listDownloadedBefore(before: Date, limit: number) {
     return this.messages
       .filter((m) => m.exist && m.downloadedAt && m.downloadedAt <= before)
+      .sort((a, b) => a.downloadedAt!.getTime() - b.downloadedAt!.getTime())
       .slice(0, limit)
       .map((m) => ({ messageKey: m.messageKey, receiverUid: m.receiverUid }));
   }
@@ -358,6 +438,12 @@ export class FakePushJobRepository implements PushJobRepository {
   constructor(private readonly cids: (uid: number) => string | null) {}
 
   async enqueue(jobs: NewPushJob[], now: Date) {
+    return this.add(jobs, now);
+  }
+
+  /** Writes jobs at once: what enqueue does, and what the other fakes call when they write pushes with their rows. */
+  add(jobs: NewPushJob[], now: Date): PushJob[] {
+    if (jobs.length === 0) return [];
     const rows = jobs.map((j) => {
       const id = ++this.highestId;
       const row = Object.assign(new PushJob(), {
@@ -378,8 +464,8 @@ export class FakePushJobRepository implements PushJobRepository {
       this.rows.push(row);
       return row;
     });
-    for (const listener of this.listeners) listener(rows);
-    return rows;
+    for (const listener of this.listeners) listener(rows.map(copyOf));
+    return rows.map(copyOf);
   }
 
   async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedPushJob[]> {
@@ -406,7 +492,7 @@ export class FakePushJobRepository implements PushJobRepository {
     if (!row) return false;
     Object.assign(row, { leaseToken: null, lockedUntil: null, updatedAt: now, status: outcome.status });
     if (outcome.status === 'sent') Object.assign(row, { sentAt: now, lastError: null });
-    else row.lastError = outcome.error;
+    else row.lastError = outcome.error.slice(0, 512);
     if (outcome.status === 'pending') row.nextAttemptAt = outcome.nextAttemptAt;
     return true;
   }
@@ -439,7 +525,10 @@ export class FakePushJobRepository implements PushJobRepository {
 
   async listForReceivers(afterId: number, receiverUids: number[], limit: number) {
     const uids = new Set(receiverUids);
-    return this.rows.filter((r) => r.id > afterId && uids.has(r.receiverUid)).slice(0, limit);
+    return this.rows
+      .filter((r) => r.id > afterId && uids.has(r.receiverUid))
+      .slice(0, limit)
+      .map(copyOf);
   }
 }
 
@@ -572,11 +661,20 @@ export class MemoryPushQueue implements PushQueue {
 
 /** Friendships and blocks in memory, with the same one-row-per-pair rules as the database. */
 export class FakeSocialRepository implements SocialRepository {
-  readonly friendships: { userLow: number; userHigh: number; requesterUid: number; state: FriendshipState; at: number }[] = [];
-  readonly blocks: { blockerUid: number; blockedUid: number; at: number }[] = [];
+  /** `id` orders rows as the database's ids do (ties of updatedAt); ids are never reused. */
+  readonly friendships: {
+    id: number;
+    userLow: number;
+    userHigh: number;
+    requesterUid: number;
+    state: FriendshipState;
+    createdAt: Date;
+    updatedAt: Date;
+  }[] = [];
+  readonly blocks: { id: number; blockerUid: number; blockedUid: number; createdAt: Date }[] = [];
   discoverCalls = 0;
   failNextDiscover: Error | null = null;
-  private tick = 0;
+  private lastId = 0;
 
   constructor(private readonly users: FakeUserRepository) {}
 
@@ -585,7 +683,7 @@ export class FakeSocialRepository implements SocialRepository {
     return this.friendships.find((f) => f.userLow === p.userLow && f.userHigh === p.userHigh);
   }
 
-  private blockedBy(blocker: number, blocked: number) {
+  hasBlocked(blocker: number, blocked: number): boolean {
     return this.blocks.some((b) => b.blockerUid === blocker && b.blockedUid === blocked);
   }
 
@@ -594,19 +692,26 @@ export class FakeSocialRepository implements SocialRepository {
     return {
       state: f?.state ?? null,
       requesterUid: f?.requesterUid ?? null,
-      viewerBlocked: this.blockedBy(viewerUid, otherUid),
-      blockedByOther: this.blockedBy(otherUid, viewerUid),
+      viewerBlocked: this.hasBlocked(viewerUid, otherUid),
+      blockedByOther: this.hasBlocked(otherUid, viewerUid),
     };
   }
 
-  async requestFriend(fromUid: number, toUid: number): Promise<FriendRequestOutcome> {
+  async requestFriend(fromUid: number, toUid: number, now: Date): Promise<FriendRequestOutcome> {
     const f = this.row(fromUid, toUid);
     if (!f) {
-      this.friendships.push({ ...pairOf(fromUid, toUid), requesterUid: fromUid, state: FriendshipState.REQUESTED, at: ++this.tick });
+      this.friendships.push({
+        id: ++this.lastId,
+        ...pairOf(fromUid, toUid),
+        requesterUid: fromUid,
+        state: FriendshipState.REQUESTED,
+        createdAt: now,
+        updatedAt: now,
+      });
       return { state: FriendshipState.REQUESTED, created: true, accepted: false };
     }
     if (f.state === FriendshipState.FRIENDS || f.requesterUid === fromUid) return { state: f.state, created: false, accepted: false };
-    Object.assign(f, { state: FriendshipState.FRIENDS, at: ++this.tick });
+    Object.assign(f, { state: FriendshipState.FRIENDS, updatedAt: now });
     return { state: FriendshipState.FRIENDS, created: false, accepted: true };
   }
 
@@ -615,8 +720,8 @@ export class FakeSocialRepository implements SocialRepository {
     if (f) this.friendships.splice(this.friendships.indexOf(f), 1);
   }
 
-  async block(blockerUid: number, blockedUid: number) {
-    if (!this.blockedBy(blockerUid, blockedUid)) this.blocks.push({ blockerUid, blockedUid, at: ++this.tick });
+  async block(blockerUid: number, blockedUid: number, now: Date) {
+    if (!this.hasBlocked(blockerUid, blockedUid)) this.blocks.push({ id: ++this.lastId, blockerUid, blockedUid, createdAt: now });
     await this.removeFriendship(blockerUid, blockedUid);
   }
 
@@ -625,8 +730,18 @@ export class FakeSocialRepository implements SocialRepository {
     if (i >= 0) this.blocks.splice(i, 1);
   }
 
+  /** An account's deletion: its friendships, requests and blocks both ways go. */
+  forgetAccount(uid: number) {
+    const gone = this.friendships.filter((f) => f.userLow === uid || f.userHigh === uid || f.requesterUid === uid);
+    for (const f of gone) this.friendships.splice(this.friendships.indexOf(f), 1);
+    const unblocked = this.blocks.filter((b) => b.blockerUid === uid || b.blockedUid === uid);
+    for (const b of unblocked) this.blocks.splice(this.blocks.indexOf(b), 1);
+  }
+
   private async others(uid: number, state: FriendshipState) {
-    const rows = this.friendships.filter((f) => f.state === state && (f.userLow === uid || f.userHigh === uid)).sort((a, b) => b.at - a.at);
+    const rows = this.friendships
+      .filter((f) => f.state === state && (f.userLow === uid || f.userHigh === uid))
+      .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || b.id - a.id);
     return rows.map((f) => ({ other: f.userLow === uid ? f.userHigh : f.userLow, requester: f.requesterUid }));
   }
 
@@ -641,18 +756,16 @@ export class FakeSocialRepository implements SocialRepository {
   async listRequests(uid: number) {
     const rows = await this.others(uid, FriendshipState.REQUESTED);
     return {
-      incoming: await this.usersOf(rows.filter((r) => r.requester !== uid && !this.blockedBy(uid, r.other)).map((r) => r.other)),
+      incoming: await this.usersOf(rows.filter((r) => r.requester !== uid && !this.hasBlocked(uid, r.other)).map((r) => r.other)),
       outgoing: await this.usersOf(rows.filter((r) => r.requester === uid).map((r) => r.other)),
     };
   }
 
   async listBlocked(uid: number) {
-    return this.usersOf(
-      this.blocks
-        .filter((b) => b.blockerUid === uid)
-        .sort((a, b) => b.at - a.at)
-        .map((b) => b.blockedUid),
-    );
+    const mine = this.blocks
+      .filter((b) => b.blockerUid === uid)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
+    return this.usersOf(mine.map((b) => b.blockedUid));
   }
 
   async friendsAmong(uid: number, candidates: number[]) {
@@ -666,49 +779,73 @@ export class FakeSocialRepository implements SocialRepository {
       this.failNextDiscover = null;
       throw e;
     }
-    return this.users.rows.filter(
-      (u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.blockedBy(u.uid, viewerUid),
-    );
+    return this.users.rows
+      .filter((u) => phoneHashes.includes(u.phoneHash) && u.discoverable && u.uid !== viewerUid && !this.hasBlocked(u.uid, viewerUid))
+      .map(copyOf);
   }
 
-  async updateSettings(uid: number, patch: SettingsPatch) {
-    const u = await this.users.findById(uid);
-    if (u) Object.assign(u, patch);
-    return u;
+  async updateSettings(uid: number, patch: SettingsPatch, now: Date) {
+    const u = this.users.rowOf(uid);
+    if (!u) return null;
+    if (patch.whoCanSendMe !== undefined) u.whoCanSendMe = patch.whoCanSendMe;
+    if (patch.discoverable !== undefined) u.discoverable = patch.discoverable;
+    u.updatedAt = now;
+    return copyOf(u);
   }
 }
 
-/** Sign-out, number change and deletion over a FakeUserRepository's rows. */
+/** The other fakes an account's rows live in; each one given is kept in step as the database's tables are. */
+export interface AccountFakes {
+  messages?: FakeMessageRepository;
+  social?: FakeSocialRepository;
+  codes?: FakeVerificationCodeRepository;
+  outbox?: FakePushJobRepository;
+}
+
+/** Sign-out, number change and deletion over a FakeUserRepository's rows (and the other fakes given). */
 export class FakeAccountLifecycleRepository implements AccountLifecycleRepository {
   /** The accounts deleted so far. */
   readonly deleted: number[] = [];
-  /** Blobs each deletion leaves to delete after commit. */
+  /** Blobs each deletion leaves to delete after commit, besides those of the linked messages fake. */
   blobsOf: (uid: number) => string[] = () => [];
 
-  constructor(private readonly users: FakeUserRepository) {}
+  constructor(
+    private readonly users: FakeUserRepository,
+    private readonly linked: AccountFakes = {},
+  ) {}
 
   async signOut(uid: number, ukeyHash: string, now: Date) {
-    const u = await this.users.findById(uid);
+    const u = this.users.rowOf(uid);
     if (!u) return false;
     Object.assign(u, { cid: null, ukeyHash, updatedAt: now });
+    for (const job of this.linked.outbox?.rows ?? []) {
+      if (job.receiverUid === uid && job.status === 'pending' && job.cid === null)
+        Object.assign(job, { status: 'skipped', lastError: 'the receiver signed out', updatedAt: now });
+    }
     return true;
   }
 
   async changeNumber(uid: number, change: NumberChange): Promise<NumberChangeOutcome> {
-    if (this.users.rows.some((u) => u.phoneHash === change.phoneHash)) return { ok: false, reason: 'taken' };
-    const u = await this.users.findById(uid);
+    const u = this.users.rowOf(uid);
     if (!u) return { ok: false, reason: 'gone' };
+    if (this.users.rows.some((other) => other.uid !== uid && other.phoneHash === change.phoneHash)) return { ok: false, reason: 'taken' };
     const { now, ...fields } = change;
     Object.assign(u, fields, { updatedAt: now, lastSeenAt: now });
-    return { ok: true, user: u };
+    return { ok: true, user: copyOf(u) };
   }
 
-  async deleteAccount(uid: number): Promise<AccountDeletion> {
+  async deleteAccount(uid: number, now: Date, receipts?: ReceiptJobs): Promise<AccountDeletion> {
     const i = this.users.rows.findIndex((u) => u.uid === uid);
     if (i < 0) return { found: false, phoneHash: '', objectNames: [], counts: {} };
+    const objectNames = this.linked.messages?.forgetAccount(uid, now, receipts) ?? [];
+    this.linked.social?.forgetAccount(uid);
     const [user] = this.users.rows.splice(i, 1);
+    const code = this.linked.codes?.rows.findIndex((c) => c.phoneHash === user.phoneHash) ?? -1;
+    if (code >= 0) this.linked.codes!.rows.splice(code, 1);
+    const outbox = this.linked.outbox?.rows ?? [];
+    for (const job of outbox.filter((j) => j.receiverUid === uid)) outbox.splice(outbox.indexOf(job), 1);
     this.deleted.push(uid);
-    return { found: true, phoneHash: user.phoneHash, objectNames: this.blobsOf(uid), counts: {} };
+    return { found: true, phoneHash: user.phoneHash, objectNames: [...objectNames, ...this.blobsOf(uid)], counts: {} };
   }
 
   /** The phone hashes whose pushes were forgotten. */
@@ -716,16 +853,77 @@ export class FakeAccountLifecycleRepository implements AccountLifecycleRepositor
 
   async forgetInPushes(phoneHash: string) {
     this.forgotten.push(phoneHash);
-    return 0;
+    const outbox = this.linked.outbox?.rows ?? [];
+    const naming = outbox.filter((j) => j.payload.includes(phoneHash));
+    for (const job of naming) outbox.splice(outbox.indexOf(job), 1);
+    return naming.length;
   }
 }
 
-/** The export's rows: the user alone, with nothing around it. */
+/** The export's rows: the user, with what the linked fakes hold about it (nothing without them; no groups). */
 export class FakeAccountExportRepository implements AccountExportRepository {
-  constructor(private readonly users: FakeUserRepository) {}
+  constructor(
+    private readonly users: FakeUserRepository,
+    private readonly linked: Pick<AccountFakes, 'messages' | 'social'> = {},
+  ) {}
 
   async rowsOf(uid: number): Promise<AccountRows | null> {
     const user = await this.users.findById(uid);
-    return user ? { user, friendships: [], blocks: [], groups: [], sent: [], received: [] } : null;
+    if (!user) return null;
+    const person = (id: number) => ({ uid: id, nickname: this.users.rowOf(id)?.nickname ?? '' });
+    const friendships = (this.linked.social?.friendships ?? [])
+      .filter((f) => f.userLow === uid || f.userHigh === uid)
+      .sort((a, b) => a.id - b.id)
+      .map((f) => ({
+        other: person(f.userLow === uid ? f.userHigh : f.userLow),
+        state: f.state,
+        requesterUid: f.requesterUid,
+        createdAt: f.createdAt,
+        updatedAt: f.updatedAt,
+      }));
+    const blocks = (this.linked.social?.blocks ?? [])
+      .filter((b) => b.blockerUid === uid)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id)
+      .map((b) => ({ other: person(b.blockedUid), createdAt: b.createdAt }));
+    const exported = (m: Message, other: number): ExportedMessage => ({
+      id: m.id,
+      other: person(other),
+      groupId: m.groupId,
+      sendTime: m.sendTime,
+      exist: m.exist,
+      endReason: m.endReason,
+      endedAt: m.endedAt,
+      downloadedAt: m.downloadedAt,
+      screenshotAt: m.screenshotAt,
+      filetype: m.image.filetype,
+      size: m.image.size,
+      expiresAt: m.image.expiresAt,
+      imageEndedAt: m.image.endedAt,
+    });
+    const messages = this.linked.messages?.messages ?? [];
+    return {
+      user,
+      friendships,
+      blocks,
+      groups: [],
+      sent: messages.filter((m) => m.senderUid === uid).map((m) => exported(m, m.receiverUid)),
+      received: messages.filter((m) => m.receiverUid === uid && m.endReason !== 'blocked').map((m) => exported(m, m.senderUid)),
+    };
   }
+}
+
+/** A fresh fake of every repository, wired to each other as the database's tables are. */
+export function linkedFakes() {
+  const users = new FakeUserRepository();
+  const messages = new FakeMessageRepository(users);
+  const outbox = new FakePushJobRepository((uid) => users.rowOf(uid)?.cid ?? null);
+  const codes = new FakeVerificationCodeRepository();
+  const social = new FakeSocialRepository(users);
+  users.endPending = (uid, now, receipts) => messages.endPendingFor(uid, now, receipts);
+  users.outbox = outbox;
+  messages.outbox = outbox;
+  messages.hasBlocked = (blocker, blocked) => social.hasBlocked(blocker, blocked);
+  const lifecycle = new FakeAccountLifecycleRepository(users, { messages, social, codes, outbox });
+  const exports = new FakeAccountExportRepository(users, { messages, social });
+  return { users, messages, pushJobs: outbox, codes, social, lifecycle, exports };
 }

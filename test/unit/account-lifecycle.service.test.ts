@@ -14,24 +14,14 @@ import {
   FakeRateLimiter,
   FakeSmsProvider,
   FakeUserRepository,
-  FakeVerificationCodeRepository,
   MemoryBlobStore,
 } from '../support/fakes';
+import { failure, fakeVerification } from '../support/service-fixtures';
 
 const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   changeNumber: { points: 5, durationSeconds: 86_400 },
   exportData: { points: 1, durationSeconds: 3600 },
 };
-
-async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e, 'expected a failure').not.to.equal(null);
-  if (!e.extensions) throw e;
-  return e.extensions;
-}
 
 describe('AccountLifecycleService (unit)', () => {
   const ip = '203.0.113.5';
@@ -53,14 +43,7 @@ describe('AccountLifecycleService (unit)', () => {
     blobs = new MemoryBlobStore();
     committed = 0;
     const log = createLogger('silent');
-    verification = new VerificationService(
-      new FakeVerificationCodeRepository(),
-      sms,
-      unlimited,
-      { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: new Map(), codeSecret: Buffer.alloc(32, 3) },
-      log,
-      () => clock,
-    );
+    verification = fakeVerification(sms, unlimited, () => clock);
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 4) }, () => clock);
     accounts = new AccountService({
       users,

@@ -5,13 +5,8 @@ import { createLogger } from '../../src/logger';
 import { AccountService } from '../../src/services/account.service';
 import { RegistrationLockService } from '../../src/services/registration-lock.service';
 import { VerificationService } from '../../src/services/verification.service';
-import {
-  FakeMessageRepository,
-  FakeSmsProvider,
-  FakeUserRepository,
-  FakeVerificationCodeRepository,
-  MemoryBlobStore,
-} from '../support/fakes';
+import { FakeMessageRepository, FakeSmsProvider, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
+import { fakeVerification } from '../support/service-fixtures';
 
 describe('AccountService (unit)', () => {
   const now = new Date('2026-01-02T03:04:05.000Z');
@@ -25,14 +20,7 @@ describe('AccountService (unit)', () => {
   beforeEach(() => {
     users = new FakeUserRepository();
     sms = new FakeSmsProvider();
-    verification = new VerificationService(
-      new FakeVerificationCodeRepository(),
-      sms,
-      unlimited,
-      { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: new Map(), codeSecret: Buffer.alloc(32, 1) },
-      createLogger('silent'),
-      () => now,
-    );
+    verification = fakeVerification(sms, unlimited, () => now);
     const lock = new RegistrationLockService(users, unlimited, { lapseMs: 7 * 86_400_000, pepper: Buffer.alloc(32, 2) }, () => now);
     const blobs = new MemoryBlobStore();
     accounts = new AccountService({

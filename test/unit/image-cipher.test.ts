@@ -15,6 +15,7 @@ import {
   segmentBytesOf,
 } from '../../src/services/cipher/segment-format';
 import { createCipheriv } from 'node:crypto';
+import { useSeed } from '../support/seed';
 
 /** Feeds `bytes` in uneven chunks, as a network would. */
 function chunked(bytes: Buffer, size = 7_777): Readable {
@@ -59,11 +60,12 @@ function sealByHand(key: ImageKey, plain: Buffer, segment: number): Buffer {
 }
 
 describe('image cipher stored format', () => {
+  const random = useSeed();
   it('seals exactly the documented segment format (nonce = prefix | index | last flag, tag after each segment)', async () => {
     const key = newImageKey();
     for (const segment of [64 * 1024, 256 * 1024]) {
       for (const size of [0, 1, segment - 1, segment, segment + 3, 3 * segment]) {
-        const plain = randomBytes(size);
+        const plain = random().bytes(size);
         const expected = sealByHand(key, plain, segment);
         expect((await seal(key, plain, undefined, segment)).equals(expected), `held, ${segment}/${size}`).to.equal(true);
         expect((await seal(key, plain, size, segment)).equals(expected), `streamed, ${segment}/${size}`).to.equal(true);
@@ -74,11 +76,12 @@ describe('image cipher stored format', () => {
 });
 
 describe('image cipher (chunked AES-256-GCM)', () => {
+  const random = useSeed();
   const key = newImageKey();
 
   for (const size of [1, 1000, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 123]) {
     it(`round-trips ${size} bytes, stored as exactly sealedSize(${size}) bytes`, async () => {
-      const plain = randomBytes(size);
+      const plain = random().bytes(size);
       // Chunks smaller than a segment, and larger ones that hold whole segments.
       for (const chunk of [5_000, 3 * SEGMENT_BYTES + 1_000]) {
         const sealed = await seal(key, plain, undefined, undefined, chunk);
@@ -94,7 +97,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('with the size declared, seals as it streams and stores the very same bytes as when it must wait for the end', async () => {
     for (const size of [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 2 * SEGMENT_BYTES + 123]) {
-      const plain = randomBytes(size);
+      const plain = random().bytes(size);
       const held = await seal(key, plain);
       const streamed = await seal(key, plain, size);
       expect(streamed.equals(held), `size ${size}`).to.equal(true);
@@ -103,7 +106,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('a changed byte, a cut-off end or another key fails the stream', async () => {
     const size = 2 * SEGMENT_BYTES + 10;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain);
     const tampered = Buffer.from(sealed);
     tampered[SEGMENT_BYTES + 100] ^= 1;
@@ -119,7 +122,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
   });
 
   it('with the size declared, fails a stream longer or shorter than declared', async () => {
-    const plain = randomBytes(SEGMENT_BYTES + 10);
+    const plain = random().bytes(SEGMENT_BYTES + 10);
     for (const declared of [plain.length - 1, plain.length + 1, SEGMENT_BYTES]) {
       await seal(key, plain, declared).then(
         () => expect.fail(`declared ${declared} for ${plain.length} bytes went unnoticed`),
@@ -133,7 +136,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     const old = segmentBytesOf('aes256gcm-256k');
     expect(old).to.equal(256 * 1024);
     const size = 2 * old + 77;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain, undefined, old);
     expect(sealed.length).to.equal(sealedSize(size, old));
     const r = sealedRange(size, old + 5, size - 1, old);
@@ -143,7 +146,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('holds the last wanted bytes until beforeLastBytes has succeeded, and fails the stream when it fails', async () => {
     const size = 2 * SEGMENT_BYTES + 99;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain);
     for (const [first, last] of [
       [0, size - 1],
@@ -190,7 +193,7 @@ describe('image cipher (chunked AES-256-GCM)', () => {
 
   it('opens any byte range from the segments that hold it alone', async () => {
     const size = 3 * SEGMENT_BYTES + 500;
-    const plain = randomBytes(size);
+    const plain = random().bytes(size);
     const sealed = await seal(key, plain);
     for (const [a, b] of [
       [0, 0],

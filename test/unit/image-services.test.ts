@@ -11,6 +11,7 @@ import { ImageSendService } from '../../src/services/image-send.service';
 import type { SendAudience } from '../../src/services/send-audience';
 import { jpegBytes } from '../support/factories';
 import { FakeMessageRepository, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
+import { rejection } from '../support/service-fixtures';
 
 describe('the image services (unit)', () => {
   let clock: Date;
@@ -28,13 +29,7 @@ describe('the image services (unit)', () => {
   let group7: number[];
 
   const file = (bytes: Buffer) => ({ stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
-  const fail = (p: Promise<unknown>) =>
-    p.then(
-      () => {
-        throw new Error('expected a failure');
-      },
-      (e) => e,
-    );
+  const fail = rejection;
 
   beforeEach(async () => {
     clock = new Date('2026-03-01T00:00:00.000Z');

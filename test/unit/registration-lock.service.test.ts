@@ -7,14 +7,8 @@ import { AccountService, RegistrationResult } from '../../src/services/account.s
 import { hashPin, verifyPin } from '../../src/services/pin-hash';
 import { RegistrationLockService } from '../../src/services/registration-lock.service';
 import { VerificationService } from '../../src/services/verification.service';
-import {
-  FakeMessageRepository,
-  FakeRateLimiter,
-  FakeSmsProvider,
-  FakeUserRepository,
-  FakeVerificationCodeRepository,
-  MemoryBlobStore,
-} from '../support/fakes';
+import { FakeMessageRepository, FakeRateLimiter, FakeSmsProvider, FakeUserRepository, MemoryBlobStore } from '../support/fakes';
+import { failure, fakeVerification } from '../support/service-fixtures';
 
 const DAY = 86_400_000;
 /** Cheap hashes for the tests about the rules; one test checks the production cost. */
@@ -24,16 +18,6 @@ const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   registrationLockPin: { points: 5, durationSeconds: 86_400 },
   registrationLockSet: { points: 10, durationSeconds: 3600 },
 };
-
-async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e, 'expected a failure').not.to.equal(null);
-  if (!e.extensions) throw e;
-  return e.extensions;
-}
 
 describe('registration lock (unit)', () => {
   const ip = '203.0.113.9';
@@ -60,14 +44,7 @@ describe('registration lock (unit)', () => {
     limiter = new FakeRateLimiter(RULES, () => clock);
     signer = new ReceiptSigner(ReceiptSigner.newKey());
     committed = 0;
-    verification = new VerificationService(
-      new FakeVerificationCodeRepository(),
-      sms,
-      limiter,
-      { codeTtlSeconds: 600, maxAttempts: 5, testNumbers: new Map(), codeSecret: Buffer.alloc(32, 1) },
-      createLogger('silent'),
-      () => clock,
-    );
+    verification = fakeVerification(sms, limiter, () => clock);
     lock = new RegistrationLockService(users, limiter, { lapseMs: 7 * DAY, pepper: Buffer.alloc(32, 7), scrypt: FAST }, () => clock);
     accounts = new AccountService({
       users,

@@ -5,6 +5,7 @@ import { FriendshipState } from '../../src/entities/friendship.entity';
 import { User, WhoCanSend } from '../../src/entities/user.entity';
 import { SocialService } from '../../src/services/social.service';
 import { FakeSocialRepository, FakeUserRepository, MemoryPushQueue, FakeRateLimiter } from '../support/fakes';
+import { rejection } from '../support/service-fixtures';
 
 describe('SocialService (unit)', () => {
   let users: FakeUserRepository;
@@ -15,13 +16,7 @@ describe('SocialService (unit)', () => {
   let bob: User;
   let carol: User;
 
-  const fail = (p: Promise<unknown>) =>
-    p.then(
-      () => {
-        throw new Error('expected a failure');
-      },
-      (e) => e,
-    );
+  const fail = rejection;
   const hash = (i: number) => i.toString(16).padStart(64, '0');
   const flush = () => new Promise((r) => setImmediate(r));
 
@@ -101,7 +96,7 @@ describe('SocialService (unit)', () => {
     });
 
     it('finds discoverable users who have not blocked the viewer', async () => {
-      carol.discoverable = false;
+      await social.updateSettings(carol.uid, { discoverable: false }, new Date());
       expect((await service.discoverContacts(alice, [hash(2), hash(3), hash(99)])).map((u) => u.uid)).to.deep.equal([bob.uid]);
       await service.block(bob, alice.uid);
       expect(await service.discoverContacts(alice, [hash(2), hash(3)])).to.have.length(0);

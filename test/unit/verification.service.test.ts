@@ -7,6 +7,9 @@ import { createLogger } from '../../src/logger';
 import { normalizePhone } from '../../src/services/phone';
 import { VerificationService } from '../../src/services/verification.service';
 import { FakeRateLimiter, FakeSmsProvider, FakeVerificationCodeRepository } from '../support/fakes';
+import { failure } from '../support/service-fixtures';
+
+type Extensions = { code?: string; reason?: string; triesLeft?: number; retryAfter?: number; field?: string };
 
 const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   codeResend: { points: 1, durationSeconds: 60 },
@@ -16,17 +19,6 @@ const RULES: Partial<Record<RateLimitName, RateLimitRule>> = {
   registerPhone: { points: 10, durationSeconds: 3600 },
   registerIp: { points: 30, durationSeconds: 3600 },
 };
-
-async function failure(
-  p: Promise<unknown>,
-): Promise<{ code?: string; reason?: string; triesLeft?: number; retryAfter?: number; field?: string }> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e, 'expected a failure').not.to.equal(null);
-  return e.extensions;
-}
 
 describe('VerificationService (unit)', () => {
   let clock: Date;
@@ -82,7 +74,7 @@ describe('VerificationService (unit)', () => {
     it('refuses a second code within 60 s with RATE_LIMITED and retryAfter, and allows it after', async () => {
       await service.request('86', '13912345678', ip);
       advance(20);
-      const e = await failure(service.request('86', '13912345678', ip));
+      const e = await failure<Extensions>(service.request('86', '13912345678', ip));
       expect(e).to.deep.equal({ code: 'RATE_LIMITED', retryAfter: 40 });
       advance(40);
       await service.request('86', '13912345678', ip);
@@ -94,26 +86,26 @@ describe('VerificationService (unit)', () => {
         await service.request('86', '13912345678', ip);
         advance(61);
       }
-      expect((await failure(service.request('86', '13912345678', ip))).code).to.equal('RATE_LIMITED');
+      expect((await failure<Extensions>(service.request('86', '13912345678', ip))).code).to.equal('RATE_LIMITED');
       expect(limiter.used('codeIp', ip)).to.equal(5);
       expect(sms.sent).to.have.length(5);
     });
 
     it('refuses a malformed number with BAD_USER_INPUT before spending anything', async () => {
-      expect((await failure(service.request('86', '12', ip))).code).to.equal('BAD_USER_INPUT');
+      expect((await failure<Extensions>(service.request('86', '12', ip))).code).to.equal('BAD_USER_INPUT');
       expect(limiter.windows.size).to.equal(0);
     });
 
     it('bounds codes from one address to many numbers (SMS pumping)', async () => {
       for (let i = 0; i < 20; i++) await service.request('86', `139${String(i).padStart(4, '0')}5678`, ip);
-      const e = await failure(service.request('86', '13798765432', ip));
+      const e = await failure<Extensions>(service.request('86', '13798765432', ip));
       expect(e.code).to.equal('RATE_LIMITED');
       expect(sms.sent).to.have.length(20);
     });
 
     it('bounds codes to one block of numbers from many addresses (SMS pumping)', async () => {
       for (let i = 0; i < 10; i++) await service.request('86', `1391234${String(i).padStart(4, '0')}`, `192.0.2.${i}`);
-      const e = await failure(service.request('86', '13912349999', '192.0.2.200'));
+      const e = await failure<Extensions>(service.request('86', '13912349999', '192.0.2.200'));
       expect(e.code).to.equal('RATE_LIMITED');
       await service.request('86', '13912359999', '192.0.2.201');
     });
@@ -127,11 +119,11 @@ describe('VerificationService (unit)', () => {
 
     it('answers a provider failure with a clear error, keeps no working code, and keeps the budget spent', async () => {
       sms.failWith = new SmsDeliveryError('SendSms refused: isv.BUSINESS_LIMIT_CONTROL', 'isv.BUSINESS_LIMIT_CONTROL');
-      const e = await failure(service.request('86', '13912345678', ip));
+      const e = await failure<Extensions>(service.request('86', '13912345678', ip));
       expect(e).to.deep.equal({ code: 'INTERNAL_SERVER_ERROR', reason: 'SMS_FAILED' });
       expect(codes.rows).to.have.length(0);
       sms.failWith = null;
-      expect((await failure(service.request('86', '13912345678', ip))).code).to.equal('RATE_LIMITED');
+      expect((await failure<Extensions>(service.request('86', '13912345678', ip))).code).to.equal('RATE_LIMITED');
     });
   });
 
@@ -144,7 +136,7 @@ describe('VerificationService (unit)', () => {
     it('accepts the code once; the same code again is USED', async () => {
       const code = await sendCode();
       await service.verify(phone, code, ip);
-      expect(await failure(service.verify(phone, code, ip))).to.include({
+      expect(await failure<Extensions>(service.verify(phone, code, ip))).to.include({
         code: 'BAD_USER_INPUT',
         reason: 'USED',
         field: 'verificationCode',
@@ -160,28 +152,28 @@ describe('VerificationService (unit)', () => {
     it('is EXPIRED 10 minutes after it was sent', async () => {
       const code = await sendCode();
       advance(600);
-      expect((await failure(service.verify(phone, code, ip))).reason).to.equal('EXPIRED');
+      expect((await failure<Extensions>(service.verify(phone, code, ip))).reason).to.equal('EXPIRED');
     });
 
     it('is burnt after 5 wrong tries: even the right code then fails', async () => {
       const code = await sendCode();
       const wrong = code === '000000' ? '000001' : '000000';
       for (let i = 0; i < 5; i++)
-        expect(await failure(service.verify(phone, wrong, ip))).to.deep.equal({
+        expect(await failure<Extensions>(service.verify(phone, wrong, ip))).to.deep.equal({
           code: 'BAD_USER_INPUT',
           field: 'verificationCode',
           reason: 'WRONG',
         });
       // Burnt: a wrong code still hears WRONG (no hint for a stranger); the right one is told why it fails.
-      expect((await failure(service.verify(phone, wrong, ip))).reason).to.equal('WRONG');
-      expect((await failure(service.verify(phone, code, ip))).reason).to.equal('TOO_MANY_TRIES');
+      expect((await failure<Extensions>(service.verify(phone, wrong, ip))).reason).to.equal('WRONG');
+      expect((await failure<Extensions>(service.verify(phone, code, ip))).reason).to.equal('TOO_MANY_TRIES');
       expect(codes.rows[0].attempts).to.equal(5);
     });
 
     it('does not count wrong tries against a code that is used or expired', async () => {
       const code = await sendCode();
       await service.verify(phone, code, ip);
-      expect((await failure(service.verify(phone, '999999' === code ? '999998' : '999999', ip))).reason).to.equal('WRONG');
+      expect((await failure<Extensions>(service.verify(phone, '999999' === code ? '999998' : '999999', ip))).reason).to.equal('WRONG');
       expect(codes.rows[0].attempts).to.equal(0);
     });
 
@@ -202,27 +194,27 @@ describe('VerificationService (unit)', () => {
 
     it('a new code replaces the old one, with fresh tries', async () => {
       const first = await sendCode();
-      await failure(service.verify(phone, first === '111111' ? '222222' : '111111', ip));
+      await failure<Extensions>(service.verify(phone, first === '111111' ? '222222' : '111111', ip));
       advance(60);
       const second = await sendCode();
-      if (second !== first) expect((await failure(service.verify(phone, first, ip))).reason).to.equal('WRONG');
+      if (second !== first) expect((await failure<Extensions>(service.verify(phone, first, ip))).reason).to.equal('WRONG');
       await service.verify(phone, second, ip);
     });
 
     it('accepts a test number’s fixed code every time without a code request; a wrong one is WRONG', async () => {
       await service.verify(testNumber, '246810', ip);
       await service.verify(testNumber, '246810', ip);
-      expect((await failure(service.verify(testNumber, '135790', ip))).reason).to.equal('WRONG');
+      expect((await failure<Extensions>(service.verify(testNumber, '135790', ip))).reason).to.equal('WRONG');
     });
 
     it('counts every try, right or wrong, against the phone and the address (test numbers too)', async () => {
       for (let i = 0; i < 10; i++) await service.verify(testNumber, i % 2 ? '246810' : '000000', ip).catch(() => undefined);
-      expect(await failure(service.verify(testNumber, '246810', ip))).to.include({ code: 'RATE_LIMITED' });
+      expect(await failure<Extensions>(service.verify(testNumber, '246810', ip))).to.include({ code: 'RATE_LIMITED' });
       expect(limiter.used('registerPhone', testNumber.phoneHash)).to.equal(10);
     });
 
     it('refuses a malformed code before counting a try', async () => {
-      const e = await failure(service.verify(phone, '12 34', ip));
+      const e = await failure<Extensions>(service.verify(phone, '12 34', ip));
       expect(e).to.deep.equal({ code: 'BAD_USER_INPUT', field: 'verificationCode' });
       expect(limiter.used('registerPhone', phone.phoneHash)).to.equal(0);
     });
