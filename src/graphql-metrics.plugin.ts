@@ -33,20 +33,17 @@ export function graphqlMetricsPlugin(metrics: Metrics, labels = new OperationLab
   return {
     async requestDidStart() {
       const started = performance.now();
-      // Until the document has parsed, validated and named its operation, it is `other`.
-      let operation = 'other';
-      let type: OperationType = 'unknown';
+      // One hook a request: Apollo sets `operation` only once the document has parsed, validated
+      // and named its operation; until then the request is `other`.
       return {
-        async didResolveOperation({ operation: op, operationName }) {
-          type = (op?.operation ?? 'unknown') as OperationType;
-          operation = labels.of(operationName);
-        },
-        async willSendResponse({ response }) {
+        async willSendResponse({ response, operation, operationName }) {
+          const type = (operation?.operation ?? 'unknown') as OperationType;
+          const label = operation ? labels.of(operationName) : 'other';
           const body = response.body;
           const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
           const raw = errors?.[0]?.extensions?.code;
           const code = errors?.length ? (typeof raw === 'string' && CODE.test(raw) ? raw : 'OTHER') : 'OK';
-          metrics.graphqlRequest(operation, type, code, (performance.now() - started) / 1000);
+          metrics.graphqlRequest(label, type, code, (performance.now() - started) / 1000);
         },
       };
     },
