@@ -42,7 +42,8 @@ describe('database round trips of the hot paths [mysql-s3]', function () {
     await stack?.stop();
   });
 
-  const expectAtMost = (trips: RoundTrip[], n: number) => expect(trips.length, `${trips.length} round trips:\n${describeTrips(trips)}`).to.be.at.most(n);
+  const expectAtMost = (trips: RoundTrip[], n: number) =>
+    expect(trips.length, `${trips.length} round trips:\n${describeTrips(trips)}`).to.be.at.most(n);
 
   it('a one-to-one send makes at most 3', async () => {
     const trips = await counter.during(() => sentImage(api, alice, bob, jpegBytes(50_000)));

@@ -25,8 +25,11 @@ type QueryFn = (this: unknown, ...args: unknown[]) => unknown;
  */
 export async function countRoundTrips(db: DataSource): Promise<RoundTripCounter> {
   if (db.options.type !== 'mysql') throw new Error('round trips are counted on MySQL, where each is a network exchange');
-  const pool = (db.driver as unknown as { pool: { getConnection(cb: (e: Error | null, c: object & { release(): void }) => void): void } }).pool;
-  const conn = await new Promise<object & { release(): void }>((resolve, reject) => pool.getConnection((e, c) => (e ? reject(e) : resolve(c))));
+  const pool = (db.driver as unknown as { pool: { getConnection(cb: (e: Error | null, c: object & { release(): void }) => void): void } })
+    .pool;
+  const conn = await new Promise<object & { release(): void }>((resolve, reject) =>
+    pool.getConnection((e, c) => (e ? reject(e) : resolve(c))),
+  );
   conn.release();
   const trips: RoundTrip[] = [];
   const restore: (() => void)[] = [];
