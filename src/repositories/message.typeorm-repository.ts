@@ -6,14 +6,20 @@ import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { User } from '../entities/user.entity';
 import type { DestroyedMessage, EndResult, GrantRef, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
 import type { NewPushJob } from './push-job.repository';
-import { insertRows } from './bulk-insert.typeorm';
-import { insertPushJobs } from './push-job.typeorm-repository';
+import { insertRows, insertStatements, ROWS_PER_STATEMENT, Statement } from './bulk-insert.typeorm';
+import type { MysqlBatch } from './mysql-batch';
+import { announcePushJobs, insertPushJobs, newPushJobRows, PUSH_JOB_COLUMNS } from './push-job.typeorm-repository';
+import { PushJob } from '../entities/push-job.entity';
 
 export class TypeormMessageRepository implements MessageRepository {
   /** Row locks exist only on MySQL; SQLite serialises every write transaction anyway. */
   private readonly lock: 'pessimistic_write' | undefined;
 
-  constructor(private readonly db: DataSource) {
+  /** `batch`: on MySQL, a send's writes go as one round trip (see createImageWithMessages). */
+  constructor(
+    private readonly db: DataSource,
+    private readonly batch: MysqlBatch | null = null,
+  ) {
     this.lock = db.options.type === 'mysql' ? 'pessimistic_write' : undefined;
   }
 
@@ -22,33 +28,69 @@ export class TypeormMessageRepository implements MessageRepository {
   }
 
   createImageWithMessages(image: NewImage, messages: NewMessage[], pushFor: (message: Message) => NewPushJob | null): Promise<Message[]> {
+    if (this.batch) return this.createInOneTrip(this.batch, image, messages, pushFor);
     return inTransaction(this.db, async (tx) => {
-      const { discarded, ...facts } = image;
-      const over = discarded ? facts.createdAt : null;
-      const img = tx
-        .getRepository(Image)
-        .create({ ...facts, ...(discarded ? KEY_DESTROYED : {}), blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+      const img = imageRow(tx.getRepository(Image).create(), image);
       await tx.getRepository(Image).insert(img);
-      const rows = messages.map((m) =>
-        Object.assign(new Message(), {
-          ...m,
-          groupId: m.groupId ?? null,
-          imageId: img.id,
-          image: img,
-          exist: !m.endReason,
-          endReason: m.endReason ?? null,
-          // Born ended, it looks pending to its sender until the image expires: it ends then
-          // (and is deleted as long after as any other message).
-          endedAt: m.endReason ? facts.expiresAt : null,
-          downloadedAt: null,
-          screenshotAt: null,
-        }),
-      );
+      const rows = messageRows(messages, img);
       await insertMessages(tx, rows);
       const pushes = rows.map(pushFor).filter((p): p is NewPushJob => p !== null);
       await insertPushJobs(tx, pushes, image.createdAt);
       return rows;
     });
+  }
+
+  /**
+   * The same writes as one MySQL transaction sent at once: a send's last step is then one round
+   * trip, not five. The ids MySQL generates are not known while the statements are written, so
+   * the messages take the image's id from a session variable, and each push's payload is written
+   * with a stand-in for its message's id that SQL replaces with the real one.
+   */
+  private async createInOneTrip(
+    batch: MysqlBatch,
+    image: NewImage,
+    messages: NewMessage[],
+    pushFor: (message: Message) => NewPushJob | null,
+  ): Promise<Message[]> {
+    const img = imageRow(new Image(), image);
+    const rows = messageRows(messages, img);
+    // Stand-ins of one width, so that none is the start of another, and never a real id.
+    const standIn = (i: number) => String(-(STAND_IN_BASE + i));
+    rows.forEach((m, i) => (m.id = Number(standIn(i))));
+    const pushes: { job: NewPushJob; message: number }[] = [];
+    rows.forEach((m, i) => {
+      const job = pushFor(m);
+      if (job) pushes.push({ job, message: i });
+    });
+    const jobs = newPushJobRows(
+      pushes.map((p) => p.job),
+      image.createdAt,
+    );
+    const firstId = (chunk: number) => `@glimpse_message_${chunk}`;
+    const messageId = (i: number) => `${firstId(Math.floor(i / ROWS_PER_STATEMENT))} + ${i % ROWS_PER_STATEMENT}`;
+    const messageInserts = insertStatements(this.db, Message, MESSAGE_COLUMNS, rows, { image_id: () => '@glimpse_image' });
+    const pushInserts = insertStatements(this.db, PushJob, PUSH_JOB_COLUMNS, jobs, {
+      payload: (_job, i) => `REPLACE(?, '${standIn(pushes[i].message)}', ${messageId(pushes[i].message)})`,
+    });
+    const statements: Statement[] = [
+      ...insertStatements(this.db, Image, IMAGE_COLUMNS, [img]),
+      { sql: 'SET @glimpse_image = LAST_INSERT_ID()', params: [] },
+      ...messageInserts.flatMap((insert, chunk) => [insert, { sql: `SET ${firstId(chunk)} = LAST_INSERT_ID()`, params: [] }]),
+      ...pushInserts,
+    ];
+    const results = await batch.transaction(statements);
+    // Each INSERT answers the first id it made: the image's, then each chunk's (each followed by its SET).
+    const firstOf = (statement: number) => results[statement].insertId;
+    img.id = firstOf(0);
+    const idOf = (i: number, firstStatement: number, stride: number) =>
+      firstOf(firstStatement + stride * Math.floor(i / ROWS_PER_STATEMENT)) + (i % ROWS_PER_STATEMENT);
+    rows.forEach((m, i) => Object.assign(m, { imageId: img.id, id: idOf(i, 2, 2) }));
+    jobs.forEach((job, i) => {
+      job.id = idOf(i, 2 + 2 * messageInserts.length, 1);
+      job.payload = job.payload.replace(standIn(pushes[i].message), String(rows[pushes[i].message].id));
+    });
+    announcePushJobs(this.db, jobs);
+    return rows;
   }
 
   findForReceiver(messageKey: string, receiverUid: number): Promise<Message | null> {
@@ -328,6 +370,49 @@ export async function endPendingMessages(
 }
 
 const GRANT_COLUMNS = ['message_id', 'created_at', 'completed_at', 'served_bytes'] as const;
+
+const IMAGE_COLUMNS = [
+  'object_name',
+  'filetype',
+  'size',
+  'sha256',
+  'expires_at',
+  'created_at',
+  'ended_at',
+  'gc_lease_until',
+  'cipher',
+  'wrapped_key',
+  'key_id',
+  'blob_deleted_at',
+] as const;
+
+/** Push payloads name their message by a stand-in id until MySQL has made the real one. */
+const STAND_IN_BASE = 1_000_000_000_000_000;
+
+/** The row of a new image; a discarded one (every receiver blocked the sender) is born ended. */
+function imageRow(row: Image, image: NewImage): Image {
+  const { discarded, ...facts } = image;
+  const over = discarded ? facts.createdAt : null;
+  return Object.assign(row, { ...facts, ...(discarded ? KEY_DESTROYED : {}), blobDeletedAt: over, endedAt: over, gcLeaseUntil: null });
+}
+
+function messageRows(messages: NewMessage[], img: Image): Message[] {
+  return messages.map((m) =>
+    Object.assign(new Message(), {
+      ...m,
+      groupId: m.groupId ?? null,
+      imageId: img.id,
+      image: img,
+      exist: !m.endReason,
+      endReason: m.endReason ?? null,
+      // Born ended, it looks pending to its sender until the image expires: it ends then
+      // (and is deleted as long after as any other message).
+      endedAt: m.endReason ? img.expiresAt : null,
+      downloadedAt: null,
+      screenshotAt: null,
+    }),
+  );
+}
 
 const MESSAGE_COLUMNS = [
   'message_key',

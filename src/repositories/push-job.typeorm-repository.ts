@@ -9,7 +9,7 @@ import type { ClaimedPushJob, NewPushJob, OutboxBacklog, OutboxRow, PushJobOutco
 const DUE = ['pending', 'sending'];
 const FINISHED = ['sent', 'failed', 'skipped'];
 
-const PUSH_JOB_COLUMNS = [
+export const PUSH_JOB_COLUMNS = [
   'receiver_uid',
   'cid',
   'kind',
@@ -43,8 +43,22 @@ export function newRequestIds(n: number): string[] {
  */
 export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now: Date): Promise<PushJob[]> {
   if (!jobs.length) return [];
+  const rows = newPushJobRows(jobs, now);
+  await insertRows(tx, PushJob, PUSH_JOB_COLUMNS, rows);
+  const runner = tx.queryRunner;
+  if (runner?.isTransactionActive) {
+    const data = runner.data as PendingJobs;
+    (data.glimpsePushJobs ??= []).push(...rows);
+  } else {
+    announcePushJobs(tx.connection, rows);
+  }
+  return rows;
+}
+
+/** The rows of new jobs, due now. */
+export function newPushJobRows(jobs: NewPushJob[], now: Date): PushJob[] {
   const requestIds = newRequestIds(jobs.length);
-  const rows = jobs.map((j, i) =>
+  return jobs.map((j, i) =>
     Object.assign(new PushJob(), {
       ...j,
       cid: j.cid ?? null,
@@ -60,15 +74,6 @@ export async function insertPushJobs(tx: EntityManager, jobs: NewPushJob[], now:
       sentAt: null,
     }),
   );
-  await insertRows(tx, PushJob, PUSH_JOB_COLUMNS, rows);
-  const runner = tx.queryRunner;
-  if (runner?.isTransactionActive) {
-    const data = runner.data as PendingJobs;
-    (data.glimpsePushJobs ??= []).push(...rows);
-  } else {
-    committed(tx.connection, rows);
-  }
-  return rows;
 }
 
 /** Jobs written in the transaction a query runner has open, announced when it commits. */
@@ -78,7 +83,8 @@ interface PendingJobs {
 
 const listeners = new WeakMap<DataSource, ((rows: OutboxRow[]) => void)[]>();
 
-function committed(db: DataSource, rows: OutboxRow[]): void {
+/** Tells the outbox's listeners of jobs that were written outside a TypeORM transaction, once committed. */
+export function announcePushJobs(db: DataSource, rows: OutboxRow[]): void {
   for (const listener of listeners.get(db) ?? []) listener(rows);
 }
 
@@ -98,7 +104,7 @@ const commitWatcher: EntitySubscriberInterface = {
   afterTransactionCommit(event) {
     if (event.queryRunner.isTransactionActive) return;
     const rows = takePending(event.queryRunner);
-    if (rows.length) committed(event.queryRunner.dataSource, rows);
+    if (rows.length) announcePushJobs(event.queryRunner.dataSource, rows);
   },
   afterTransactionRollback(event) {
     if (!event.queryRunner.isTransactionActive) takePending(event.queryRunner);

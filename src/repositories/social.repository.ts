@@ -29,6 +29,8 @@ export interface SettingsPatch {
 /** Friendships, blocks, settings and discovery. Lists of users come oldest relation first. */
 export interface SocialRepository {
   relation(viewerUid: number, otherUid: number): Promise<Relation>;
+  /** The user `otherUid` and how they stand to the viewer, in one read; null when there is no such user. */
+  userWithRelation(viewerUid: number, otherUid: number): Promise<{ user: User; relation: Relation } | null>;
   /**
    * Asks `toUid` for friendship, or accepts `toUid`'s pending request, in one transaction.
    * Safe under concurrent calls: the pair's unique key leaves one row whatever the interleaving.

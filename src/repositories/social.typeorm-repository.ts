@@ -15,6 +15,15 @@ export async function insertCount(tx: EntityManager, insert: InsertQueryBuilder<
   return result.affected ?? 0;
 }
 
+function relationOf(row: Record<string, unknown> | undefined): Relation {
+  return {
+    state: (row?.state as FriendshipState | null) ?? null,
+    requesterUid: row?.requester == null ? null : Number(row.requester),
+    viewerBlocked: Number(row?.viewer_blocked ?? 0) > 0,
+    blockedByOther: Number(row?.blocked_by_other ?? 0) > 0,
+  };
+}
+
 export class TypeormSocialRepository implements SocialRepository {
   private readonly lock: 'pessimistic_write' | undefined;
 
@@ -32,12 +41,23 @@ export class TypeormSocialRepository implements SocialRepository {
        FROM (SELECT 1 AS one) x LEFT JOIN friendship f ON f.user_low = ? AND f.user_high = ?`,
       [viewerUid, otherUid, otherUid, viewerUid, userLow, userHigh],
     );
-    return {
-      state: (row?.state as FriendshipState | null) ?? null,
-      requesterUid: row?.requester == null ? null : Number(row.requester),
-      viewerBlocked: Number(row?.viewer_blocked ?? 0) > 0,
-      blockedByOther: Number(row?.blocked_by_other ?? 0) > 0,
-    };
+    return relationOf(row);
+  }
+
+  async userWithRelation(viewerUid: number, otherUid: number): Promise<{ user: User; relation: Relation } | null> {
+    const { userLow, userHigh } = pairOf(viewerUid, otherUid);
+    // One round trip: a send needs its receiver and how the two stand.
+    const { entities, raw } = await this.db
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .leftJoin(Friendship, 'f', 'f.user_low = :userLow AND f.user_high = :userHigh', { userLow, userHigh })
+      .addSelect('f.state', 'state')
+      .addSelect('f.requester_uid', 'requester')
+      .addSelect('(SELECT COUNT(*) FROM user_block b WHERE b.blocker_uid = :viewerUid AND b.blocked_uid = :otherUid)', 'viewer_blocked')
+      .addSelect('(SELECT COUNT(*) FROM user_block b WHERE b.blocker_uid = :otherUid AND b.blocked_uid = :viewerUid)', 'blocked_by_other')
+      .where('u.uid = :otherUid', { viewerUid, otherUid })
+      .getRawAndEntities();
+    return entities.length ? { user: entities[0], relation: relationOf(raw[0]) } : null;
   }
 
   requestFriend(fromUid: number, toUid: number, now: Date): Promise<FriendRequestOutcome> {

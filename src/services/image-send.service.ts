@@ -9,7 +9,6 @@ import {
   AppError,
   BadInputError,
   isAppError,
-  NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
   StorageError,
@@ -17,7 +16,6 @@ import {
 } from '../errors';
 import type { Logger } from '../logger';
 import type { MessageRepository, NewMessage } from '../repositories/message.repository';
-import type { UserRepository } from '../repositories/user.repository';
 import { KeyWrapper } from './cipher/key-wrapper';
 import { SegmentEncryptor } from './cipher/segment-encryptor';
 import { NEW_IMAGE_CIPHER, newImageKey, sealedSize, segmentBytesOf } from './cipher/segment-format';
@@ -44,7 +42,6 @@ export interface SendChoices {
 
 export interface ImageSendDeps {
   messages: Pick<MessageRepository, 'createImageWithMessages'>;
-  users: Pick<UserRepository, 'findById'>;
   audience: SendAudience;
   blobs: BlobStore;
   pushes: Pick<PushOutbox, 'committed'>;
@@ -103,9 +100,7 @@ export class ImageSendService {
     choices: SendChoices = {},
   ): Promise<Message> {
     const [message] = await this.receive(sender, upload, declaredSize, choices, async () => {
-      const receiver = await this.deps.users.findById(receiverUid);
-      if (!receiver) throw new NotFoundError('Receiver');
-      const delivery = await this.deps.audience.direct(sender, receiver);
+      const { receiver, delivery } = await this.deps.audience.direct(sender, receiverUid);
       const sendTime = this.now();
       const messageKey = newMessageKey(sender.uid, receiver.uid, sendTime);
       const message: NewMessage = { messageKey, senderUid: sender.uid, receiverUid: receiver.uid, sendTime };

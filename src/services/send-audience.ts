@@ -13,8 +13,8 @@ export interface GroupDelivery {
 
 /** What a send needs to know of the social graph (blocks, whoCanSendMe, group membership). */
 export interface SendAudience {
-  /** FORBIDDEN when the receiver does not take images from the sender. */
-  direct(sender: User, receiver: User): Promise<DirectDelivery>;
+  /** The receiver and whether the send goes ahead: NOT_FOUND when there is no such user, FORBIDDEN when they do not take images from the sender. */
+  direct(sender: User, receiverUid: number): Promise<{ receiver: User; delivery: DirectDelivery }>;
   /** NOT_FOUND when the sender is not a member of the group. */
   group(sender: User, groupId: number): Promise<GroupDelivery>;
 }

@@ -165,14 +165,16 @@ export class SocialService {
    * Whether a one-to-one send may go ahead. A blocked sender is told nothing: where anyone
    * else would be refused they are refused alike, otherwise their send looks accepted and is discarded.
    */
-  async directDelivery(sender: User, receiver: User): Promise<DirectDelivery> {
-    if (sender.uid === receiver.uid) return 'deliver';
-    const relation = await this.social.relation(sender.uid, receiver.uid);
+  async directDelivery(sender: User, receiverUid: number): Promise<{ receiver: User; delivery: DirectDelivery }> {
+    if (sender.uid === receiverUid) return { receiver: sender, delivery: 'deliver' };
+    const found = await this.social.userWithRelation(sender.uid, receiverUid);
+    if (!found) throw new NotFoundError('Receiver');
+    const { user: receiver, relation } = found;
     if (relation.viewerBlocked) throw new ForbiddenError('You blocked this user; unblock them first');
     if (receiver.whoCanSendMe === WhoCanSend.FRIENDS && relation.state !== FriendshipState.FRIENDS) {
       throw new ForbiddenError('This user accepts images from friends only');
     }
-    return relation.blockedByOther ? 'discard' : 'deliver';
+    return { receiver, delivery: relation.blockedByOther ? 'discard' : 'deliver' };
   }
 
   /** Another user as the viewer may see them (an event names them), or null when gone. */

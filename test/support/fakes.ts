@@ -697,6 +697,11 @@ export class FakeSocialRepository implements SocialRepository {
     };
   }
 
+  async userWithRelation(viewerUid: number, otherUid: number): Promise<{ user: User; relation: Relation } | null> {
+    const user = await this.users.findById(otherUid);
+    return user ? { user, relation: await this.relation(viewerUid, otherUid) } : null;
+  }
+
   async requestFriend(fromUid: number, toUid: number, now: Date): Promise<FriendRequestOutcome> {
     const f = this.row(fromUid, toUid);
     if (!f) {

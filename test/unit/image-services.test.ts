@@ -40,7 +40,11 @@ describe('the image services (unit)', () => {
     blockers = new Set();
     group7 = [];
     const audience: SendAudience = {
-      direct: async (_sender, receiver) => (blockers.has(receiver.uid) ? 'discard' : 'deliver'),
+      direct: async (_sender, receiverUid) => {
+        const receiver = await users.findById(receiverUid);
+        if (!receiver) throw new NotFoundError('Receiver');
+        return { receiver, delivery: blockers.has(receiverUid) ? 'discard' : 'deliver' };
+      },
       group: async (sender, groupId) => {
         if (groupId !== 7 || !group7.includes(sender.uid)) throw new NotFoundError('Group');
         const others = group7.filter((u) => u !== sender.uid);

@@ -188,17 +188,17 @@ describe('SocialService (unit)', () => {
 
   describe('one-to-one sends', () => {
     it('with FRIENDS, refuses non-friends with FORBIDDEN; a blocked sender is refused alike, or else discarded', async () => {
-      expect(await service.directDelivery(alice, bob)).to.equal('deliver');
-      bob.whoCanSendMe = WhoCanSend.FRIENDS;
-      expect((await fail(service.directDelivery(alice, bob))).extensions.code).to.equal('FORBIDDEN');
+      expect((await service.directDelivery(alice, bob.uid)).delivery).to.equal('deliver');
+      await service.updateSettings(bob, { whoCanSendMe: WhoCanSend.FRIENDS });
+      expect((await fail(service.directDelivery(alice, bob.uid))).extensions.code).to.equal('FORBIDDEN');
       await service.requestFriend(alice, bob.uid);
       await service.requestFriend(bob, alice.uid);
-      expect(await service.directDelivery(alice, bob)).to.equal('deliver');
+      expect((await service.directDelivery(alice, bob.uid)).delivery).to.equal('deliver');
       await service.block(bob, alice.uid);
-      expect((await fail(service.directDelivery(alice, bob))).extensions.code).to.equal('FORBIDDEN');
-      bob.whoCanSendMe = WhoCanSend.EVERYONE;
-      expect(await service.directDelivery(alice, bob)).to.equal('discard');
-      expect((await fail(service.directDelivery(bob, alice))).extensions.code).to.equal('FORBIDDEN');
+      expect((await fail(service.directDelivery(alice, bob.uid))).extensions.code).to.equal('FORBIDDEN');
+      await service.updateSettings(bob, { whoCanSendMe: WhoCanSend.EVERYONE });
+      expect((await service.directDelivery(alice, bob.uid)).delivery).to.equal('discard');
+      expect((await fail(service.directDelivery(bob, alice.uid))).extensions.code).to.equal('FORBIDDEN');
     });
   });
 });

@@ -140,6 +140,8 @@ export function pushJobRepositoryContract(make: WorldFactory): void {
         [carol.uid, 'image'],
       ]);
       expect(heard[0].id).to.equal(row.id);
+      const [written] = await w.pushJobs.listForReceivers(0, [carol.uid], 10);
+      expect(heard[1].id).to.equal(written.id);
     });
   });
 }
