@@ -24,6 +24,7 @@ import { TypeormAccountLifecycleRepository } from './repositories/account-lifecy
 import { TypeormGroupRepository } from './repositories/group.typeorm-repository';
 import { TypeormImageRepository } from './repositories/image.typeorm-repository';
 import { TypeormMessageRepository } from './repositories/message.typeorm-repository';
+import { MysqlBatch } from './repositories/mysql-batch';
 import type { PushJobRepository } from './repositories/push-job.repository';
 import { TypeormPushJobRepository } from './repositories/push-job.typeorm-repository';
 import { TypeormSocialRepository } from './repositories/social.typeorm-repository';
@@ -122,6 +123,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         : `the SQLite file ${config.database.file}, from DATABASE_URL or else DATA_DIR`;
     throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
   });
+  // Lazy: no connection is opened until a hot path first goes through it.
+  const batch = MysqlBatch.of(db);
   let limiter: RateLimiter | undefined;
   let realtimeService: RealtimeService | undefined;
   try {
@@ -133,7 +136,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     });
 
     const users = new TypeormUserRepository(db);
-    const messages = new TypeormMessageRepository(db);
+    const messages = new TypeormMessageRepository(db, batch);
     const { keys, downloadSecret, codeSecret, pinPepper, formSecret, receipts } = await loadServerKeys(config, db, log);
     const receiptPushes = receiptJobs(receipts);
 
@@ -310,12 +313,14 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         await scheduler.stop();
         await dispatcher.stop();
         await rateLimiter.close();
+        await batch?.close();
         await db.destroy();
       },
     };
   } catch (e) {
     await realtimeService?.stop().catch(() => undefined);
     await limiter?.close().catch(() => undefined);
+    await batch?.close().catch(() => undefined);
     await db.destroy().catch(() => undefined);
     throw e;
   }

@@ -8,6 +8,7 @@ import { TypeormAccountExportRepository } from '../../../src/repositories/accoun
 import { TypeormAccountLifecycleRepository } from '../../../src/repositories/account-lifecycle.typeorm-repository';
 import type { MessageRepository, NewImage, NewMessage, ReceiptJobs } from '../../../src/repositories/message.repository';
 import { TypeormMessageRepository } from '../../../src/repositories/message.typeorm-repository';
+import { MysqlBatch } from '../../../src/repositories/mysql-batch';
 import type { NewPushJob, PushJobRepository } from '../../../src/repositories/push-job.repository';
 import { TypeormPushJobRepository } from '../../../src/repositories/push-job.typeorm-repository';
 import type { SocialRepository } from '../../../src/repositories/social.repository';
@@ -67,6 +68,8 @@ export async function databaseWorlds(config: DatabaseConfig): Promise<{ make: Wo
   await db.initialize();
   await db.runMigrations({ transaction: 'each' });
   const mysql = db.options.type === 'mysql';
+  // On MySQL the message repository sends some statements together, as the server's does.
+  const batch = MysqlBatch.of(db);
   const tables = db.entityMetadatas.map((m) => db.driver.escape(m.tableName));
   const cleanup = async () => {
     // Whatever the order of the foreign keys, every table ends empty. One connection: the
@@ -84,7 +87,7 @@ export async function databaseWorlds(config: DatabaseConfig): Promise<{ make: Wo
   return {
     make: async () => ({
       users: new TypeormUserRepository(db),
-      messages: new TypeormMessageRepository(db),
+      messages: new TypeormMessageRepository(db, batch),
       pushJobs: new TypeormPushJobRepository(db),
       codes: new TypeormVerificationCodeRepository(db),
       social: new TypeormSocialRepository(db),
@@ -92,7 +95,10 @@ export async function databaseWorlds(config: DatabaseConfig): Promise<{ make: Wo
       exports: new TypeormAccountExportRepository(db),
       cleanup,
     }),
-    close: () => db.destroy(),
+    close: async () => {
+      await batch?.close();
+      await db.destroy();
+    },
   };
 }
 
