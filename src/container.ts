@@ -123,7 +123,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
         : `the SQLite file ${config.database.file}, from DATABASE_URL or else DATA_DIR`;
     throw new StartupError(`cannot open the database (${where}): ${reasonOf(e)}`, { cause: e });
   });
-  // Lazy: no connection is opened until a hot path first writes through it.
+  // Lazy: no connection is opened until a hot path first goes through it.
   const batch = MysqlBatch.of(db);
   let limiter: RateLimiter | undefined;
   let realtimeService: RealtimeService | undefined;

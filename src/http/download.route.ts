@@ -14,7 +14,9 @@ export function downloadRoute(downloads: ImageDownloadService, log: Logger, metr
   return async (req, res, next) => {
     let download;
     try {
-      download = await downloads.openDownload(String(req.params.token), (size) => rangeOf(req, size));
+      // Without a Range header the whole image is asked for, and the size is not needed first.
+      const range = req.headers.range ? (size: number) => rangeOf(req, size) : undefined;
+      download = await downloads.openDownload(String(req.params.token), range);
     } catch (e) {
       if (e instanceof RangeNotSatisfiableError) res.setHeader('Content-Range', `bytes */${e.size}`);
       return next(e);

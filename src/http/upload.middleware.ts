@@ -31,7 +31,6 @@ export function uploadViewer(res: Response): User | undefined {
 }
 
 /**
-<<<<<<< HEAD
  * GraphQL multipart requests (uploads) are parsed here, while they arrive, before Apollo sees
  * them: resolvers get the live file stream, with no temporary file in between. Before a byte of
  * the body is read, a request larger than an image at the limit plus its envelope is refused
@@ -39,12 +38,6 @@ export function uploadViewer(res: Response): User | undefined {
  * error with HTTP 200, the answer the same request got when the resolver refused it). Every
  * refusal is answered; the rest of the body is then read and thrown away, so the connection is
  * not reset under the answer, up to what one request may carry.
-=======
- * graphql-upload-ts's Express middleware with a processRequest that hands resolvers the live
- * busboy stream instead of spooling it through a temporary file (a cost per byte for nothing).
- * One file per request. busboy stops counting at maxFileBytes + 1, so the service can tell
- * "too large" from "exactly at the limit".
->>>>>>> main
  */
 export function uploadMiddleware(options: UploadOptions): RequestHandler {
   const bodyBytes = options.maxImageBytes + ENVELOPE_BYTES;

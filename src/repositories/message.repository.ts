@@ -55,6 +55,14 @@ export interface GrantRef {
   createdAt: Date;
 }
 
+/** What a download needs of a message and its image. */
+export interface DownloadTarget {
+  messageId: number;
+  /** False when the message ended after the bytes were counted. */
+  exist: boolean;
+  image: Pick<Image, 'objectName' | 'filetype' | 'size' | 'cipher' | 'wrappedKey' | 'keyId'>;
+}
+
 /** Messages and the images they point at. Every returned Message has `sender` and `image` loaded. */
 export interface MessageRepository {
   /**
@@ -85,12 +93,19 @@ export interface MessageRepository {
    * the grant is used up, is not the message's, or would pass `budget` bytes in all.
    */
   reserveGrantBytes(grantId: number, messageId: number, bytes: number, budget: number): Promise<boolean>;
+  /**
+   * For a download of the whole image, in one step: counts the image's size against the grant
+   * and answers the message found by `messageKey`, when the grant is that message's and not used
+   * up, the message is live, its image unexpired at `now`, and the grant would then have served
+   * at most the image plus `slack` bytes, and at most `maxBudget`. Null (nothing counted) otherwise.
+   */
+  reserveWholeImage(grantId: number, messageKey: string, now: Date, slack: number, maxBudget: number): Promise<DownloadTarget | null>;
   /** Gives back bytes a response reserved and did not send (the client went away). */
   releaseGrantBytes(grantId: number, bytes: number): Promise<void>;
   /**
    * The grant served a complete download: it is used up, and the message counts as downloaded
    * from now (the first time). False when the grant was used up already (by a download that
-   * finished first), so that only one download per grant ever completes.
+   * finished first) or is not the message's, so that only one download per grant ever completes.
    */
   completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean>;
   /** Deletes up to `limit` grants made before `before` (whatever their state); answers how many went. */

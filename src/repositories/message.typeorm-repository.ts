@@ -4,10 +4,19 @@ import { Image, KEY_DESTROYED } from '../entities/image.entity';
 import { Message, MessageEndReason } from '../entities/message.entity';
 import { deleteBatch, inTransaction, withTxRetry } from '../database';
 import { User } from '../entities/user.entity';
-import type { DestroyedMessage, EndResult, GrantRef, MessageRepository, NewImage, NewMessage, ReceiptJobs } from './message.repository';
+import type {
+  DestroyedMessage,
+  DownloadTarget,
+  EndResult,
+  GrantRef,
+  MessageRepository,
+  NewImage,
+  NewMessage,
+  ReceiptJobs,
+} from './message.repository';
+import type { MysqlBatch } from './mysql-batch';
 import type { NewPushJob } from './push-job.repository';
 import { insertRows, insertStatements, ROWS_PER_STATEMENT, Statement } from './bulk-insert.typeorm';
-import type { MysqlBatch } from './mysql-batch';
 import { announcePushJobs, insertPushJobs, newPushJobRows, PUSH_JOB_COLUMNS } from './push-job.typeorm-repository';
 import { PushJob } from '../entities/push-job.entity';
 
@@ -15,7 +24,10 @@ export class TypeormMessageRepository implements MessageRepository {
   /** Row locks exist only on MySQL; SQLite serialises every write transaction anyway. */
   private readonly lock: 'pessimistic_write' | undefined;
 
-  /** `batch`: on MySQL, a send's writes go as one round trip (see createImageWithMessages). */
+  /**
+   * @param batch MySQL only: a send's writes go as one round trip (see createImageWithMessages),
+   *   and a whole download's byte count and lookup as another; without it, one after the other.
+   */
   constructor(
     private readonly db: DataSource,
     private readonly batch: MysqlBatch | null = null,
@@ -219,6 +231,54 @@ export class TypeormMessageRepository implements MessageRepository {
     return r.affected === 1;
   }
 
+  async reserveWholeImage(
+    grantId: number,
+    messageKey: string,
+    now: Date,
+    slack: number,
+    maxBudget: number,
+  ): Promise<DownloadTarget | null> {
+    const [count, params] = this.db.driver.escapeQueryWithParameters(RESERVE_WHOLE_IMAGE, {
+      grantId,
+      messageKey,
+      exist: true,
+      now,
+      slack,
+      maxBudget,
+    });
+    let row: DownloadTargetRow | undefined;
+    if (this.batch) {
+      // Read after the count, in the same round trip: the row as it stands once the bytes are counted.
+      const [written, rows] = await this.batch.statements([
+        { sql: count, params },
+        { sql: DOWNLOAD_TARGET, params: [messageKey] },
+      ]);
+      if (Number((written as { affectedRows: number }).affectedRows) !== 1) return null;
+      row = (rows as DownloadTargetRow[])[0];
+    } else {
+      const runner = this.db.createQueryRunner();
+      try {
+        if ((await withTxRetry(() => runner.query(count, params, true))).affected !== 1) return null;
+        row = ((await runner.query(DOWNLOAD_TARGET, [messageKey])) as DownloadTargetRow[])[0];
+      } finally {
+        await runner.release();
+      }
+    }
+    if (!row) return null;
+    return {
+      messageId: Number(row.id),
+      exist: Boolean(Number(row.exist)),
+      image: {
+        objectName: row.objectName,
+        filetype: row.filetype,
+        size: Number(row.size),
+        cipher: row.cipher,
+        wrappedKey: row.wrappedKey,
+        keyId: row.keyId,
+      },
+    };
+  }
+
   async releaseGrantBytes(grantId: number, bytes: number): Promise<void> {
     await this.db
       .createQueryBuilder()
@@ -228,9 +288,22 @@ export class TypeormMessageRepository implements MessageRepository {
       .execute();
   }
 
-  completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean> {
+  async completeGrant(grantId: number, messageId: number, now: Date): Promise<boolean> {
+    if (this.db.options.type === 'mysql') {
+      // One statement writes both rows atomically, without a transaction's round trips; once
+      // another download has completed the grant it matches no row.
+      const r = await withTxRetry(() =>
+        this.db.query(
+          'UPDATE download_grant g INNER JOIN message m ON m.id = g.message_id ' +
+            'SET g.completed_at = ?, m.downloaded_at = COALESCE(m.downloaded_at, ?) ' +
+            'WHERE g.id = ? AND g.message_id = ? AND g.completed_at IS NULL',
+          [now, now, grantId, messageId],
+        ),
+      );
+      return Number((r as { affectedRows: number }).affectedRows) >= 1;
+    }
     return inTransaction(this.db, async (tx) => {
-      const used = await tx.getRepository(DownloadGrant).update({ id: grantId, completedAt: IsNull() }, { completedAt: now });
+      const used = await tx.getRepository(DownloadGrant).update({ id: grantId, messageId, completedAt: IsNull() }, { completedAt: now });
       if (used.affected !== 1) return false;
       await tx.getRepository(Message).update({ id: messageId, downloadedAt: IsNull() }, { downloadedAt: now });
       return true;
@@ -367,6 +440,37 @@ export async function endPendingMessages(
     if (live.length < END_BATCH) break;
   }
   return ended;
+}
+
+/**
+ * reserveWholeImage's count. The grant's message is reached from the grant row being updated,
+ * in a form both dialects take (SQLite has no multi-table UPDATE); written by hand, as TypeORM's
+ * builder would take `message` in it for the grant's relation of that name.
+ */
+const RESERVE_WHOLE_IMAGE = (() => {
+  const itsImage = 'FROM message m INNER JOIN image i ON i.id = m.image_id WHERE m.id = download_grant.message_id';
+  return (
+    `UPDATE download_grant SET served_bytes = served_bytes + (SELECT i.size ${itsImage}) ` +
+    `WHERE id = :grantId AND completed_at IS NULL AND EXISTS (SELECT 1 ${itsImage} AND m.message_key = :messageKey ` +
+    'AND m.exist = :exist AND i.expires_at > :now AND download_grant.served_bytes + i.size <= i.size + :slack ' +
+    'AND download_grant.served_bytes + i.size <= :maxBudget)'
+  );
+})();
+
+/** A download's message and image, by message key (see reserveWholeImage). */
+const DOWNLOAD_TARGET =
+  'SELECT m.id AS id, m.exist AS exist, i.object_name AS objectName, i.filetype AS filetype, i.size AS size, i.cipher AS cipher, ' +
+  'i.wrapped_key AS wrappedKey, i.key_id AS keyId FROM message m INNER JOIN image i ON i.id = m.image_id WHERE m.message_key = ?';
+
+interface DownloadTargetRow {
+  id: number | string;
+  exist: number | boolean;
+  objectName: string;
+  filetype: string;
+  size: number | string;
+  cipher: string | null;
+  wrappedKey: string | null;
+  keyId: string | null;
 }
 
 const GRANT_COLUMNS = ['message_id', 'created_at', 'completed_at', 'served_bytes'] as const;

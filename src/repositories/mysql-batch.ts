@@ -38,6 +38,23 @@ export class MysqlBatch {
   transaction(statements: readonly Statement[]): Promise<WriteResult[]> {
     const sql = ['START TRANSACTION', ...statements.map((s) => s.sql), 'COMMIT'].join(';\n');
     const params = statements.flatMap((s) => s.params);
+    return withTxRetry(async () =>
+      (await this.run(sql, params)).slice(1, -1).map((r) => {
+        const w = r as WriteResult;
+        return { affectedRows: Number(w.affectedRows), insertId: Number(w.insertId) };
+      }),
+    );
+  }
+
+  /**
+   * Statements that need no transaction together (each commits on its own, in order) as one
+   * round trip; answers each one's result as mysql2 gives it: a write's header, a read's rows.
+   * A deadlock stops the batch where it struck and runs it all again, so only the first
+   * statement may write.
+   */
+  statements(statements: readonly Statement[]): Promise<unknown[]> {
+    const sql = statements.map((s) => s.sql).join(';\n');
+    const params = statements.flatMap((s) => s.params);
     return withTxRetry(() => this.run(sql, params));
   }
 
@@ -47,14 +64,14 @@ export class MysqlBatch {
     if (pool) await new Promise<void>((resolve) => pool.end(() => resolve()));
   }
 
-  private async run(sql: string, params: unknown[]): Promise<WriteResult[]> {
+  private async run(sql: string, params: unknown[]): Promise<unknown[]> {
     const conn = await this.connection();
     try {
-      const results = await new Promise<WriteResult[]>((resolve, reject) =>
-        conn.query({ sql, values: params }, (err, res) => (err ? reject(err) : resolve(res as unknown as WriteResult[]))),
+      const results = await new Promise<unknown[]>((resolve, reject) =>
+        conn.query({ sql, values: params }, (err, res) => (err ? reject(err) : resolve(res as unknown as unknown[]))),
       );
       conn.release();
-      return results.slice(1, -1).map((r) => ({ affectedRows: Number(r.affectedRows), insertId: Number(r.insertId) }));
+      return results;
     } catch (e) {
       await this.rollback(conn, e);
       throw e;

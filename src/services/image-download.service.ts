@@ -4,12 +4,12 @@ import type { Message } from '../entities/message.entity';
 import type { User } from '../entities/user.entity';
 import { ForbiddenError, GoneError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import type { GrantRef, MessageRepository } from '../repositories/message.repository';
+import type { DownloadTarget, GrantRef, MessageRepository } from '../repositories/message.repository';
 import { BatchLoader } from './batch.loader';
 import type { DownloadTokens } from './download-tokens';
 import { KeyWrapper } from './cipher/key-wrapper';
 import { SegmentDecryptor } from './cipher/segment-decryptor';
-import { RELAY_BUFFER_BYTES, SEGMENT_BYTES, sealedRange, segmentBytesOf } from './cipher/segment-format';
+import { MIN_SEGMENT_BYTES, RELAY_BUFFER_BYTES, SEGMENT_BYTES, sealedRange, segmentBytesOf } from './cipher/segment-format';
 import { lastChunkAfter, metered } from './streams';
 
 export interface Download {
@@ -35,7 +35,14 @@ export interface RequestedRange {
 export interface ImageDownloadDeps {
   messages: Pick<
     MessageRepository,
-    'findByKey' | 'findUnusedGrants' | 'createGrants' | 'findGrant' | 'reserveGrantBytes' | 'releaseGrantBytes' | 'completeGrant'
+    | 'findByKey'
+    | 'findUnusedGrants'
+    | 'createGrants'
+    | 'findGrant'
+    | 'reserveWholeImage'
+    | 'reserveGrantBytes'
+    | 'releaseGrantBytes'
+    | 'completeGrant'
   >;
   blobs: BlobStore;
   tokens: DownloadTokens;
@@ -107,7 +114,9 @@ export class ImageDownloadService {
   /**
    * Opens the bytes behind a download token (all, or `range` of them): FORBIDDEN when forged or
    * expired, NOT_FOUND once the image is gone, GONE once the URL served a complete download or
-   * the bytes asked for would take it past the image plus one segment in all.
+   * the bytes asked for would take it past the image plus one segment in all. Without `range`
+   * (no Range header) the whole image is counted and looked up in one step; a range needs the
+   * image's size first, so it takes one step more.
    */
   async openDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Download> {
     const { messages, blobs, log } = this.deps;
@@ -117,27 +126,18 @@ export class ImageDownloadService {
         ? new ForbiddenError('This download link has expired')
         : new ForbiddenError('Invalid download link');
     }
-    const { grantId } = checked;
-    const message = await messages.findByKey(checked.messageKey);
-    // An image past its lifetime is gone, even before the sweeper ends it.
-    if (!message || !message.exist || message.image.expiresAt <= this.now()) throw new NotFoundError('Image');
-    const image = message.image;
-    let wanted: RequestedRange;
-    try {
-      wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
-    } catch (e) {
-      // A used-up URL says so, whatever range it is asked for.
-      await this.refuseGrant(grantId, message.id);
-      throw e;
-    }
-    const length = wanted.end - wanted.start + 1;
-    const segment = image.cipher === null ? SEGMENT_BYTES : segmentBytesOf(image.cipher);
+    const { grantId, messageKey } = checked;
     // What a response that was cut short gives back must be back before this one is counted.
     await this.releasing.get(grantId);
-    if (!(await messages.reserveGrantBytes(grantId, message.id, length, Math.min(image.size + segment, MAX_GRANT_BUDGET)))) {
-      await this.refuseGrant(grantId, message.id);
-      throw new GoneError(USED_UP);
-    }
+    // The smallest segment any image has: the one step never lets through what the image's own
+    // budget would refuse, and a grant it turns away is looked at again the long way, which
+    // also says why.
+    const counted =
+      range === undefined ? await messages.reserveWholeImage(grantId, messageKey, this.now(), MIN_SEGMENT_BYTES, MAX_GRANT_BUDGET) : null;
+    const { messageId, image, wanted } = counted
+      ? { messageId: counted.messageId, image: counted.image, wanted: { start: 0, end: counted.image.size - 1 } }
+      : await this.reserveAsked(grantId, messageKey, range);
+    const length = wanted.end - wanted.start + 1;
     const settle = (sent: number) => {
       if (sent >= length) return;
       const released = messages
@@ -148,10 +148,15 @@ export class ImageDownloadService {
         });
       this.releasing.set(grantId, released);
     };
+    if (counted && !counted.exist) {
+      // It ended between the count and the read: nothing is served, so the bytes go back.
+      settle(0);
+      throw new NotFoundError('Image');
+    }
     const delivered = async () => {
       if (wanted.end !== image.size - 1) return;
       // Two downloads racing on one URL: only the first to reach the end gets its last bytes.
-      if (!(await messages.completeGrant(grantId, message.id, this.now()))) throw new GoneError(USED_UP);
+      if (!(await messages.completeGrant(grantId, messageId, this.now()))) throw new GoneError(USED_UP);
     };
     const opened = { size: image.size, filetype: image.filetype, start: wanted.start, end: wanted.end };
     const whole = wanted.start === 0 && wanted.end === image.size - 1;
@@ -167,6 +172,7 @@ export class ImageDownloadService {
         };
       }
       if (!image.wrappedKey || !this.deps.keys) throw new NotFoundError('Image');
+      const segment = segmentBytesOf(image.cipher);
       const key = this.deps.keys.unwrap(image.wrappedKey, image.objectName, image.keyId);
       const r = sealedRange(image.size, wanted.start, wanted.end, segment);
       const sealed = await blobs.get(image.objectName, whole ? undefined : { start: r.storedStart, length: r.storedLength });
@@ -183,11 +189,42 @@ export class ImageDownloadService {
     } catch (e) {
       settle(0);
       if (e instanceof BlobNotFoundError) {
-        log.warn({ messageId: message.id }, 'live message has no blob');
+        log.warn({ messageId }, 'live message has no blob');
         throw new NotFoundError('Image');
       }
       throw e;
     }
+  }
+
+  /**
+   * Looks the message up, then counts the bytes asked for (`range` of the image, else all of it)
+   * against the grant and the image's own budget; or says why not.
+   */
+  private async reserveAsked(
+    grantId: number,
+    messageKey: string,
+    range: ((size: number) => RequestedRange | null) | undefined,
+  ): Promise<{ messageId: number; image: DownloadTarget['image']; wanted: RequestedRange }> {
+    const { messages } = this.deps;
+    const message = await messages.findByKey(messageKey);
+    // An image past its lifetime is gone, even before the sweeper ends it.
+    if (!message || !message.exist || message.image.expiresAt <= this.now()) throw new NotFoundError('Image');
+    const image = message.image;
+    let wanted: RequestedRange;
+    try {
+      wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
+    } catch (e) {
+      // A used-up URL says so, whatever range it is asked for.
+      await this.refuseGrant(grantId, message.id);
+      throw e;
+    }
+    const length = wanted.end - wanted.start + 1;
+    const segment = image.cipher === null ? SEGMENT_BYTES : segmentBytesOf(image.cipher);
+    if (!(await messages.reserveGrantBytes(grantId, message.id, length, Math.min(image.size + segment, MAX_GRANT_BUDGET)))) {
+      await this.refuseGrant(grantId, message.id);
+      throw new GoneError(USED_UP);
+    }
+    return { messageId: message.id, image, wanted };
   }
 
   /** FORBIDDEN for a grant that is not the message's, GONE for one that is used up; nothing for a live one. */

@@ -68,4 +68,30 @@ describe('database round trips of the hot paths [mysql-s3]', function () {
     });
     expectAtMost(trips, 2);
   });
+
+  it('a ranged download makes at most 3 (the size comes first), and the ranges add up to the image', async () => {
+    const bytes = jpegBytes(50_000);
+    const sent = await sentImage(api, alice, bob, bytes);
+    const url = await downloadUrlOf(api, bob, sent.messageKey);
+    const parts: Buffer[] = [];
+    for (const range of ['bytes=0-9999', 'bytes=10000-']) {
+      const trips = await counter.during(async () => {
+        const res = await httpGet(url, { range });
+        expect(res.status).to.equal(206);
+        parts.push(res.body);
+      });
+      expectAtMost(trips, 3);
+    }
+    expect(Buffer.concat(parts).equals(bytes)).to.equal(true);
+    expect((await httpGet(url)).status).to.equal(410);
+  });
+
+  it('a whole download of a used-up URL is still refused as GONE', async () => {
+    const sent = await sentImage(api, alice, bob, jpegBytes(20_000));
+    const url = await downloadUrlOf(api, bob, sent.messageKey);
+    expect((await httpGet(url)).status).to.equal(200);
+    const again = await httpGet(url);
+    expect(again.status).to.equal(410);
+    expect(JSON.parse(again.body.toString()).errors[0].extensions.code).to.equal('GONE');
+  });
 });

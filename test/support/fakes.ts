@@ -353,6 +353,17 @@ export class FakeMessageRepository implements MessageRepository {
     return true;
   }
 
+  async reserveWholeImage(grantId: number, messageKey: string, now: Date, slack: number, maxBudget: number) {
+    const g = this.grants[grantId - 1];
+    const m = this.messages.find((x) => x.messageKey === messageKey);
+    if (!g || !m || g.messageId !== m.id || g.completedAt || !m.exist || m.image.expiresAt <= now) return null;
+    const size = m.image.size;
+    if (g.servedBytes + size > Math.min(size + slack, maxBudget)) return null;
+    g.servedBytes += size;
+    const { objectName, filetype, cipher, wrappedKey, keyId } = m.image;
+    return { messageId: m.id, exist: m.exist, image: { objectName, filetype, size, cipher, wrappedKey, keyId } };
+  }
+
   async releaseGrantBytes(grantId: number, bytes: number) {
     const g = this.grants[grantId - 1];
     if (g && g.servedBytes >= bytes) g.servedBytes -= bytes;
@@ -374,7 +385,7 @@ export class FakeMessageRepository implements MessageRepository {
 
   async completeGrant(grantId: number, messageId: number, now: Date) {
     const g = this.grants[grantId - 1];
-    if (!g || g.completedAt) return false;
+    if (!g || g.messageId !== messageId || g.completedAt) return false;
     g.completedAt = now;
     const m = this.messages.find((x) => x.id === messageId);
     if (m && !m.downloadedAt) m.downloadedAt = now;

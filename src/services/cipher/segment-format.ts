@@ -37,6 +37,9 @@ export const NEW_IMAGE_CIPHER = 'aes256gcm-64k';
 /** The default segment size of SegmentEncryptor and SegmentDecryptor (callers pass the image's own). */
 export const SEGMENT_BYTES = SEGMENT_SIZES[NEW_IMAGE_CIPHER];
 
+/** The smallest segment of any cipher an image may record (or of a blob stored as sent). */
+export const MIN_SEGMENT_BYTES = Math.min(SEGMENT_BYTES, ...Object.values(SEGMENT_SIZES));
+
 /** The segment size a recorded cipher name stands for; throws for a name this build cannot read. */
 export function segmentBytesOf(cipher: string): number {
   const bytes = SEGMENT_SIZES[cipher];

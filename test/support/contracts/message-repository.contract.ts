@@ -179,6 +179,47 @@ export function messageRepositoryContract(make: WorldFactory): void {
       expect(await w.messages.findGrant(newer + g2 + 1000)).to.equal(null);
     });
 
+    it('reserveWholeImage: counts the whole image and answers its message, only for a live grant within its budget', async () => {
+      const [alice, bob] = await someUsers(w, 2);
+      const [m1, m2] = [(await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob], { ttlSeconds: 10 }))[0]];
+      const made = await w.messages.createGrants([m1.id, m2.id], at(1));
+      const [g1, g2] = [made.get(m1.id)!, made.get(m2.id)!];
+      const served = async (g: number) => (await w.messages.findGrant(g))!.servedBytes;
+      // Another message's grant, an expired image: nothing counted.
+      expect(await w.messages.reserveWholeImage(g2, m1.messageKey, at(2), 100, 10_000)).to.equal(null);
+      expect(await w.messages.reserveWholeImage(g2, m2.messageKey, at(10), 100, 10_000)).to.equal(null);
+      expect(await served(g2)).to.equal(0);
+
+      expect(await w.messages.reserveWholeImage(g1, m1.messageKey, at(2), 100, 10_000)).to.deep.equal({
+        messageId: m1.id,
+        exist: true,
+        image: {
+          objectName: m1.image.objectName,
+          filetype: 'image/jpeg',
+          size: 1234,
+          cipher: 'aes256gcm-256k',
+          wrappedKey: m1.image.wrappedKey,
+          keyId: 'k1',
+        },
+      });
+      expect(await served(g1)).to.equal(1234);
+      // Past the image plus the slack, or past the cap: nothing counted.
+      expect(await w.messages.reserveWholeImage(g1, m1.messageKey, at(2), 100, 10_000)).to.equal(null);
+      await w.messages.releaseGrantBytes(g1, 1200);
+      expect(await w.messages.reserveWholeImage(g1, m1.messageKey, at(2), 100, 1267)).to.equal(null);
+      expect(await w.messages.reserveWholeImage(g1, m1.messageKey, at(2), 100, 1268)).to.include({ messageId: m1.id });
+      expect(await served(g1)).to.equal(1268);
+
+      // Used up, or the message ended: nothing counted.
+      expect(await w.messages.completeGrant(g1, m2.id, at(3))).to.equal(false);
+      expect(await w.messages.completeGrant(g1, m1.id, at(3))).to.equal(true);
+      expect(await w.messages.reserveWholeImage(g1, m1.messageKey, at(4), 100_000, 100_000)).to.equal(null);
+      const g3 = (await w.messages.createGrants([m1.id], at(5))).get(m1.id)!;
+      await w.messages.endForReceiver(m1.messageKey, bob.uid, 'confirmed', at(6));
+      expect(await w.messages.reserveWholeImage(g3, m1.messageKey, at(7), 100, 10_000)).to.equal(null);
+      expect(await served(g3)).to.equal(0);
+    });
+
     it('listDownloadedBefore: live downloaded messages, the longest downloaded first', async () => {
       const [alice, bob] = await someUsers(w, 2);
       const [m1, m2, m3] = [(await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob]))[0], (await anImage(w, alice, [bob]))[0]];

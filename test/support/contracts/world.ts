@@ -68,7 +68,7 @@ export async function databaseWorlds(config: DatabaseConfig): Promise<{ make: Wo
   await db.initialize();
   await db.runMigrations({ transaction: 'each' });
   const mysql = db.options.type === 'mysql';
-  // As the server has it: on MySQL a send's writes go through the one-round-trip batch.
+  // On MySQL the message repository sends some statements together, as the server's does.
   const batch = MysqlBatch.of(db);
   const tables = db.entityMetadatas.map((m) => db.driver.escape(m.tableName));
   const cleanup = async () => {
