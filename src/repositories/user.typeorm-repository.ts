@@ -29,12 +29,14 @@ export class TypeormUserRepository implements UserRepository {
   async registerDevice(reg: DeviceRegistration, move?: AccountMove): Promise<DeviceRegistered> {
     // Insert first: a new phone is one round trip; the unique phone_hash settles a race between
     // two devices registering the same new number (the loser moves the account, as a later call would).
-    try {
-      const row = newUser(this.users, reg);
-      await this.users.insert(row);
-      return { user: row, created: true, endedImages: [] };
-    } catch (e) {
-      if (!isUniqueViolation(e)) throw e;
+    if (!reg.known) {
+      try {
+        const row = newUser(this.users, reg);
+        await this.users.insert(row);
+        return { user: row, created: true, endedImages: [] };
+      } catch (e) {
+        if (!isUniqueViolation(e)) throw e;
+      }
     }
     return inTransaction(this.db, async (tx) => {
       const users = tx.getRepository(User);
