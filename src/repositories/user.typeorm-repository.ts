@@ -1,4 +1,4 @@
-import { DataSource, In, IsNull, LessThan, Repository } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, LessThan, Repository } from 'typeorm';
 import { User, WhoCanSend } from '../entities/user.entity';
 import { inTransaction, isUniqueViolation } from '../database';
 import { endPendingMessages } from './message.typeorm-repository';
@@ -10,12 +10,15 @@ export class TypeormUserRepository implements UserRepository {
   private readonly mysql: boolean;
   private readonly byId: RowLookup<number>;
   private readonly byPhoneHash: RowLookup<string>;
+  /** By phone hash, the row locked for the transaction's writes (MySQL; SQLite's transactions are serial). */
+  private readonly byPhoneHashLocked: RowLookup<string>;
 
   constructor(private readonly db: DataSource) {
     this.users = db.getRepository(User);
     this.mysql = db.options.type === 'mysql';
     this.byId = rowLookup(db, 'uid');
     this.byPhoneHash = rowLookup(db, 'phoneHash');
+    this.byPhoneHashLocked = rowLookup(db, 'phoneHash', this.mysql);
   }
 
   findById(uid: number): Promise<User | null> {
@@ -44,9 +47,7 @@ export class TypeormUserRepository implements UserRepository {
     }
     return inTransaction(this.db, async (tx) => {
       const users = tx.getRepository(User);
-      const q = users.createQueryBuilder('u').where('u.phone_hash = :phoneHash', { phoneHash: reg.phoneHash });
-      if (this.mysql) q.setLock('pessimistic_write');
-      const current = await q.getOne();
+      const current = await this.byPhoneHashLocked(reg.phoneHash, tx);
       if (!current) {
         // Deleted since the insert failed: the number is new again.
         const row = newUser(users, reg);
@@ -96,7 +97,8 @@ export class TypeormUserRepository implements UserRepository {
   }
 }
 
-type RowLookup<T> = (value: T) => Promise<User | null>;
+/** On `manager` when given (a transaction's), else on the data source. */
+type RowLookup<T> = (value: T, manager?: EntityManager) => Promise<User | null>;
 
 /**
  * The user whose unique `property` equals a value: the statement is written once, and the row is
@@ -104,15 +106,15 @@ type RowLookup<T> = (value: T) => Promise<User | null>;
  * authentication is such a look-up, and findOneBy built the same SQL again each time (most of the
  * CPU an authenticated request spent in TypeORM).
  */
-function rowLookup<T>(db: DataSource, property: 'uid' | 'phoneHash'): RowLookup<T> {
+function rowLookup<T>(db: DataSource, property: 'uid' | 'phoneHash', forUpdate = false): RowLookup<T> {
   const meta = db.getMetadata(User);
   const { driver } = db;
   const columns = meta.columns;
   const key = meta.findColumnWithPropertyName(property)!;
   const list = columns.map((c) => `${driver.escape(c.databaseName)} AS ${driver.escape(c.propertyName)}`).join(', ');
-  const sql = `SELECT ${list} FROM ${driver.escape(meta.tableName)} WHERE ${driver.escape(key.databaseName)} = ? LIMIT 1`;
-  return async (value) => {
-    const rows = (await db.query(sql, [value])) as Record<string, unknown>[];
+  const sql = `SELECT ${list} FROM ${driver.escape(meta.tableName)} WHERE ${driver.escape(key.databaseName)} = ? LIMIT 1${forUpdate ? ' FOR UPDATE' : ''}`;
+  return async (value, manager = db.manager) => {
+    const rows = (await manager.query(sql, [value])) as Record<string, unknown>[];
     if (!rows.length) return null;
     const user = new User();
     const fields = user as unknown as Record<string, unknown>;
