@@ -12,7 +12,8 @@ const ROWS_PER_STATEMENT = 1000;
  * milliseconds of CPU on its own bookkeeping; values still go through the driver's conversion
  * (dates, booleans). One simple INSERT gets consecutive ids (InnoDB allocates them at once;
  * SQLite has one writer), the same assumption TypeORM's builder makes. Writes only `columns`
- * (database names), which must cover every column without a default.
+ * (database names), which must cover every column without a default. On a manager without a
+ * transaction, each statement commits on its own.
  */
 export async function insertRows<T extends ObjectLiteral>(
   tx: EntityManager,
@@ -30,14 +31,20 @@ export async function insertRows<T extends ObjectLiteral>(
   });
   const id = metadata.primaryColumns[0];
   const placeholders = `(${meta.map(() => '?').join(', ')})`;
-  for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
-    const chunk = rows.slice(from, from + ROWS_PER_STATEMENT);
-    const sql = `INSERT INTO ${metadata.tableName} (${columns.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`;
-    const parameters = chunk.flatMap((row) => meta.map((c) => driver.preparePersistentValue(c.getEntityValue(row), c)));
-    const result = await tx.queryRunner!.query(sql, parameters, true);
-    // MySQL answers the first id of the statement; better-sqlite3 the last one.
-    const raw = result.raw as { insertId?: number } | number | bigint;
-    const firstId = typeof raw === 'object' && raw !== null ? Number(raw.insertId) : Number(raw) - chunk.length + 1;
-    chunk.forEach((row, i) => id.setEntityValue(row, firstId + i));
+  // Outside a transaction, a runner of its own (on MySQL, a pool connection for the statements).
+  const runner = tx.queryRunner ?? tx.connection.createQueryRunner();
+  try {
+    for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(from, from + ROWS_PER_STATEMENT);
+      const sql = `INSERT INTO ${metadata.tableName} (${columns.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`;
+      const parameters = chunk.flatMap((row) => meta.map((c) => driver.preparePersistentValue(c.getEntityValue(row), c)));
+      const result = await runner.query(sql, parameters, true);
+      // MySQL answers the first id of the statement; better-sqlite3 the last one.
+      const raw = result.raw as { insertId?: number } | number | bigint;
+      const firstId = typeof raw === 'object' && raw !== null ? Number(raw.insertId) : Number(raw) - chunk.length + 1;
+      chunk.forEach((row, i) => id.setEntityValue(row, firstId + i));
+    }
+  } finally {
+    if (runner !== tx.queryRunner) await runner.release();
   }
 }

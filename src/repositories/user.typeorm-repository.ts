@@ -1,6 +1,7 @@
 import { DataSource, EntityManager, In, IsNull, LessThan, Repository } from 'typeorm';
 import { User, WhoCanSend } from '../entities/user.entity';
 import { inTransaction, isUniqueViolation } from '../database';
+import { insertRows } from './bulk-insert.typeorm';
 import { endPendingMessages } from './message.typeorm-repository';
 import { insertPushJobs } from './push-job.typeorm-repository';
 import type { AccountMove, DeviceRegistered, DeviceRegistration, UserRepository } from './user.repository';
@@ -39,7 +40,7 @@ export class TypeormUserRepository implements UserRepository {
     if (!reg.known) {
       try {
         const row = newUser(this.users, reg);
-        await this.users.insert(row);
+        await insertRows(this.db.manager, User, USER_COLUMNS, [row]);
         return { user: row, created: true, endedImages: [] };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
@@ -51,7 +52,7 @@ export class TypeormUserRepository implements UserRepository {
       if (!current) {
         // Deleted since the insert failed: the number is new again.
         const row = newUser(users, reg);
-        await users.insert(row);
+        await insertRows(tx, User, USER_COLUMNS, [row]);
         return { user: row, created: true, endedImages: [] };
       }
       move?.check(current);
@@ -122,6 +123,23 @@ function rowLookup<T>(db: DataSource, property: 'uid' | 'phoneHash', forUpdate =
     return user;
   };
 }
+
+/** Every column of a new account but its generated id (insertRows writes these). */
+const USER_COLUMNS = [
+  'cid',
+  'ukey_hash',
+  'region_num',
+  'phone_num',
+  'phone_hash',
+  'nickname',
+  'reg_time',
+  'updated_at',
+  'who_can_send_me',
+  'discoverable',
+  'public_key',
+  'registration_lock',
+  'last_seen_at',
+] as const;
 
 function newUser(users: Repository<User>, reg: DeviceRegistration): User {
   return users.create({
