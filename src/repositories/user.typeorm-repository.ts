@@ -35,8 +35,9 @@ export class TypeormUserRepository implements UserRepository {
   }
 
   async registerDevice(reg: DeviceRegistration, move?: AccountMove): Promise<DeviceRegistered> {
-    // Insert first: a new phone is one round trip; the unique phone_hash settles a race between
-    // two devices registering the same new number (the loser moves the account, as a later call would).
+    // Insert first, unless the caller has just seen the number registered: a new phone is one
+    // round trip; the unique phone_hash settles a race between two devices registering the same
+    // new number (the loser moves the account, as a later call would).
     if (!reg.known) {
       try {
         const row = newUser(this.users, reg);
@@ -50,7 +51,7 @@ export class TypeormUserRepository implements UserRepository {
       const users = tx.getRepository(User);
       const current = await this.byPhoneHashLocked(reg.phoneHash, tx);
       if (!current) {
-        // Deleted since the insert failed: the number is new again.
+        // Deleted since the insert failed (or the caller looked): the number is new again.
         const row = newUser(users, reg);
         await insertRows(tx, User, USER_COLUMNS, [row]);
         return { user: row, created: true, endedImages: [] };
