@@ -143,8 +143,18 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
       ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
       ...(opts.nodeArgs ?? []),
     ];
-    const glimpse = await startGlimpse('glimpse', {}, nodeArgs('glimpse'));
-    const glimpsePlain = await startGlimpse('glimpse-plain', { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET }, nodeArgs('glimpse-plain'));
+    // Rate-limit counters in Redis, as production runs (its compose file requires REDIS_URL); a
+    // prefix per process keeps runs and other users of that Redis apart.
+    const redis = (name: string) => ({
+      REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: `${name}-bench-${process.pid}-${Date.now()}:`,
+    });
+    const glimpse = await startGlimpse('glimpse', redis('glimpse'), nodeArgs('glimpse'));
+    const glimpsePlain = await startGlimpse(
+      'glimpse-plain',
+      { ENCRYPTION: 'off', S3_BUCKET: PLAIN_BUCKET, ...redis('glimpse-plain') },
+      nodeArgs('glimpse-plain'),
+    );
 
     const bareUpload = await startService(
       'bare-upload',

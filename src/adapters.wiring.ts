@@ -41,6 +41,8 @@ export async function createRateLimiter(config: Config, db: DataSource, log: Log
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 5000,
+      // A register charges two counters at once: their commands leave in one write, not one each.
+      enableAutoPipelining: true,
     });
     client.on('error', (err) => log.warn({ err }, 'Redis (rate limits) connection error'));
     await client.connect();

@@ -16,7 +16,9 @@ export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
       timezone: 'Z',
       charset: 'utf8mb4_unicode_ci',
       poolSize: 20,
-      extra: { connectionLimit: 20, enableKeepAlive: true },
+      // trace: mysql2 captured a stack for every query, in case it failed; TypeORM's QueryFailedError
+      // carries the caller's (async) stack anyway.
+      extra: { connectionLimit: 20, enableKeepAlive: true, trace: false },
     };
   }
   return {

@@ -59,7 +59,8 @@ export function insertStatements<T extends ObjectLiteral>(
 /**
  * Writes entities with insertStatements in the caller's transaction and sets their generated
  * ids. One simple INSERT gets consecutive ids (InnoDB allocates them at once; SQLite has one
- * writer), the same assumption TypeORM's builder makes.
+ * writer), the same assumption TypeORM's builder makes. On a manager without a transaction,
+ * each statement commits on its own.
  */
 export async function insertRows<T extends ObjectLiteral>(
   tx: EntityManager,
@@ -70,12 +71,18 @@ export async function insertRows<T extends ObjectLiteral>(
   if (rows.length === 0) return;
   const id = tx.connection.getMetadata(target).primaryColumns[0];
   const statements = insertStatements(tx.connection, target, columns, rows);
-  for (const [n, { sql, params }] of statements.entries()) {
-    const chunk = rows.slice(n * ROWS_PER_STATEMENT, (n + 1) * ROWS_PER_STATEMENT);
-    const result = await tx.queryRunner!.query(sql, params, true);
-    // MySQL answers the first id of the statement; better-sqlite3 the last one.
-    const raw = result.raw as { insertId?: number } | number | bigint;
-    const firstId = typeof raw === 'object' && raw !== null ? Number(raw.insertId) : Number(raw) - chunk.length + 1;
-    chunk.forEach((row, i) => id.setEntityValue(row, firstId + i));
+  // Outside a transaction, a runner of its own (on MySQL, a pool connection for the statements).
+  const runner = tx.queryRunner ?? tx.connection.createQueryRunner();
+  try {
+    for (const [n, { sql, params }] of statements.entries()) {
+      const chunk = rows.slice(n * ROWS_PER_STATEMENT, (n + 1) * ROWS_PER_STATEMENT);
+      const result = await runner.query(sql, params, true);
+      // MySQL answers the first id of the statement; better-sqlite3 the last one.
+      const raw = result.raw as { insertId?: number } | number | bigint;
+      const firstId = typeof raw === 'object' && raw !== null ? Number(raw.insertId) : Number(raw) - chunk.length + 1;
+      chunk.forEach((row, i) => id.setEntityValue(row, firstId + i));
+    }
+  } finally {
+    if (runner !== tx.queryRunner) await runner.release();
   }
 }

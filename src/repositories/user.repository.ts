@@ -13,6 +13,11 @@ export interface DeviceRegistration {
   /** The new device's public key, or null: a key of the old device must not outlive the move. */
   publicKey?: string | null;
   now: Date;
+  /**
+   * The caller has just found the phone registered: the move is tried first, without the insert
+   * that would only fail on the unique phone hash (a round trip and a duplicate-key error).
+   */
+  known?: boolean;
 }
 
 /** What moving a known number to a new device does besides binding the account to it. */

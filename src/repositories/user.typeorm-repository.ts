@@ -1,6 +1,7 @@
-import { DataSource, In, IsNull, LessThan, Repository } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, LessThan, Repository } from 'typeorm';
 import { User, WhoCanSend } from '../entities/user.entity';
 import { inTransaction, isUniqueViolation } from '../database';
+import { insertRows } from './bulk-insert.typeorm';
 import { endPendingMessages } from './message.typeorm-repository';
 import { insertPushJobs } from './push-job.typeorm-repository';
 import type { AccountMove, DeviceRegistered, DeviceRegistration, UserRepository } from './user.repository';
@@ -8,14 +9,21 @@ import type { AccountMove, DeviceRegistered, DeviceRegistration, UserRepository 
 export class TypeormUserRepository implements UserRepository {
   private readonly users: Repository<User>;
   private readonly mysql: boolean;
+  private readonly byId: RowLookup<number>;
+  private readonly byPhoneHash: RowLookup<string>;
+  /** By phone hash, the row locked for the transaction's writes (MySQL; SQLite's transactions are serial). */
+  private readonly byPhoneHashLocked: RowLookup<string>;
 
   constructor(private readonly db: DataSource) {
     this.users = db.getRepository(User);
     this.mysql = db.options.type === 'mysql';
+    this.byId = rowLookup(db, 'uid');
+    this.byPhoneHash = rowLookup(db, 'phoneHash');
+    this.byPhoneHashLocked = rowLookup(db, 'phoneHash', this.mysql);
   }
 
   findById(uid: number): Promise<User | null> {
-    return this.users.findOneBy({ uid });
+    return this.byId(uid);
   }
 
   findByIds(uids: number[]): Promise<User[]> {
@@ -23,28 +31,29 @@ export class TypeormUserRepository implements UserRepository {
   }
 
   findByPhoneHash(phoneHash: string): Promise<User | null> {
-    return this.users.findOneBy({ phoneHash });
+    return this.byPhoneHash(phoneHash);
   }
 
   async registerDevice(reg: DeviceRegistration, move?: AccountMove): Promise<DeviceRegistered> {
-    // Insert first: a new phone is one round trip; the unique phone_hash settles a race between
-    // two devices registering the same new number (the loser moves the account, as a later call would).
-    try {
-      const row = newUser(this.users, reg);
-      await this.users.insert(row);
-      return { user: row, created: true, endedImages: [] };
-    } catch (e) {
-      if (!isUniqueViolation(e)) throw e;
+    // Insert first, unless the caller has just seen the number registered: a new phone is one
+    // round trip; the unique phone_hash settles a race between two devices registering the same
+    // new number (the loser moves the account, as a later call would).
+    if (!reg.known) {
+      try {
+        const row = newUser(this.users, reg);
+        await insertRows(this.db.manager, User, USER_COLUMNS, [row]);
+        return { user: row, created: true, endedImages: [] };
+      } catch (e) {
+        if (!isUniqueViolation(e)) throw e;
+      }
     }
     return inTransaction(this.db, async (tx) => {
       const users = tx.getRepository(User);
-      const q = users.createQueryBuilder('u').where('u.phone_hash = :phoneHash', { phoneHash: reg.phoneHash });
-      if (this.mysql) q.setLock('pessimistic_write');
-      const current = await q.getOne();
+      const current = await this.byPhoneHashLocked(reg.phoneHash, tx);
       if (!current) {
-        // Deleted since the insert failed: the number is new again.
+        // Deleted since the insert failed (or the caller looked): the number is new again.
         const row = newUser(users, reg);
-        await users.insert(row);
+        await insertRows(tx, User, USER_COLUMNS, [row]);
         return { user: row, created: true, endedImages: [] };
       }
       move?.check(current);
@@ -89,6 +98,49 @@ export class TypeormUserRepository implements UserRepository {
     );
   }
 }
+
+/** On `manager` when given (a transaction's), else on the data source. */
+type RowLookup<T> = (value: T, manager?: EntityManager) => Promise<User | null>;
+
+/**
+ * The user whose unique `property` equals a value: the statement is written once, and the row is
+ * read into a User with the driver's own conversions, as findOneBy would. Every request's
+ * authentication is such a look-up, and findOneBy built the same SQL again each time (most of the
+ * CPU an authenticated request spent in TypeORM).
+ */
+function rowLookup<T>(db: DataSource, property: 'uid' | 'phoneHash', forUpdate = false): RowLookup<T> {
+  const meta = db.getMetadata(User);
+  const { driver } = db;
+  const columns = meta.columns;
+  const key = meta.findColumnWithPropertyName(property)!;
+  const list = columns.map((c) => `${driver.escape(c.databaseName)} AS ${driver.escape(c.propertyName)}`).join(', ');
+  const sql = `SELECT ${list} FROM ${driver.escape(meta.tableName)} WHERE ${driver.escape(key.databaseName)} = ? LIMIT 1${forUpdate ? ' FOR UPDATE' : ''}`;
+  return async (value, manager = db.manager) => {
+    const rows = (await manager.query(sql, [value])) as Record<string, unknown>[];
+    if (!rows.length) return null;
+    const user = new User();
+    const fields = user as unknown as Record<string, unknown>;
+    for (const c of columns) fields[c.propertyName] = driver.prepareHydratedValue(rows[0][c.propertyName], c);
+    return user;
+  };
+}
+
+/** Every column of a new account but its generated id (insertRows writes these). */
+const USER_COLUMNS = [
+  'cid',
+  'ukey_hash',
+  'region_num',
+  'phone_num',
+  'phone_hash',
+  'nickname',
+  'reg_time',
+  'updated_at',
+  'who_can_send_me',
+  'discoverable',
+  'public_key',
+  'registration_lock',
+  'last_seen_at',
+] as const;
 
 function newUser(users: Repository<User>, reg: DeviceRegistration): User {
   return users.create({

@@ -96,8 +96,11 @@ export class AccountService {
     // The lock is looked at only once the code has proved right: whether a number is locked is
     // told to no one who cannot receive its SMS.
     let pass: LockPass = { matched: null };
+    let known = false;
     await this.verification.verify(phone, args.verificationCode, ip, async () => {
-      pass = await this.lock.admit(await this.users.findByPhoneHash(phone.phoneHash), pin);
+      const current = await this.users.findByPhoneHash(phone.phoneHash);
+      known = current !== null;
+      pass = await this.lock.admit(current, pin);
     });
     const ukey = randomBytes(32).toString('base64url');
     const now = this.now();
@@ -121,7 +124,7 @@ export class AccountService {
       receipts: this.cleanup.receipts,
     };
     const { user, created, endedImages } = await this.users.registerDevice(
-      { ...phone, nickname, cid, ukeyHash: hashUkey(ukey), publicKey, now },
+      { ...phone, nickname, cid, ukeyHash: hashUkey(ukey), publicKey, now, known },
       move,
     );
     if (!created) {

@@ -98,6 +98,7 @@ export class FakeUserRepository implements UserRepository {
       lastSeenAt: reg.now,
     });
     delete (user as unknown as { now?: Date }).now;
+    delete (user as unknown as { known?: boolean }).known;
     this.rows.push(user);
     return { user: copyOf(user), created: true, endedImages: [] };
   }

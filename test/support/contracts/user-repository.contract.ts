@@ -65,6 +65,18 @@ export function userRepositoryContract(make: WorldFactory): void {
       expect(row.lastSeenAt!.getTime()).to.equal(at(60).getTime());
     });
 
+    it('registerDevice told the phone is known moves the account, and creates it when it is gone since the caller looked', async () => {
+      const first = await aUser(w);
+      const moved = await w.users.registerDevice(newDevice({ phoneHash: first.phoneHash, nickname: 'moved', now: at(60), known: true }));
+      expect(moved.created).to.equal(false);
+      expect(moved.user).to.include({ uid: first.uid, nickname: 'moved' });
+
+      const gone = newDevice({ known: true });
+      const made = await w.users.registerDevice(gone);
+      expect(made.created).to.equal(true);
+      expect((await w.users.findByPhoneHash(gone.phoneHash))!.uid).to.equal(made.user.uid);
+    });
+
     it('a move runs check on the account as it was, writes the notices to the old device, and a throwing check changes nothing', async () => {
       const first = await aUser(w);
       const seen: string[] = [];
