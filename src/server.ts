@@ -32,9 +32,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       metricsServer = await startMetricsServer(container.prometheus, config.metricsPort, config.host, log);
     }
     // Sockets buffer 256 KiB before pushing back (Node's default is 16 KiB): a download relays the
-    // store's 64 KiB chunks, and a decrypted segment leaves as two pieces (it straddles two of
-    // them); below one chunk, the second piece waited for the socket to drain and went out in a
-    // system call of its own, one extra per 64 KiB.
+    // store's 64 KiB chunks, and a decrypted segment leaves in pieces that straddle them; below
+    // one chunk, a piece waited for the socket to drain and went out in a system call of its own.
     const server = http.createServer({ highWaterMark: 256 * 1024 }, createApp(container, apollo));
     // Uploads of large images on slow phones take a while; keep-alive outlives a load balancer's.
     server.requestTimeout = 10 * 60_000;

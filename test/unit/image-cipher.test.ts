@@ -131,10 +131,10 @@ describe('image cipher (chunked AES-256-GCM)', () => {
     }
   });
 
-  it('new images are sealed in 64 KiB segments; blobs sealed in 256 KiB segments (earlier builds) still open', async () => {
-    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(64 * 1024);
-    const old = segmentBytesOf('aes256gcm-256k');
-    expect(old).to.equal(256 * 1024);
+  it('new images are sealed in 256 KiB segments; blobs sealed in 64 KiB segments (earlier builds) still open', async () => {
+    expect(segmentBytesOf(NEW_IMAGE_CIPHER)).to.equal(256 * 1024);
+    const old = segmentBytesOf('aes256gcm-64k');
+    expect(old).to.equal(64 * 1024);
     const size = 2 * old + 77;
     const plain = random().bytes(size);
     const sealed = await seal(key, plain, undefined, old);

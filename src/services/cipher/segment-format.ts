@@ -21,7 +21,7 @@ const PREFIX_BYTES = 7;
 export const NONCE_BYTES = 12;
 export const KEY_BYTES = 32;
 
-/** Segment size of each cipher name an image may record; names no longer written stay readable. */
+/** Segment size of each cipher name an image may record; names no longer written (64k) stay readable. */
 const SEGMENT_SIZES: Record<string, number> = {
   'aes256gcm-64k': 64 * 1024,
   'aes256gcm-256k': 256 * 1024,
@@ -32,7 +32,7 @@ const SEGMENT_SIZES: Record<string, number> = {
  * tag is checked, so a segment is paid in latency and held memory per download; each segment also
  * costs a node:crypto cipher object. docs/performance.md has the measurement behind the choice.
  */
-export const NEW_IMAGE_CIPHER = 'aes256gcm-64k';
+export const NEW_IMAGE_CIPHER = 'aes256gcm-256k';
 
 /** The default segment size of SegmentEncryptor and SegmentDecryptor (callers pass the image's own). */
 export const SEGMENT_BYTES = SEGMENT_SIZES[NEW_IMAGE_CIPHER];
