@@ -127,6 +127,22 @@ export function checkGoals(r: Results): Goal[] {
     add('register ÷ bare Apollo query (req/s)', r.requests.ratios['register/bareQuery'], '>=', 0.4);
     add('register p99 ÷ p50', r.requests.ratios['register p99/p50'], '<=', 3);
   }
+  // The fixed cost of a small request (issue 26): 1 MiB is the common image.
+  for (const c of r.upload ?? [])
+    if (c.size === MiB && (c.clients === 1 || c.clients === 16))
+      add(
+        `fixed cost: upload ${cellName(c)}: sendImage ÷ direct putObject`,
+        c.ratios['sendImage/direct'],
+        '>=',
+        c.clients === 1 ? 0.75 : 0.8,
+      );
+  for (const c of r.download ?? [])
+    if (c.size === MiB)
+      add(`fixed cost: download ${cellName(c)}: downloadUrl ÷ direct getObject`, c.ratios['downloadUrl/direct'], '>=', 0.75);
+  if (r.requests) {
+    add('fixed cost: me ÷ bare Apollo query (req/s)', r.requests.ratios['me/bareQuery'], '>=', 0.5);
+    add('fixed cost: register ÷ bare Apollo query (req/s)', r.requests.ratios['register/bareQuery'], '>=', 0.25);
+  }
   if (r.images) add(`images p50 at ${r.images.large.rows} rows ÷ at ${r.images.small.rows}`, r.images.ratio, '<=', 1.5);
   if (r.social) {
     const d = r.social.discoverContacts;
