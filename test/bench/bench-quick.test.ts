@@ -107,7 +107,9 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       for (const k of ['connections', 'rssBeforeMiB', 'rssAfterMiB', 'openSeconds']) figure(rt.idle[k], `realtime idle ${k}`);
       expect(Number.isFinite(rt.idle.bytesPerConnection), 'realtime bytes per connection').to.equal(true);
       for (const k of ['subscribers', 'events', 'p50', 'p99']) figure(rt.idle.fanout[k], `realtime fan-out ${k}`);
-      expect(r.goals).to.have.length(31);
+      expect(r.goals).to.have.length(37);
+      // Issue 26's fixed cost of a small request: 1 MiB sends and downloads at 1 and 16 clients, me, register.
+      expect(r.goals.filter((g: { goal: string }) => g.goal.startsWith('fixed cost:'))).to.have.length(6);
       // Issue 10's comparison with the same build with encryption at rest off.
       expect(r.goals.filter((g: { goal: string }) => /ENCRYPTION=off/.test(g.goal))).to.have.length(5);
       for (const g of r.goals) expect(g.met, g.goal).to.be.a('boolean');
