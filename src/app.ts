@@ -4,7 +4,7 @@ import express, { Express } from 'express';
 import type { Container } from './container';
 import type { Context } from './context';
 import { accountDeleteRoute } from './http/account-delete.route';
-import { downloadRoute } from './http/download.route';
+import { downloadHeadRoute, downloadRoute } from './http/download.route';
 import { errorHandler } from './http/error.handler';
 import { healthzRoute, readyzRoute } from './http/health.route';
 import { requestLog } from './http/request-log';
@@ -21,6 +21,8 @@ export function createApp(c: Container, apollo: ApolloServer<Context>): Express 
 
   app.get('/healthz', healthzRoute());
   app.get('/readyz', readyzRoute(c.health));
+  // Before the GET route: express would otherwise answer HEAD with it.
+  app.head('/download/:token', downloadHeadRoute(c.images.downloads));
   app.get('/download/:token', downloadRoute(c.images.downloads, c.log, c.metrics));
   // The public key that verifies image_destroyed receipts: anyone may check one.
   app.get('/.well-known/glimpse-receipt-key', (_req, res) => {

@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { RangeNotSatisfiableError } from '../errors';
 import type { Logger } from '../logger';
-import type { ImageDownloadService, RequestedRange } from '../services/image-download.service';
+import type { Download, ImageDownloadService, RequestedRange } from '../services/image-download.service';
 import { Metrics, noMetrics } from '../services/metrics';
 
 /**
@@ -21,14 +21,7 @@ export function downloadRoute(downloads: ImageDownloadService, log: Logger, metr
       if (e instanceof RangeNotSatisfiableError) res.setHeader('Content-Range', `bytes */${e.size}`);
       return next(e);
     }
-    const partial = download.start !== 0 || download.end !== download.size - 1;
-    res.status(partial ? 206 : 200);
-    res.setHeader('Content-Type', download.filetype);
-    res.setHeader('Content-Length', String(download.end - download.start + 1));
-    if (partial) res.setHeader('Content-Range', `bytes ${download.start}-${download.end}/${download.size}`);
-    res.setHeader('Accept-Ranges', 'bytes');
-    res.setHeader('Cache-Control', 'private, no-store');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
+    describe(res, download);
     try {
       await pipeline(download.stream, res);
       metrics.imageBytesServed(download.end - download.start + 1);
@@ -39,6 +32,36 @@ export function downloadRoute(downloads: ImageDownloadService, log: Logger, metr
       res.destroy();
     }
   };
+}
+
+/**
+ * HEAD /download/:token — the headers a GET would answer with, or its refusal. Nothing is read
+ * from the store or counted: a client may look before it downloads, and the URL stays live.
+ * (Without this, express answers HEAD with the GET handler, which serves and uses up the URL.)
+ */
+export function downloadHeadRoute(downloads: ImageDownloadService): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const range = req.headers.range ? (size: number) => rangeOf(req, size) : undefined;
+      describe(res, await downloads.describeDownload(String(req.params.token), range));
+      res.end();
+    } catch (e) {
+      if (e instanceof RangeNotSatisfiableError) res.setHeader('Content-Range', `bytes */${e.size}`);
+      next(e);
+    }
+  };
+}
+
+/** Status and headers of an answer carrying bytes `start`–`end` of the image. */
+function describe(res: Response, d: Omit<Download, 'stream'>): void {
+  const partial = d.start !== 0 || d.end !== d.size - 1;
+  res.status(partial ? 206 : 200);
+  res.setHeader('Content-Type', d.filetype);
+  res.setHeader('Content-Length', String(d.end - d.start + 1));
+  if (partial) res.setHeader('Content-Range', `bytes ${d.start}-${d.end}/${d.size}`);
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Cache-Control', 'private, no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
 }
 
 /** One satisfiable range of `Range: bytes=…`, or null for the whole image (no header, another unit, or several ranges). */

@@ -120,13 +120,7 @@ export class ImageDownloadService {
    */
   async openDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Download> {
     const { messages, blobs, log } = this.deps;
-    const checked = this.deps.tokens.check(token, this.now());
-    if (!checked.ok) {
-      throw checked.reason === 'expired'
-        ? new ForbiddenError('This download link has expired')
-        : new ForbiddenError('Invalid download link');
-    }
-    const { grantId, messageKey } = checked;
+    const { grantId, messageKey } = this.checkToken(token);
     // What a response that was cut short gives back must be back before this one is counted.
     await this.releasing.get(grantId);
     // The smallest segment any image has: the one step never lets through what the image's own
@@ -194,6 +188,36 @@ export class ImageDownloadService {
       }
       throw e;
     }
+  }
+
+  /**
+   * What a GET of the token would answer, without serving or counting a byte (HTTP HEAD): the
+   * same refusals (FORBIDDEN, NOT_FOUND, GONE, RANGE_NOT_SATISFIABLE), and a live URL stays live.
+   */
+  async describeDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Omit<Download, 'stream'>> {
+    const { grantId, messageKey } = this.checkToken(token);
+    const message = await this.deps.messages.findByKey(messageKey);
+    if (!message || !message.exist || message.image.expiresAt <= this.now()) throw new NotFoundError('Image');
+    const { size, filetype, cipher } = message.image;
+    const grant = await this.deps.messages.findGrant(grantId);
+    if (!grant || grant.messageId !== message.id) throw new ForbiddenError('Invalid download link');
+    if (grant.completed) throw new GoneError(USED_UP);
+    const wanted = range?.(size) ?? { start: 0, end: size - 1 };
+    const segment = cipher === null ? SEGMENT_BYTES : segmentBytesOf(cipher);
+    // The budget a GET of these bytes would be counted against.
+    if (grant.servedBytes + (wanted.end - wanted.start + 1) > Math.min(size + segment, MAX_GRANT_BUDGET)) throw new GoneError(USED_UP);
+    return { size, filetype, start: wanted.start, end: wanted.end };
+  }
+
+  /** The grant and message a token names: FORBIDDEN when it is forged or expired. */
+  private checkToken(token: string): { grantId: number; messageKey: string } {
+    const checked = this.deps.tokens.check(token, this.now());
+    if (!checked.ok) {
+      throw checked.reason === 'expired'
+        ? new ForbiddenError('This download link has expired')
+        : new ForbiddenError('Invalid download link');
+    }
+    return { grantId: checked.grantId, messageKey: checked.messageKey };
   }
 
   /**

@@ -32,6 +32,19 @@ function get(
   });
 }
 
+function head(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http
+      .request(url, { method: 'HEAD', headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+        res.on('error', reject);
+      })
+      .on('error', reject)
+      .end();
+  });
+}
+
 /** A GET that keeps what arrived when the server cuts the connection. */
 function getPartial(url: string): Promise<{ status: number; body: Buffer; complete: boolean }> {
   return new Promise((resolve) => {
@@ -273,6 +286,48 @@ describeEachStack(
         expect(bad.headers['content-range']).to.equal('bytes */600000');
         expect((await get(url)).body.equals(bytes)).to.equal(true);
         expect((await get(url)).status).to.equal(410);
+      });
+
+      it('HEAD answers what GET would, reads and counts nothing, and leaves the URL live', async () => {
+        const bytes = jpegBytes(600_000);
+        const { url } = await send(bytes);
+        const reads = stack().server.container.blobs;
+        const gets: string[] = [];
+        const realGet = reads.get.bind(reads);
+        reads.get = (name, range) => (gets.push(name), realGet(name, range));
+        try {
+          for (let i = 0; i < 3; i++) {
+            const whole = await head(url);
+            expect(whole.status).to.equal(200);
+            expect(whole.headers['content-length']).to.equal(String(bytes.length));
+            expect(whole.headers['content-type']).to.equal('image/jpeg');
+            expect(whole.headers['accept-ranges']).to.equal('bytes');
+          }
+          const part = await head(url, { range: 'bytes=10-19' });
+          expect(part.status).to.equal(206);
+          expect(part.headers['content-range']).to.equal(`bytes 10-19/${bytes.length}`);
+          expect(part.headers['content-length']).to.equal('10');
+          const bad = await head(url, { range: `bytes=${bytes.length}-` });
+          expect(bad.status).to.equal(416);
+          expect(bad.headers['content-range']).to.equal(`bytes */${bytes.length}`);
+          expect(gets, 'blobs read by HEAD').to.deep.equal([]);
+        } finally {
+          reads.get = realGet;
+        }
+        const grant = Number(url.split('/').pop()!.split('.')[2]);
+        const [{ served }] = await db().query('SELECT served_bytes AS served FROM download_grant WHERE id = ?', [grant]);
+        expect(Number(served)).to.equal(0);
+        // The URL still serves its one download; then HEAD says it is used up, as GET does.
+        const got = await get(url);
+        expect(got.status).to.equal(200);
+        expect(got.body.equals(bytes)).to.equal(true);
+        expect((await head(url)).status).to.equal(410);
+        const forged = url.replace(
+          /\.([A-Za-z0-9_-])([A-Za-z0-9_-]{42})$/,
+          (_, c: string, rest: string) => `.${c === 'A' ? 'B' : 'A'}${rest}`,
+        );
+        expect(forged).not.to.equal(url);
+        expect((await head(forged)).status).to.equal(403);
       });
 
       it('a fully downloaded image nobody confirms is confirmed AUTO_CONFIRM_SECONDS after its download', async () => {
