@@ -4,6 +4,7 @@ import { BenchUser, downloadUrlOf, PreparedUpload, prepareSendImage, register, s
 import { getCounting, median } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
+import { groupBootstrap } from './resample';
 import { BenchStack, GLIMPSE_BUCKET, GlimpseService } from './stack';
 
 export interface OnOffFigure {
@@ -167,26 +168,10 @@ function figure(size: number, perSample: number, plan: Plan, rounds: Round[][], 
     onMs: median(all.map((r) => r.on)),
     offMs: median(all.map((r) => r.off)),
     ratio: ratioOf(rounds),
-    interval: pairBootstrap(rounds, ratioOf),
+    interval: groupBootstrap(rounds, ratioOf),
     pairRatios: rounds.map((r) => ratioOf([r])),
     samples: { on: all.map((r) => r.on), off: all.map((r) => r.off) },
   };
-}
-
-/** 2.5th and 97.5th percentiles of `estimate` over 2,000 resamplings of whole pairs (seeded: a run's report is reproducible). */
-function pairBootstrap(rounds: Round[][], estimate: (pairs: Round[][]) => number): [number, number] {
-  let seed = 0x9e3779b9;
-  const random = () => {
-    // xorshift32
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32;
-  };
-  const estimates: number[] = [];
-  for (let b = 0; b < 2000; b++) estimates.push(estimate(rounds.map(() => rounds[Math.floor(random() * rounds.length)])));
-  estimates.sort((a, b) => a - b);
-  return [estimates[Math.floor(0.025 * estimates.length)], estimates[Math.ceil(0.975 * estimates.length) - 1]];
 }
 
 /**

@@ -7,16 +7,19 @@ import { postJson, request } from './http';
  * SMS is sent and no code request is needed (the server is started with `smsTestNumbersEnv()`).
  */
 
-/** How many test numbers the bench registers with; an environment string holds at most 128 KiB. */
-export const BENCH_PHONES = 4000;
+/** How many test numbers the bench registers with; an environment string holds at most 128 KiB (22 bytes a number). */
+export const BENCH_PHONES = 5400;
 export const BENCH_CODE = '246810';
 
 /** The first FIXED numbers belong to the users the bench keeps (receiver, viewer, senders). */
 const FIXED = 200;
+/** The numbers of the `churn` pool; its users' cid starts `bench-churn-`. */
+export const CHURN_PHONES = BENCH_PHONES - FIXED;
 
 /**
  * The n-th bench phone of a pool: `fixed` users keep their accounts for the whole run; `churn`
- * (the register rate) cycles through the rest, so later rounds move existing accounts.
+ * numbers are the requests section's, which deletes their users to sign them up again and
+ * cycles through them to move accounts.
  */
 export function benchPhone(pool: 'fixed' | 'churn', n: number): string {
   const index = pool === 'fixed' ? n % FIXED : FIXED + (n % (BENCH_PHONES - FIXED));

@@ -3,11 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { jpegBytes } from '../test/support/factories';
-import { gql, ME_QUERY, prepareSendImage, register, sendImage } from './glimpse-api';
+import { BenchUser, gql, ME_QUERY, PreparedUpload, prepareSendImage, register, sendImage } from './glimpse-api';
 import { median, request } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
-import { freePort } from './procs';
+import { cpuNsOf, freePort } from './procs';
+import { groupBootstrap } from './resample';
 import type { BenchStack, GlimpseService } from './stack';
 import { rotate } from './upload.bench';
 
@@ -16,158 +17,249 @@ type Mode = 'off' | 'metrics' | 'tracing';
 const MODES: Mode[] = ['off', 'metrics', 'tracing'];
 export const METRICS_BUCKET = 'bench-metrics';
 
+type Op = 'sendImage' | 'me';
+const OPS: Op[] = ['sendImage', 'me'];
+
+/** One operation's cost in one process over one round: wall time and the server's CPU time, per operation. */
+interface Cost {
+  wallMs: number;
+  cpuMs: number;
+}
+
+type Round = Record<Op, Record<Mode, Cost>>;
+
+/** Throughput with metrics (or tracing) on ÷ off: per-operation time off ÷ on. */
+export interface OnOffRatio {
+  /** The median over all rounds of every set of each round's ratio. */
+  value: number;
+  /** 95 % interval, resampling whole sets (the rounds of one set of processes are not independent). */
+  interval: [number, number];
+  /** The same estimate on each set alone: how far one set of processes can be from the rest. */
+  sets: number[];
+}
+
+export interface OperationFigure {
+  /** Per operation, median over all rounds: wall time as the client saw it, and the server's CPU time. */
+  wallMs: Record<Mode, number>;
+  cpuMs: Record<Mode, number>;
+  /**
+   * `wall`: throughput as the client saw it. `cpu`: operations per CPU-second of the server,
+   * which is what its throughput is once it is CPU-bound, free of how the scheduler shared the
+   * cores with the client, the database and the other processes.
+   */
+  wall: { metrics: OnOffRatio; tracing: OnOffRatio };
+  cpu: { metrics: OnOffRatio; tracing: OnOffRatio };
+}
+
 export interface ObservabilityFigure {
-  /** sendImage of 1 MiB, one client: ms per send (median over rounds) per mode. */
-  sendImageMs: Record<Mode, number>;
-  /** `me` at `connections` connections (autocannon): req/s (median over rounds) per mode. */
-  meRps: Record<Mode, number>;
-  /** Throughput ÷ the same with metrics off: the median over rounds of each round's ratio. */
-  ratios: { 'sendImage metrics/off': number; 'sendImage tracing/off': number; 'me metrics/off': number; 'me tracing/off': number };
-  rounds: number;
+  /** sendImage of 1 MiB, one client, one send at a time. */
+  sendImage: OperationFigure;
+  /** `me` at `connections` connections (autocannon). */
+  me: OperationFigure;
+  sets: number;
+  roundsPerSet: number;
+  warmupRounds: number;
   sendsPerRound: number;
   meSeconds: number;
   connections: number;
-  /** Scrapes of the metrics process while it was measured (one every `scrapeEveryMs`). */
+  /** Scrapes of the metrics processes while they were measured (one every `scrapeEveryMs`). */
   scrapes: number;
   scrapeEveryMs: number;
-  /** Exports the OTLP receiver took from the tracing process, and their bytes. */
+  /** Exports the OTLP receiver took from the tracing processes, and their bytes. */
   traceExports: number;
   traceBytes: number;
-  samples: { sendImageMs: Record<Mode, number[]>; meRps: Record<Mode, number[]> };
+  /** Every round of every set. */
+  samples: Round[][];
+}
+
+/** Three instances of one build on one database, bucket and master key, as a deployment runs. */
+interface Trio {
+  servers: Record<Mode, GlimpseService>;
+  metricsUrl: string;
+  viewer: BenchUser;
+  upload: PreparedUpload;
 }
 
 /**
- * What metrics and tracing cost a request: three processes of one build on one database and one
- * bucket (as instances of one deployment run), the first with metrics off, the second with
- * METRICS_PORT set and scraped the whole time (more often than Prometheus would), the third
- * exporting every span to an OTLP/HTTP receiver in this process. sendImage (1 MiB, one client)
- * goes to the three in turn one send at a time, so drift on a busy machine falls on all alike;
- * `me` is autocannon's, the three in turn, the order turning with the round.
+ * What metrics and tracing cost a request. Two processes of one build, configured alike, differ
+ * in throughput by more than the 2 % the goal allows (V8 settles each into its own rhythm), so
+ * one process per mode cannot show it. Like the encryption section, the figure comes from many
+ * fresh sets of three processes: metrics off, metrics on (scraped the whole time, more often
+ * than Prometheus would), and tracing exporting every span to an OTLP/HTTP receiver in this
+ * process. Within a set, sendImage (1 MiB, one client) goes to the three in turn one send at a
+ * time, so drift on a busy machine falls on all alike, and `me` is autocannon's against each in
+ * turn, the order turning with the round. Each process's CPU time is read from the kernel around
+ * its share of the work, so its cost per operation is known apart from the wait for a core.
  */
 export async function benchObservability(stack: BenchStack, plan: Plan, log: (s: string) => void): Promise<ObservabilityFigure> {
-  const { rounds, sendsPerRound, meSeconds, scrapeEveryMs } = plan.metrics;
+  const { sets, roundsPerSet, warmupRounds, sendsPerRound, meSeconds, scrapeEveryMs } = plan.metrics;
   const connections = plan.requests.connections;
   const receiver = await startOtlpSink();
-  const metricsPort = await freePort();
-  const servers = {} as Record<Mode, GlimpseService>;
-  let scraper: NodeJS.Timeout | undefined;
+  const image = jpegBytes(MiB);
+  let scrapes = 0;
+  const rounds: Round[][] = [];
   try {
-    // One master key, as every instance of a deployment has.
-    const shared = { S3_BUCKET: METRICS_BUCKET, ENCRYPTION_KEY: randomBytes(32).toString('base64') };
-    const env: Record<Mode, Record<string, string>> = {
-      off: shared,
-      metrics: { ...shared, METRICS_PORT: String(metricsPort) },
-      tracing: { ...shared, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'glimpse-bench' },
-    };
-    servers.off = await stack.startGlimpse('glimpse-metrics-off', env.off);
-    // The same database: the same users, rows and indexes behind all three.
-    for (const mode of ['metrics', 'tracing'] as const)
-      servers[mode] = await stack.startGlimpse(`glimpse-${mode}`, { ...env[mode], DATABASE_URL: servers.off.databaseUrl });
-    const sender = await register(servers.off.url, 'fixed', 100);
-    const viewer = await register(servers.off.url, 'fixed', 0);
-    const upload = prepareSendImage(sender.token, viewer.uid, jpegBytes(MiB));
-    for (const mode of MODES) await gql(servers[mode].url, viewer.token, ME_QUERY);
-
-    let scrapes = 0;
-    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    const scrape = async () => {
-      const res = await request(metricsUrl, 'GET', {});
-      if (res.status !== 200 || !res.body.includes('glimpse_graphql_requests_total')) throw new Error(`/metrics answered ${res.status}`);
-      scrapes++;
-    };
-    await scrape();
-    scraper = setInterval(() => void scrape().catch((e) => log(`scrape failed: ${e?.message ?? e}`)), scrapeEveryMs);
-
-    const sendRound = async (r: number, sends: number) => {
-      const ms: Record<Mode, number> = { off: 0, metrics: 0, tracing: 0 };
-      for (let i = 0; i < sends; i++) {
-        for (const mode of rotate(MODES, i + r)) {
-          const t = process.hrtime.bigint();
-          await sendImage(servers[mode].url, upload, MiB);
-          ms[mode] += Number(process.hrtime.bigint() - t) / 1e6;
-        }
+    for (let s = 0; s < sets; s++) {
+      const trio = await startTrio(stack, s, receiver.url, image);
+      const scrape = async () => {
+        const res = await request(trio.metricsUrl, 'GET', {});
+        if (res.status !== 200 || !res.body.includes('glimpse_graphql_requests_total')) throw new Error(`/metrics answered ${res.status}`);
+        scrapes++;
+      };
+      let scraper: NodeJS.Timeout | undefined;
+      const mine: Round[] = [];
+      try {
+        await scrape();
+        scraper = setInterval(() => void scrape().catch((e) => log(`scrape failed: ${e?.message ?? e}`)), scrapeEveryMs);
+        for (let r = 0; r < warmupRounds; r++) await round(stack, trio, r, Math.max(2, sendsPerRound >> 1), meSeconds, connections);
+        for (let r = 0; r < roundsPerSet; r++) mine.push(await round(stack, trio, r + s, sendsPerRound, meSeconds, connections));
+      } finally {
+        if (scraper) clearInterval(scraper);
+        // Stopping a tracing process sends its last spans.
+        for (const mode of MODES) await trio.servers[mode].stop().catch(() => undefined);
       }
-      await stack.emptyBucket(METRICS_BUCKET);
-      return Object.fromEntries(MODES.map((m) => [m, ms[m] / sends])) as Record<Mode, number>;
-    };
-    const meRound = async (r: number, seconds: number) => {
-      const rps = {} as Record<Mode, number>;
-      for (const mode of rotate(MODES, r)) {
-        const res = await autocannon({
-          url: `${servers[mode].url}/graphql`,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
-          body: JSON.stringify({ query: ME_QUERY }),
-          connections,
-          duration: seconds,
-        });
-        if (res.errors || res.timeouts || res.non2xx)
-          throw new Error(`me (${mode}): ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
-        rps[mode] = res.requests.average;
-      }
-      return rps;
-    };
-
-    if (plan.warmup) {
-      await sendRound(0, Math.max(2, sendsPerRound >> 2));
-      await meRound(0, 1);
+      rounds.push(mine);
+      const line = OPS.map(
+        (op) => `${op} ${ratioOf([mine], op, 'wall', 'metrics').toFixed(3)} / cpu ${ratioOf([mine], op, 'cpu', 'metrics').toFixed(3)}`,
+      );
+      log(`metrics set ${s + 1}/${sets}, metrics on ÷ off: ${line.join(', ')}`);
     }
-    const samples = {
-      sendImageMs: { off: [], metrics: [], tracing: [] } as Record<Mode, number[]>,
-      meRps: { off: [], metrics: [], tracing: [] } as Record<Mode, number[]>,
-    };
-    for (let r = 0; r < rounds; r++) {
-      const s = await sendRound(r, sendsPerRound);
-      const m = await meRound(r, meSeconds);
-      for (const mode of MODES) {
-        samples.sendImageMs[mode].push(s[mode]);
-        samples.meRps[mode].push(m[mode]);
-      }
-    }
-    clearInterval(scraper);
-    scraper = undefined;
-    // Per round: sendImage throughput is time off ÷ time on; me is req/s on ÷ off.
-    const roundRatio = (xs: number[], ys: number[]) => median(xs.map((x, i) => x / ys[i]));
+    if (!receiver.exports) throw new Error('the tracing processes exported no spans');
     const figure: ObservabilityFigure = {
-      sendImageMs: medianOf(samples.sendImageMs),
-      meRps: medianOf(samples.meRps),
-      ratios: {
-        'sendImage metrics/off': roundRatio(samples.sendImageMs.off, samples.sendImageMs.metrics),
-        'sendImage tracing/off': roundRatio(samples.sendImageMs.off, samples.sendImageMs.tracing),
-        'me metrics/off': roundRatio(samples.meRps.metrics, samples.meRps.off),
-        'me tracing/off': roundRatio(samples.meRps.tracing, samples.meRps.off),
-      },
-      rounds,
+      sendImage: operationFigure(rounds, 'sendImage'),
+      me: operationFigure(rounds, 'me'),
+      sets,
+      roundsPerSet,
+      warmupRounds,
       sendsPerRound,
       meSeconds,
       connections,
       scrapes,
       scrapeEveryMs,
-      traceExports: 0,
-      traceBytes: 0,
-      samples,
+      traceExports: receiver.exports,
+      traceBytes: receiver.bytes,
+      samples: rounds,
     };
-    // Stopping the tracing process sends its last spans.
-    await servers.tracing.stop();
-    Object.assign(figure, { traceExports: receiver.exports, traceBytes: receiver.bytes });
-    if (!receiver.exports) throw new Error('the tracing process exported no spans');
-    const r = figure.ratios;
-    log(
-      `metrics: sendImage 1 MiB ${figure.sendImageMs.off.toFixed(1)} / ${figure.sendImageMs.metrics.toFixed(1)} / ${figure.sendImageMs.tracing.toFixed(1)} ms (off / metrics / tracing), ` +
-        `throughput ÷ off ${r['sendImage metrics/off'].toFixed(3)} / ${r['sendImage tracing/off'].toFixed(3)}; ` +
-        `me ${figure.meRps.off.toFixed(0)} / ${figure.meRps.metrics.toFixed(0)} / ${figure.meRps.tracing.toFixed(0)} req/s, ÷ off ${r['me metrics/off'].toFixed(3)} / ${r['me tracing/off'].toFixed(3)}; ` +
-        `${scrapes} scrapes, ${receiver.exports} trace exports`,
-    );
+    const describe = (r: OnOffRatio) =>
+      `${r.value.toFixed(3)} (95 % ${r.interval[0].toFixed(3)}–${r.interval[1].toFixed(3)}; sets ${Math.min(...r.sets).toFixed(2)}–${Math.max(...r.sets).toFixed(2)})`;
+    for (const op of OPS) {
+      const f = figure[op];
+      log(
+        `metrics ${op} (${sets} sets × ${roundsPerSet} rounds): ms per op ${fmt(f.wallMs, 3)}, CPU ms ${fmt(f.cpuMs, 3)} (off / metrics / tracing); ` +
+          `metrics ÷ off ${describe(f.wall.metrics)}, per CPU ${describe(f.cpu.metrics)}; tracing ÷ off ${describe(f.wall.tracing)}, per CPU ${describe(f.cpu.tracing)}`,
+      );
+    }
+    log(`metrics: ${scrapes} scrapes, ${receiver.exports} trace exports`);
     return figure;
   } finally {
-    if (scraper) clearInterval(scraper);
-    for (const mode of MODES) await servers[mode]?.stop().catch(() => undefined);
     await receiver.stop();
   }
 }
 
-function medianOf(x: Record<Mode, number[]>): Record<Mode, number> {
-  return { off: median(x.off), metrics: median(x.metrics), tracing: median(x.tracing) };
+/** Throughput on ÷ off (time off ÷ time on) in each round, the median over all of `groups`' rounds. */
+function ratioOf(groups: Round[][], op: Op, of: 'wall' | 'cpu', on: 'metrics' | 'tracing'): number {
+  const key = of === 'wall' ? 'wallMs' : 'cpuMs';
+  return median(groups.flat().map((r) => r[op].off[key] / r[op][on][key]));
+}
+
+function operationFigure(rounds: Round[][], op: Op): OperationFigure {
+  const all = rounds.flat();
+  const per = (key: keyof Cost) => Object.fromEntries(MODES.map((m) => [m, median(all.map((r) => r[op][m][key]))])) as Record<Mode, number>;
+  const ratio = (of: 'wall' | 'cpu', on: 'metrics' | 'tracing'): OnOffRatio => ({
+    value: ratioOf(rounds, op, of, on),
+    interval: groupBootstrap(rounds, (g) => ratioOf(g, op, of, on)),
+    sets: rounds.map((g) => ratioOf([g], op, of, on)),
+  });
+  return {
+    wallMs: per('wallMs'),
+    cpuMs: per('cpuMs'),
+    wall: { metrics: ratio('wall', 'metrics'), tracing: ratio('wall', 'tracing') },
+    cpu: { metrics: ratio('cpu', 'metrics'), tracing: ratio('cpu', 'tracing') },
+  };
+}
+
+/**
+ * A fresh set of three: one database, bucket and master key (the first to start creates the
+ * database; which one that is turns with `s`), and a sender and a viewer.
+ */
+async function startTrio(stack: BenchStack, s: number, otlpUrl: string, image: Buffer): Promise<Trio> {
+  const metricsPort = await freePort();
+  const shared = {
+    S3_BUCKET: METRICS_BUCKET,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ...stack.redisEnv(`glimpse-metrics-${s}`),
+  };
+  const env: Record<Mode, Record<string, string>> = {
+    off: shared,
+    metrics: { ...shared, METRICS_PORT: String(metricsPort) },
+    tracing: { ...shared, OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: 'glimpse-bench' },
+  };
+  const servers = {} as Record<Mode, GlimpseService>;
+  try {
+    for (const mode of rotate(MODES, s)) {
+      const first = Object.values(servers)[0];
+      servers[mode] = await stack.startGlimpse(
+        `glimpse-${mode}-${s}`,
+        first ? { ...env[mode], DATABASE_URL: first.databaseUrl } : env[mode],
+      );
+    }
+    const sender = await register(servers.off.url, 'fixed', 100);
+    const viewer = await register(servers.off.url, 'fixed', 0);
+    for (const mode of MODES) await gql(servers[mode].url, viewer.token, ME_QUERY);
+    return {
+      servers,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      viewer,
+      upload: prepareSendImage(sender.token, viewer.uid, image),
+    };
+  } catch (e) {
+    for (const svc of Object.values(servers)) await svc.stop().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * `sends` sends of 1 MiB through each process in turn (a process's CPU is counted over the whole
+ * loop: it idles while the others work), then `me` for `seconds` against each in turn.
+ */
+async function round(stack: BenchStack, trio: Trio, index: number, sends: number, seconds: number, connections: number): Promise<Round> {
+  const cpu = () => Object.fromEntries(MODES.map((m) => [m, cpuNsOf(trio.servers[m].pid)])) as Record<Mode, number>;
+  const wall: Record<Mode, number> = { off: 0, metrics: 0, tracing: 0 };
+  const before = cpu();
+  for (let i = 0; i < sends; i++) {
+    for (const mode of rotate(MODES, i + index)) {
+      const t = process.hrtime.bigint();
+      await sendImage(trio.servers[mode].url, trio.upload, MiB);
+      wall[mode] += Number(process.hrtime.bigint() - t) / 1e6;
+    }
+  }
+  const after = cpu();
+  const sent = Object.fromEntries(
+    MODES.map((m) => [m, { wallMs: wall[m] / sends, cpuMs: (after[m] - before[m]) / 1e6 / sends }]),
+  ) as Record<Mode, Cost>;
+  await stack.emptyBucket(METRICS_BUCKET);
+  const me = {} as Record<Mode, Cost>;
+  for (const mode of rotate(MODES, index)) {
+    const pid = trio.servers[mode].pid;
+    const cpuBefore = cpuNsOf(pid);
+    const res = await autocannon({
+      url: `${trio.servers[mode].url}/graphql`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${trio.viewer.token}` },
+      body: JSON.stringify({ query: ME_QUERY }),
+      connections,
+      duration: seconds,
+    });
+    const cpuNs = cpuNsOf(pid) - cpuBefore;
+    if (res.errors || res.timeouts || res.non2xx)
+      throw new Error(`me (${mode}): ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
+    me[mode] = { wallMs: (res.duration * 1000) / res.requests.total, cpuMs: cpuNs / 1e6 / res.requests.total };
+  }
+  return { sendImage: sent, me };
+}
+
+function fmt(x: Record<Mode, number>, digits: number): string {
+  return MODES.map((m) => x[m].toFixed(digits)).join(' / ');
 }
 
 /** An OTLP/HTTP endpoint that takes every export and keeps only counts: a collector's cost is not Glimpse's. */

@@ -12,7 +12,8 @@ export interface Plan {
   upload: { sizes: number[]; clients: number[]; perClient(size: number, clients: number): number };
   download: { sizes: number[]; clients: number[]; perClient(size: number, clients: number): number };
   memory: { bytes: number; rounds: number; maxImageBytes: number };
-  requests: { connections: number; seconds: number; rounds: number };
+  /** `newRegistrations`: the sign-ups a `register` round makes (each a number the server has not seen). */
+  requests: { connections: number; seconds: number; rounds: number; newRegistrations: number };
   images: { smallRows: number; largeRows: number; samples: number; settleMs: number };
   /**
    * Issue 10: sendImage + download with encryption at rest on and off, alternating; perSample is
@@ -39,8 +40,13 @@ export interface Plan {
    * collections only after some hundreds of requests, in about half the processes.
    */
   gc: { pairs: number; imagesPerRound: number; downloadsPerImage: number; warmupRounds: number; rounds: number };
-  /** Metrics and tracing against neither: rounds of `sendsPerRound` 1 MiB sends and `meSeconds` of `me` per process. */
-  metrics: { rounds: number; sendsPerRound: number; meSeconds: number; scrapeEveryMs: number };
+  /**
+   * Metrics and tracing against neither: `sets` of three fresh processes, each first running
+   * `warmupRounds` untimed, then `roundsPerSet` rounds of `sendsPerRound` 1 MiB sends and
+   * `meSeconds` of `me` per process. A fresh process's CPU per `me` falls for its first seconds
+   * under load (JIT), so the warm-up rounds are full-length ones.
+   */
+  metrics: { sets: number; roundsPerSet: number; warmupRounds: number; sendsPerRound: number; meSeconds: number; scrapeEveryMs: number };
   social: {
     /** Users seeded with SQL into each of the two databases discovery is compared on. */
     smallUsers: number;
@@ -75,7 +81,7 @@ export function makePlan(quick: boolean): Plan {
       upload: { ...cells, perClient: (size, clients) => (clients > 1 || size > MiB ? 1 : 3) },
       download: { ...cells, perClient: (size, clients) => (clients > 1 || size > MiB ? 1 : 3) },
       memory: { bytes: 32 * MiB, rounds: 1, maxImageBytes: 256 * MiB },
-      requests: { connections: 32, seconds: 1, rounds: 1 },
+      requests: { connections: 32, seconds: 1, rounds: 1, newRegistrations: 300 },
       images: { smallRows: 1_000, largeRows: 10_000, samples: 30, settleMs: 0 },
       encryption: {
         sizes: [MiB, 10 * MiB],
@@ -97,7 +103,7 @@ export function makePlan(quick: boolean): Plan {
         resizePool: false,
         settleMs: 0,
       },
-      metrics: { rounds: 1, sendsPerRound: 2, meSeconds: 1, scrapeEveryMs: 1000 },
+      metrics: { sets: 1, roundsPerSet: 1, warmupRounds: 0, sendsPerRound: 2, meSeconds: 1, scrapeEveryMs: 1000 },
       realtime: { samples: 30, pollSamples: 10, idleConnections: 1_000, idleUsers: 10, fanoutEvents: 2 },
     };
   }
@@ -110,7 +116,7 @@ export function makePlan(quick: boolean): Plan {
     upload: { ...cells, perClient: (size, clients) => (clients > 1 ? (size > MiB ? 1 : 3) : size > MiB ? 4 : 16) },
     download: { ...cells, perClient: (size, clients) => (clients > 1 ? (size > MiB ? 2 : 6) : size > MiB ? 8 : 32) },
     memory: { bytes: 200 * MiB, rounds: 3, maxImageBytes: 256 * MiB },
-    requests: { connections: 32, seconds: 5, rounds: 3 },
+    requests: { connections: 32, seconds: 5, rounds: 3, newRegistrations: 4000 },
     images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
     encryption: {
       sizes: [MiB, 10 * MiB],
@@ -133,7 +139,7 @@ export function makePlan(quick: boolean): Plan {
       settleMs: 90_000,
     },
     // Prometheus scrapes every 15-60 s; every 5 s puts more of a scrape's cost in the figure, not less.
-    metrics: { rounds: 12, sendsPerRound: 16, meSeconds: 3, scrapeEveryMs: 5000 },
+    metrics: { sets: 8, roundsPerSet: 3, warmupRounds: 1, sendsPerRound: 40, meSeconds: 2, scrapeEveryMs: 5000 },
     realtime: { samples: 300, pollSamples: 100, idleConnections: 10_000, idleUsers: 10, fanoutEvents: 10 },
   };
 }

@@ -131,3 +131,19 @@ export function sampleRss(pid: number, everyMs = 5): { stop(): number } {
     },
   };
 }
+
+/**
+ * CPU time a process has run, every thread of it (the collector's helpers included), in
+ * nanoseconds: the scheduler's own count, so time spent waiting for a core is not in it.
+ */
+export function cpuNsOf(pid: number): number {
+  let ns = 0;
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* the thread ended meanwhile: its time is in none of the counts, before or after */
+    }
+  }
+  return ns;
+}

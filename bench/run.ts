@@ -27,7 +27,7 @@ import { benchUploads } from './upload.bench';
  *   BENCH_QUICK=1       the small version (under a minute)
  *   BENCH_OUT=path      where the results go (default bench/out/results.json)
  *   BENCH_ONLY=a,b      only these sections: memory, encryptionMemory, encryption, gc, upload, download, requests, images, social, metrics, realtime
- *   BENCH_REDIS_URL=url the Redis the realtime section's two instances share (default redis://127.0.0.1:6379)
+ *   BENCH_REDIS_URL=url the Redis the bench's Glimpse instances use (default redis://127.0.0.1:6379)
  *   BENCH_CPU_PROF=dir  run Glimpse with --cpu-prof, profiles written to dir on exit
  */
 const SECTIONS = [

@@ -26,6 +26,8 @@ export interface BenchStack {
   glimpsePlain: GlimpseService;
   /** Starts one more Glimpse (its own database and bucket), stopped with the stack; `nodeArgs` replace the stack's. */
   startGlimpse(name: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<GlimpseService>;
+  /** REDIS_URL and a fresh key prefix: instances started with one call's result share counters, as one deployment's do. */
+  redisEnv(name: string): Record<string, string>;
   bareUpload: Service & { url: string };
   bareApollo: Service & { url: string };
   s3: { endpoint: string; accessKey: string; secretKey: string; client: Minio.Client; pid: number };
@@ -182,6 +184,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
       glimpse,
       glimpsePlain,
       startGlimpse: (name, env, args) => startGlimpse(name, env, args ?? nodeArgs(name)),
+      redisEnv: redis,
       bareUpload: Object.assign(bareUpload, { url: JSON.parse(await bareUpload.firstLine).url as string }),
       bareApollo: Object.assign(bareApollo, { url: JSON.parse(await bareApollo.firstLine).url as string }),
       s3,

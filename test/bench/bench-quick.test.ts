@@ -73,8 +73,10 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       }
       expect(r.gc.v8Default.nodeArgs).to.deep.equal(['--heap-growing-percent=0']);
       figure(r.gc.cpuRatio, 'gc cpuRatio');
-      for (const t of ['register', 'me', 'bareQuery']) for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
-      for (const k of ['register/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50']) figure(r.requests.ratios[k], k);
+      for (const t of ['register', 'registerMove', 'me', 'bareQuery'])
+        for (const k of ['rps', 'p50', 'p99']) figure(r.requests[t][k], `${t} ${k}`);
+      for (const k of ['register/bareQuery', 'registerMove/bareQuery', 'me/bareQuery', 'register p99/p50', 'me p99/p50'])
+        figure(r.requests.ratios[k], k);
       for (const size of ['small', 'large']) for (const k of ['rows', 'p50', 'p99']) figure(r.images[size][k], `images ${size} ${k}`);
       expect(r.images.large.rows).to.be.greaterThan(r.images.small.rows);
       figure(r.images.ratio, 'images ratio');
@@ -92,13 +94,22 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       const group = r.social.sendGroupImage;
       for (const v of ['sendImage', 'sendGroupImage']) for (const k of ['p50', 'p90', 'runs']) figure(group[v][k], `${v} ${k}`);
       figure(group.ratio, 'sendGroupImage ratio');
-      // Issue 25: metrics on, and tracing on, against neither.
-      for (const v of ['off', 'metrics', 'tracing']) {
-        figure(r.metrics.sendImageMs[v], `metrics sendImage ${v}`);
-        figure(r.metrics.meRps[v], `metrics me ${v}`);
+      // Issue 25: metrics on, and tracing on, against neither, as the client saw it and per server CPU-second.
+      for (const op of ['sendImage', 'me']) {
+        for (const v of ['off', 'metrics', 'tracing']) {
+          figure(r.metrics[op].wallMs[v], `metrics ${op} ${v} ms`);
+          figure(r.metrics[op].cpuMs[v], `metrics ${op} ${v} CPU ms`);
+        }
+        for (const of of ['wall', 'cpu'])
+          for (const on of ['metrics', 'tracing']) {
+            const x = r.metrics[op][of][on];
+            figure(x.value, `${op} ${of} ${on}/off`);
+            // The interval resamples sets, and holds the ratio; each set has a ratio of its own.
+            expect(x.interval[0], `${op} ${of} ${on}/off interval`).to.be.at.most(x.value);
+            expect(x.interval[1], `${op} ${of} ${on}/off interval`).to.be.at.least(x.value);
+            expect(x.sets, `${op} ${of} ${on}/off per set`).to.have.length(r.metrics.sets);
+          }
       }
-      for (const k of ['sendImage metrics/off', 'sendImage tracing/off', 'me metrics/off', 'me tracing/off'])
-        figure(r.metrics.ratios[k], k);
       expect(r.metrics.scrapes).to.be.greaterThan(0);
       expect(r.metrics.traceExports).to.be.greaterThan(0);
       const rt = r.realtime;
