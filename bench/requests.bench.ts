@@ -47,22 +47,22 @@ export async function benchRequests(
       await db.query("DELETE FROM `user` WHERE cid LIKE 'bench-churn-%'");
       registered = 0;
     };
+    /** register calls at autocannon's pace, the churn number of each from `next`. */
+    const registering = (next: () => number): autocannon.Options => ({
+      url: `${stack.glimpse.url}/graphql`,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (req) => ({ ...req, body: registerBody('churn', next()) }),
+        },
+      ],
+    });
     /** Registers every churn number without a user yet, untimed: the next round only moves accounts. */
     const registerAll = async () => {
       if (registered >= CHURN_PHONES) return;
       let next = registered;
-      const r = await autocannon({
-        url: `${stack.glimpse.url}/graphql`,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: registerBody('churn', next++) }),
-          },
-        ],
-        connections,
-        amount: CHURN_PHONES - registered,
-      });
+      const r = await autocannon({ ...registering(() => next++), connections, amount: CHURN_PHONES - registered });
       if (r.errors || r.timeouts || r.non2xx)
         throw new Error(`registering the churn numbers: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
       registered = CHURN_PHONES;
@@ -73,27 +73,8 @@ export async function benchRequests(
     await gql(stack.glimpse.url, viewer.token, ME_QUERY);
 
     const options: Record<RequestTarget, autocannon.Options> = {
-      register: {
-        url: `${stack.glimpse.url}/graphql`,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: registerBody('churn', n++) }),
-          },
-        ],
-        amount: newRegistrations,
-      },
-      registerMove: {
-        url: `${stack.glimpse.url}/graphql`,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: registerBody('churn', n++) }),
-          },
-        ],
-      },
+      register: { ...registering(() => n++), amount: newRegistrations },
+      registerMove: registering(() => n++),
       me: {
         url: `${stack.glimpse.url}/graphql`,
         method: 'POST',

@@ -196,17 +196,12 @@ export class ImageDownloadService {
    */
   async describeDownload(token: string, range?: (size: number) => RequestedRange | null): Promise<Omit<Download, 'stream'>> {
     const { grantId, messageKey } = this.checkToken(token);
-    const message = await this.deps.messages.findByKey(messageKey);
-    if (!message || !message.exist || message.image.expiresAt <= this.now()) throw new NotFoundError('Image');
-    const { size, filetype, cipher } = message.image;
-    const grant = await this.deps.messages.findGrant(grantId);
-    if (!grant || grant.messageId !== message.id) throw new ForbiddenError('Invalid download link');
-    if (grant.completed) throw new GoneError(USED_UP);
-    const wanted = range?.(size) ?? { start: 0, end: size - 1 };
-    const segment = cipher === null ? SEGMENT_BYTES : segmentBytesOf(cipher);
+    const { id, image } = await this.liveMessage(messageKey);
+    const grant = await this.liveGrant(grantId, id);
+    const wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
     // The budget a GET of these bytes would be counted against.
-    if (grant.servedBytes + (wanted.end - wanted.start + 1) > Math.min(size + segment, MAX_GRANT_BUDGET)) throw new GoneError(USED_UP);
-    return { size, filetype, start: wanted.start, end: wanted.end };
+    if (grant.servedBytes + (wanted.end - wanted.start + 1) > grantBudget(image)) throw new GoneError(USED_UP);
+    return { size: image.size, filetype: image.filetype, start: wanted.start, end: wanted.end };
   }
 
   /** The grant and message a token names: FORBIDDEN when it is forged or expired. */
@@ -230,31 +225,42 @@ export class ImageDownloadService {
     range: ((size: number) => RequestedRange | null) | undefined,
   ): Promise<{ messageId: number; image: DownloadTarget['image']; wanted: RequestedRange }> {
     const { messages } = this.deps;
-    const message = await messages.findByKey(messageKey);
-    // An image past its lifetime is gone, even before the sweeper ends it.
-    if (!message || !message.exist || message.image.expiresAt <= this.now()) throw new NotFoundError('Image');
+    const message = await this.liveMessage(messageKey);
     const image = message.image;
     let wanted: RequestedRange;
     try {
       wanted = range?.(image.size) ?? { start: 0, end: image.size - 1 };
     } catch (e) {
       // A used-up URL says so, whatever range it is asked for.
-      await this.refuseGrant(grantId, message.id);
+      await this.liveGrant(grantId, message.id);
       throw e;
     }
     const length = wanted.end - wanted.start + 1;
-    const segment = image.cipher === null ? SEGMENT_BYTES : segmentBytesOf(image.cipher);
-    if (!(await messages.reserveGrantBytes(grantId, message.id, length, Math.min(image.size + segment, MAX_GRANT_BUDGET)))) {
-      await this.refuseGrant(grantId, message.id);
+    if (!(await messages.reserveGrantBytes(grantId, message.id, length, grantBudget(image)))) {
+      await this.liveGrant(grantId, message.id);
       throw new GoneError(USED_UP);
     }
     return { messageId: message.id, image, wanted };
   }
 
-  /** FORBIDDEN for a grant that is not the message's, GONE for one that is used up; nothing for a live one. */
-  private async refuseGrant(grantId: number, messageId: number): Promise<void> {
+  /** The message behind a token, live and unexpired: NOT_FOUND otherwise (past its lifetime, even before the sweeper ends it). */
+  private async liveMessage(messageKey: string): Promise<Message> {
+    const message = await this.deps.messages.findByKey(messageKey);
+    if (!message || !message.exist || message.image.expiresAt <= this.now()) throw new NotFoundError('Image');
+    return message;
+  }
+
+  /** The grant, when it is the message's and not used up: FORBIDDEN for another message's, GONE for a used-up one. */
+  private async liveGrant(grantId: number, messageId: number): Promise<{ servedBytes: number }> {
     const grant = await this.deps.messages.findGrant(grantId);
     if (!grant || grant.messageId !== messageId) throw new ForbiddenError('Invalid download link');
     if (grant.completed) throw new GoneError(USED_UP);
+    return grant;
   }
+}
+
+/** Bytes one grant may serve: the image plus one segment (a resume repeats what was in flight). */
+function grantBudget(image: Pick<Message['image'], 'size' | 'cipher'>): number {
+  const segment = image.cipher === null ? SEGMENT_BYTES : segmentBytesOf(image.cipher);
+  return Math.min(image.size + segment, MAX_GRANT_BUDGET);
 }
