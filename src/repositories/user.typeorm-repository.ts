@@ -13,6 +13,8 @@ export class TypeormUserRepository implements UserRepository {
   private readonly byPhoneHash: RowLookup<string>;
   /** By phone hash, the row locked for the transaction's writes (MySQL; SQLite's transactions are serial). */
   private readonly byPhoneHashLocked: RowLookup<string>;
+  /** Every column of a new account but its generated id (insertRows writes these). */
+  private readonly newRowColumns: string[];
 
   constructor(private readonly db: DataSource) {
     this.users = db.getRepository(User);
@@ -20,6 +22,10 @@ export class TypeormUserRepository implements UserRepository {
     this.byId = rowLookup(db, 'uid');
     this.byPhoneHash = rowLookup(db, 'phoneHash');
     this.byPhoneHashLocked = rowLookup(db, 'phoneHash', this.mysql);
+    this.newRowColumns = db
+      .getMetadata(User)
+      .columns.filter((c) => !c.isGenerated)
+      .map((c) => c.databaseName);
   }
 
   findById(uid: number): Promise<User | null> {
@@ -41,7 +47,7 @@ export class TypeormUserRepository implements UserRepository {
     if (!reg.known) {
       try {
         const row = newUser(this.users, reg);
-        await insertRows(this.db.manager, User, USER_COLUMNS, [row]);
+        await insertRows(this.db.manager, User, this.newRowColumns, [row]);
         return { user: row, created: true, endedImages: [] };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
@@ -53,7 +59,7 @@ export class TypeormUserRepository implements UserRepository {
       if (!current) {
         // Deleted since the insert failed (or the caller looked): the number is new again.
         const row = newUser(users, reg);
-        await insertRows(tx, User, USER_COLUMNS, [row]);
+        await insertRows(tx, User, this.newRowColumns, [row]);
         return { user: row, created: true, endedImages: [] };
       }
       move?.check(current);
@@ -124,23 +130,6 @@ function rowLookup<T>(db: DataSource, property: 'uid' | 'phoneHash', forUpdate =
     return user;
   };
 }
-
-/** Every column of a new account but its generated id (insertRows writes these). */
-const USER_COLUMNS = [
-  'cid',
-  'ukey_hash',
-  'region_num',
-  'phone_num',
-  'phone_hash',
-  'nickname',
-  'reg_time',
-  'updated_at',
-  'who_can_send_me',
-  'discoverable',
-  'public_key',
-  'registration_lock',
-  'last_seen_at',
-] as const;
 
 function newUser(users: Repository<User>, reg: DeviceRegistration): User {
   return users.create({
