@@ -5,7 +5,8 @@ import { getCounting, timed } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
 import { BenchStack, GLIMPSE_BUCKET } from './stack';
-import { context, fmtCell, medians, PlainUsers, roundOrder, ThroughputCell } from './upload.bench';
+import { roundOrder } from './order';
+import { context, fmtCell, medians, PlainUsers, ThroughputCell } from './upload.bench';
 
 type DownloadVariant = 'downloadUrl' | 'downloadUrlPlain' | 'direct' | 'rawGet';
 const VARIANTS: DownloadVariant[] = ['downloadUrl', 'downloadUrlPlain', 'direct', 'rawGet'];

@@ -10,11 +10,17 @@ import { MiB } from './plan';
 import { cpuNsOf, freePort } from './procs';
 import { groupBootstrap } from './resample';
 import type { BenchStack, GlimpseService } from './stack';
-import { rotate } from './upload.bench';
+import { balancedOrder, rotate } from './order';
 
-/** Glimpse with METRICS_PORT=0, with metrics on (and scraped), and with tracing to a local OTLP receiver. */
-type Mode = 'off' | 'metrics' | 'tracing';
-const MODES: Mode[] = ['off', 'metrics', 'tracing'];
+/**
+ * Glimpse with neither metrics nor tracing (`off`, and its twin `control`, configured alike), with
+ * metrics on (and scraped), and with tracing to a local OTLP receiver.
+ */
+type Mode = 'off' | 'control' | 'metrics' | 'tracing';
+const MODES: Mode[] = ['off', 'control', 'metrics', 'tracing'];
+/** What is compared with `off`: `control` is the A/A check of the design itself. */
+type Compared = Exclude<Mode, 'off'>;
+const COMPARED: Compared[] = ['control', 'metrics', 'tracing'];
 export const METRICS_BUCKET = 'bench-metrics';
 
 type Op = 'sendImage' | 'me';
@@ -26,7 +32,10 @@ interface Cost {
   cpuMs: number;
 }
 
-type Round = Record<Op, Record<Mode, Cost>>;
+type Round = Record<Op, Record<Mode, Cost>> & {
+  /** The order `me` ran in against the four. */
+  meOrder: Mode[];
+};
 
 /** Throughput with metrics (or tracing) on ÷ off: per-operation time off ÷ on. */
 export interface OnOffRatio {
@@ -45,10 +54,12 @@ export interface OperationFigure {
   /**
    * `wall`: throughput as the client saw it. `cpu`: operations per CPU-second of the server,
    * which is what its throughput is once it is CPU-bound, free of how the scheduler shared the
-   * cores with the client, the database and the other processes.
+   * cores with the client, the database and the other processes. `control` ÷ off compares two
+   * processes configured alike: how far the design itself leans, and how far apart two
+   * processes of one build land.
    */
-  wall: { metrics: OnOffRatio; tracing: OnOffRatio };
-  cpu: { metrics: OnOffRatio; tracing: OnOffRatio };
+  wall: Record<Compared, OnOffRatio>;
+  cpu: Record<Compared, OnOffRatio>;
 }
 
 export interface ObservabilityFigure {
@@ -72,8 +83,8 @@ export interface ObservabilityFigure {
   samples: Round[][];
 }
 
-/** Three instances of one build on one database, bucket and master key, as a deployment runs. */
-interface Trio {
+/** Four instances of one build on one database, bucket and master key, as a deployment runs. */
+interface Quartet {
   servers: Record<Mode, GlimpseService>;
   metricsUrl: string;
   viewer: BenchUser;
@@ -84,9 +95,9 @@ interface Trio {
  * What metrics and tracing cost a request. Two processes of one build, configured alike, differ
  * in throughput by more than the 2 % the goal allows (V8 settles each into its own rhythm), so
  * one process per mode cannot show it. Like the encryption section, the figure comes from many
- * fresh sets of three processes: metrics off, metrics on (scraped the whole time, more often
- * than Prometheus would), and tracing exporting every span to an OTLP/HTTP receiver in this
- * process. Within a set, sendImage (1 MiB, one client) goes to the three in turn one send at a
+ * fresh sets of four processes: metrics off, a twin of it (the A/A control: how far the design
+ * leans when nothing differs), metrics on (scraped the whole time, more often than Prometheus
+ * would), and tracing exporting every span to an OTLP/HTTP receiver in this process. Within a set, sendImage (1 MiB, one client) goes to the four in turn one send at a
  * time, so drift on a busy machine falls on all alike, and `me` is autocannon's against each in
  * turn, the order turning with the round. Each process's CPU time is read from the kernel around
  * its share of the work, so its cost per operation is known apart from the wait for a core.
@@ -100,9 +111,9 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
   const rounds: Round[][] = [];
   try {
     for (let s = 0; s < sets; s++) {
-      const trio = await startTrio(stack, s, receiver.url, image);
+      const quartet = await startQuartet(stack, s, receiver.url, image);
       const scrape = async () => {
-        const res = await request(trio.metricsUrl, 'GET', {});
+        const res = await request(quartet.metricsUrl, 'GET', {});
         if (res.status !== 200 || !res.body.includes('glimpse_graphql_requests_total')) throw new Error(`/metrics answered ${res.status}`);
         scrapes++;
       };
@@ -111,16 +122,20 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
       try {
         await scrape();
         scraper = setInterval(() => void scrape().catch((e) => log(`scrape failed: ${e?.message ?? e}`)), scrapeEveryMs);
-        for (let r = 0; r < warmupRounds; r++) await round(stack, trio, r, Math.max(2, sendsPerRound >> 1), meSeconds, connections);
-        for (let r = 0; r < roundsPerSet; r++) mine.push(await round(stack, trio, r + s, sendsPerRound, meSeconds, connections));
+        for (let r = 0; r < warmupRounds; r++) await round(stack, quartet, r, Math.max(2, sendsPerRound >> 1), meSeconds, connections);
+        // Rounds are numbered over the whole run, so the run as a whole is balanced.
+        for (let r = 0; r < roundsPerSet; r++)
+          mine.push(await round(stack, quartet, s * roundsPerSet + r, sendsPerRound, meSeconds, connections));
       } finally {
         if (scraper) clearInterval(scraper);
         // Stopping a tracing process sends its last spans.
-        for (const mode of MODES) await trio.servers[mode].stop().catch(() => undefined);
+        for (const mode of MODES) await quartet.servers[mode].stop().catch(() => undefined);
       }
       rounds.push(mine);
       const line = OPS.map(
-        (op) => `${op} ${ratioOf([mine], op, 'wall', 'metrics').toFixed(3)} / cpu ${ratioOf([mine], op, 'cpu', 'metrics').toFixed(3)}`,
+        (op) =>
+          `${op} ${ratioOf([mine], op, 'wall', 'metrics').toFixed(3)} / cpu ${ratioOf([mine], op, 'cpu', 'metrics').toFixed(3)}` +
+          ` (control ${ratioOf([mine], op, 'wall', 'control').toFixed(3)})`,
       );
       log(`metrics set ${s + 1}/${sets}, metrics on ÷ off: ${line.join(', ')}`);
     }
@@ -145,8 +160,8 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
     for (const op of OPS) {
       const f = figure[op];
       log(
-        `metrics ${op} (${sets} sets × ${roundsPerSet} rounds): ms per op ${fmt(f.wallMs, 3)}, CPU ms ${fmt(f.cpuMs, 3)} (off / metrics / tracing); ` +
-          `metrics ÷ off ${describe(f.wall.metrics)}, per CPU ${describe(f.cpu.metrics)}; tracing ÷ off ${describe(f.wall.tracing)}, per CPU ${describe(f.cpu.tracing)}`,
+        `metrics ${op} (${sets} sets × ${roundsPerSet} rounds): ms per op ${fmt(f.wallMs, 3)}, CPU ms ${fmt(f.cpuMs, 3)} (${MODES.join(' / ')}); ` +
+          COMPARED.map((c) => `${c} ÷ off ${describe(f.wall[c])}, per CPU ${describe(f.cpu[c])}`).join('; '),
       );
     }
     log(`metrics: ${scrapes} scrapes, ${receiver.exports} trace exports`);
@@ -157,7 +172,7 @@ export async function benchObservability(stack: BenchStack, plan: Plan, log: (s:
 }
 
 /** Throughput on ÷ off (time off ÷ time on) in each round, the median over all of `groups`' rounds. */
-function ratioOf(groups: Round[][], op: Op, of: 'wall' | 'cpu', on: 'metrics' | 'tracing'): number {
+function ratioOf(groups: Round[][], op: Op, of: 'wall' | 'cpu', on: Compared): number {
   const key = of === 'wall' ? 'wallMs' : 'cpuMs';
   return median(groups.flat().map((r) => r[op].off[key] / r[op][on][key]));
 }
@@ -165,7 +180,7 @@ function ratioOf(groups: Round[][], op: Op, of: 'wall' | 'cpu', on: 'metrics' | 
 function operationFigure(rounds: Round[][], op: Op): OperationFigure {
   const all = rounds.flat();
   const per = (key: keyof Cost) => Object.fromEntries(MODES.map((m) => [m, median(all.map((r) => r[op][m][key]))])) as Record<Mode, number>;
-  const ratio = (of: 'wall' | 'cpu', on: 'metrics' | 'tracing'): OnOffRatio => ({
+  const ratio = (of: 'wall' | 'cpu', on: Compared): OnOffRatio => ({
     value: ratioOf(rounds, op, of, on),
     interval: groupBootstrap(rounds, (g) => ratioOf(g, op, of, on)),
     sets: rounds.map((g) => ratioOf([g], op, of, on)),
@@ -173,16 +188,16 @@ function operationFigure(rounds: Round[][], op: Op): OperationFigure {
   return {
     wallMs: per('wallMs'),
     cpuMs: per('cpuMs'),
-    wall: { metrics: ratio('wall', 'metrics'), tracing: ratio('wall', 'tracing') },
-    cpu: { metrics: ratio('cpu', 'metrics'), tracing: ratio('cpu', 'tracing') },
+    wall: Object.fromEntries(COMPARED.map((c) => [c, ratio('wall', c)])) as Record<Compared, OnOffRatio>,
+    cpu: Object.fromEntries(COMPARED.map((c) => [c, ratio('cpu', c)])) as Record<Compared, OnOffRatio>,
   };
 }
 
 /**
- * A fresh set of three: one database, bucket and master key (the first to start creates the
+ * A fresh set of four: one database, bucket and master key (the first to start creates the
  * database; which one that is turns with `s`), and a sender and a viewer.
  */
-async function startTrio(stack: BenchStack, s: number, otlpUrl: string, image: Buffer): Promise<Trio> {
+async function startQuartet(stack: BenchStack, s: number, otlpUrl: string, image: Buffer): Promise<Quartet> {
   const metricsPort = await freePort();
   const shared = {
     S3_BUCKET: METRICS_BUCKET,
@@ -191,6 +206,7 @@ async function startTrio(stack: BenchStack, s: number, otlpUrl: string, image: B
   };
   const env: Record<Mode, Record<string, string>> = {
     off: shared,
+    control: shared,
     metrics: { ...shared, METRICS_PORT: String(metricsPort) },
     tracing: { ...shared, OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: 'glimpse-bench' },
   };
@@ -222,14 +238,21 @@ async function startTrio(stack: BenchStack, s: number, otlpUrl: string, image: B
  * `sends` sends of 1 MiB through each process in turn (a process's CPU is counted over the whole
  * loop: it idles while the others work), then `me` for `seconds` against each in turn.
  */
-async function round(stack: BenchStack, trio: Trio, index: number, sends: number, seconds: number, connections: number): Promise<Round> {
-  const cpu = () => Object.fromEntries(MODES.map((m) => [m, cpuNsOf(trio.servers[m].pid)])) as Record<Mode, number>;
-  const wall: Record<Mode, number> = { off: 0, metrics: 0, tracing: 0 };
+async function round(
+  stack: BenchStack,
+  quartet: Quartet,
+  index: number,
+  sends: number,
+  seconds: number,
+  connections: number,
+): Promise<Round> {
+  const cpu = () => Object.fromEntries(MODES.map((m) => [m, cpuNsOf(quartet.servers[m].pid)])) as Record<Mode, number>;
+  const wall = Object.fromEntries(MODES.map((m) => [m, 0])) as Record<Mode, number>;
   const before = cpu();
   for (let i = 0; i < sends; i++) {
-    for (const mode of rotate(MODES, i + index)) {
+    for (const mode of balancedOrder(MODES, i + index)) {
       const t = process.hrtime.bigint();
-      await sendImage(trio.servers[mode].url, trio.upload, MiB);
+      await sendImage(quartet.servers[mode].url, quartet.upload, MiB);
       wall[mode] += Number(process.hrtime.bigint() - t) / 1e6;
     }
   }
@@ -239,13 +262,14 @@ async function round(stack: BenchStack, trio: Trio, index: number, sends: number
   ) as Record<Mode, Cost>;
   await stack.emptyBucket(METRICS_BUCKET);
   const me = {} as Record<Mode, Cost>;
-  for (const mode of rotate(MODES, index)) {
-    const pid = trio.servers[mode].pid;
+  const order = balancedOrder(MODES, index);
+  for (const mode of order) {
+    const pid = quartet.servers[mode].pid;
     const cpuBefore = cpuNsOf(pid);
     const res = await autocannon({
-      url: `${trio.servers[mode].url}/graphql`,
+      url: `${quartet.servers[mode].url}/graphql`,
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${trio.viewer.token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${quartet.viewer.token}` },
       body: JSON.stringify({ query: ME_QUERY }),
       connections,
       duration: seconds,
@@ -255,7 +279,7 @@ async function round(stack: BenchStack, trio: Trio, index: number, sends: number
       throw new Error(`me (${mode}): ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
     me[mode] = { wallMs: (res.duration * 1000) / res.requests.total, cpuMs: cpuNs / 1e6 / res.requests.total };
   }
-  return { sendImage: sent, me };
+  return { sendImage: sent, me, meOrder: order };
 }
 
 function fmt(x: Record<Mode, number>, digits: number): string {

@@ -116,7 +116,7 @@ export function makePlan(quick: boolean): Plan {
     upload: { ...cells, perClient: (size, clients) => (clients > 1 ? (size > MiB ? 1 : 3) : size > MiB ? 4 : 16) },
     download: { ...cells, perClient: (size, clients) => (clients > 1 ? (size > MiB ? 2 : 6) : size > MiB ? 8 : 32) },
     memory: { bytes: 200 * MiB, rounds: 3, maxImageBytes: 256 * MiB },
-    requests: { connections: 32, seconds: 5, rounds: 3, newRegistrations: 4000 },
+    requests: { connections: 32, seconds: 5, rounds: 4, newRegistrations: 4000 },
     images: { smallRows: 10_000, largeRows: 1_000_000, samples: 300, settleMs: 90_000 },
     encryption: {
       sizes: [MiB, 10 * MiB],

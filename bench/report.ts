@@ -400,9 +400,10 @@ export function renderTables(r: Results): string {
   if (r.metrics) {
     const m = r.metrics;
     out.push(
-      `Metrics and tracing against neither: ${m.sets} fresh sets of three processes, each set on one database, bucket and master key; ` +
+      `Metrics and tracing against neither: ${m.sets} fresh sets of four processes, each set on one database, bucket and master key; ` +
         `each set ran ${m.warmupRounds} untimed round then ${m.roundsPerSet} rounds (sendImage 1 MiB one client, ${m.sendsPerRound} per process per round, one at a time in turn; ` +
         `me at ${m.connections} connections, ${m.meSeconds} s per process per round, in turn; the metrics process scraped every ${m.scrapeEveryMs / 1000} s, the tracing one exporting every span). ` +
+        'Two of the four have neither (off, and its twin, the A/A control: how far apart two processes configured alike land in this design). ' +
         "Each process's CPU time is the kernel's count over its share of a round. A ratio is throughput on ÷ off, the median of all rounds' ratios, " +
         'with a 95 % interval that resamples whole sets; the last column is the range of the sets’ own ratios:',
       '',
@@ -411,21 +412,31 @@ export function renderTables(r: Results): string {
     const spread = (x: OnOffRatio) => `${f(Math.min(...x.sets), 2)}–${f(Math.max(...x.sets), 2)}`;
     const row = (
       label: string,
-      per: Record<'off' | 'metrics' | 'tracing', number>,
+      per: ObservabilityFigure['me']['wallMs'],
       scale: number,
       digits: number,
-      of: { metrics: OnOffRatio; tracing: OnOffRatio },
+      of: ObservabilityFigure['me']['wall'],
     ) => [
       label,
       f(scale / per.off, digits),
       f(scale / per.metrics, digits),
       f(scale / per.tracing, digits),
+      ratio(of.control),
       ratio(of.metrics),
       ratio(of.tracing),
       spread(of.metrics),
     ];
     table(
-      ['throughput', 'metrics off', 'metrics on', 'tracing on', 'metrics ÷ off (95 %)', 'tracing ÷ off (95 %)', 'sets: metrics ÷ off'],
+      [
+        'throughput',
+        'off',
+        'metrics on',
+        'tracing on',
+        'control ÷ off (95 %)',
+        'metrics ÷ off (95 %)',
+        'tracing ÷ off (95 %)',
+        'sets: metrics ÷ off',
+      ],
       [
         row('sendImage 1 MiB, sends/s (one client)', m.sendImage.wallMs, 1000, 1, m.sendImage.wall),
         row('sendImage 1 MiB, sends per server CPU-second', m.sendImage.cpuMs, 1000, 0, m.sendImage.cpu),

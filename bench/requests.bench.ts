@@ -4,7 +4,7 @@ import { BenchUser, CHURN_PHONES, gql, ME_QUERY, register, registerBody } from '
 import { median } from './http';
 import type { Plan } from './plan';
 import type { BenchStack } from './stack';
-import { rotate } from './upload.bench';
+import { balancedOrder } from './order';
 
 export interface RateFigure {
   /** Requests per second (median over rounds). */
@@ -19,7 +19,8 @@ export type RequestTarget = 'register' | 'registerMove' | 'me' | 'bareQuery';
 const TARGETS: RequestTarget[] = ['register', 'registerMove', 'me', 'bareQuery'];
 
 /**
- * Request rates with autocannon at 32 connections, rounds interleaved:
+ * Request rates with autocannon at 32 connections, rounds interleaved in balanced orders (four
+ * rounds: each target first once, and after each other target once):
  *   - register: a sign-up, a number the server has never seen (every request inserts a user).
  *     The bench has a few thousand test numbers (SMS_TEST_NUMBERS), so before each round it
  *     deletes the users of its `churn` numbers with SQL, and a round makes a fixed number of
@@ -110,7 +111,7 @@ export async function benchRequests(
     if (plan.warmup) for (const t of TARGETS) await once(t, 1);
     const samples: Record<RequestTarget, RateFigure['samples']> = { register: [], registerMove: [], me: [], bareQuery: [] };
     for (let round = 0; round < plan.requests.rounds; round++) {
-      for (const t of rotate(TARGETS, round)) samples[t].push(await once(t, seconds));
+      for (const t of balancedOrder(TARGETS, round)) samples[t].push(await once(t, seconds));
     }
     // Spot check after the load: register still answers a user, not an error.
     await register(stack.glimpse.url, 'churn', 0);

@@ -5,6 +5,7 @@ import { median, request, timed } from './http';
 import type { Plan } from './plan';
 import { MiB } from './plan';
 import { BARE_BUCKET, BenchStack, DIRECT_BUCKET, GLIMPSE_BUCKET, PLAIN_BUCKET } from './stack';
+import { roundOrder } from './order';
 
 export type UploadVariant = 'sendImage' | 'sendImagePlain' | 'direct' | 'rawPut' | 'bare';
 const VARIANTS: UploadVariant[] = ['sendImage', 'sendImagePlain', 'direct', 'rawPut', 'bare'];
@@ -114,21 +115,6 @@ async function emptyAll(stack: BenchStack) {
 /** Names the variant and cell a failure happened in. */
 export function context(e: Error, variant: string, size: number, clients: number): Error {
   return new Error(`${variant} (${size / MiB} MiB × ${clients} clients): ${e?.message ?? e}`, { cause: e });
-}
-
-/**
- * The round's order: rotated, except that `pair` (encryption on and off) always runs back to
- * back, first one then the other in turns, so that each round's ratio of the two is fair.
- */
-export function roundOrder<T>(xs: T[], by: number, pair: [T, T]): T[] {
-  const rest = xs.filter((x) => !pair.includes(x));
-  const groups: T[][] = [by % 2 === 0 ? pair : [pair[1], pair[0]], ...rest.map((x) => [x])];
-  return rotate(groups, by).flat();
-}
-
-export function rotate<T>(xs: T[], by: number): T[] {
-  const k = by % xs.length;
-  return [...xs.slice(k), ...xs.slice(0, k)];
 }
 
 export function medians(samples: Record<string, number[]>): Record<string, number> {

@@ -96,12 +96,12 @@ describe('benchmark (BENCH_QUICK=1)', function () {
       figure(group.ratio, 'sendGroupImage ratio');
       // Issue 25: metrics on, and tracing on, against neither, as the client saw it and per server CPU-second.
       for (const op of ['sendImage', 'me']) {
-        for (const v of ['off', 'metrics', 'tracing']) {
+        for (const v of ['off', 'control', 'metrics', 'tracing']) {
           figure(r.metrics[op].wallMs[v], `metrics ${op} ${v} ms`);
           figure(r.metrics[op].cpuMs[v], `metrics ${op} ${v} CPU ms`);
         }
         for (const of of ['wall', 'cpu'])
-          for (const on of ['metrics', 'tracing']) {
+          for (const on of ['control', 'metrics', 'tracing']) {
             const x = r.metrics[op][of][on];
             figure(x.value, `${op} ${of} ${on}/off`);
             // The interval resamples sets, and holds the ratio; each set has a ratio of its own.
