@@ -39,7 +39,7 @@ export interface Results {
   requests?: Record<RequestTarget, RateFigure> & { ratios: Record<string, number> };
   images?: { small: LatencyFigure; large: LatencyFigure; ratio: number };
   social?: SocialResults;
-  /** Issue 25: metrics and tracing against neither, on three processes of one build. */
+  /** Issue 25: metrics and tracing against neither, on four processes of one build (one a twin of off: the A/A control). */
   metrics?: ObservabilityFigure;
   /** Subscriptions: commit-to-event latency, and idle connections' memory and fan-out. */
   realtime?: RealtimeResults;
