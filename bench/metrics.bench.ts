@@ -97,10 +97,12 @@ interface Quartet {
  * one process per mode cannot show it. Like the encryption section, the figure comes from many
  * fresh sets of four processes: metrics off, a twin of it (the A/A control: how far the design
  * leans when nothing differs), metrics on (scraped the whole time, more often than Prometheus
- * would), and tracing exporting every span to an OTLP/HTTP receiver in this process. Within a set, sendImage (1 MiB, one client) goes to the four in turn one send at a
- * time, so drift on a busy machine falls on all alike, and `me` is autocannon's against each in
- * turn, the order turning with the round. Each process's CPU time is read from the kernel around
- * its share of the work, so its cost per operation is known apart from the wait for a core.
+ * would), and tracing exporting every span to an OTLP/HTTP receiver in this process. Within a
+ * set, sendImage (1 MiB, one client) goes to the four in turn one send at a time, so drift on a
+ * busy machine falls on all alike, and `me` is autocannon's against each in turn; every order is
+ * a balanced one (balancedOrder), so no process always follows the same other. Each process's
+ * CPU time is read from the kernel around its share of the work, so its cost per operation is
+ * known apart from the wait for a core.
  */
 export async function benchObservability(stack: BenchStack, plan: Plan, log: (s: string) => void): Promise<ObservabilityFigure> {
   const { sets, roundsPerSet, warmupRounds, sendsPerRound, meSeconds, scrapeEveryMs } = plan.metrics;

@@ -41,7 +41,7 @@ export interface Plan {
    */
   gc: { pairs: number; imagesPerRound: number; downloadsPerImage: number; warmupRounds: number; rounds: number };
   /**
-   * Metrics and tracing against neither: `sets` of three fresh processes, each first running
+   * Metrics and tracing against neither: `sets` of four fresh processes, each first running
    * `warmupRounds` untimed, then `roundsPerSet` rounds of `sendsPerRound` 1 MiB sends and
    * `meSeconds` of `me` per process. A fresh process's CPU per `me` falls for its first seconds
    * under load (JIT), so the warm-up rounds are full-length ones.

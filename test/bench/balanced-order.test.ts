@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { balancedOrder } from '../../bench/order';
 
 /**
- * The metrics section compares processes measured one after another, so what one leaves behind
- * falls on the next: its orders must put every process after every other equally often.
+ * The metrics and requests sections measure one variant after another, so what one leaves
+ * behind falls on the next: their orders must put every variant after every other equally often.
  */
-describe('balancedOrder (the metrics bench’s order of processes)', () => {
+describe('balancedOrder (the bench’s order of interleaved variants)', () => {
   for (const n of [2, 4, 6]) {
     it(`over ${n} consecutive rounds of ${n}, puts each first once and each after each other once`, () => {
       const xs = Array.from({ length: n }, (_, i) => `p${i}`);
